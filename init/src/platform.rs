@@ -1,0 +1,75 @@
+//! The platform trait: everything init needs from the machine.
+//!
+//! board implements it with real threads, the PIT clock and the UART; host tests
+//! implement it with simulated time. Blocking is built from `park`/`unpark`, which
+//! behave like `std::thread::park`: an `unpark` before the `park` is not lost.
+
+use alloc::boxed::Box;
+use core::time::Duration;
+
+/// Identifies a thread of the platform.
+pub type ThreadId = u64;
+
+/// Why a thread could not be created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpawnError {
+    /// No memory for the thread's stack or control block.
+    OutOfMemory,
+    /// The thread table is full.
+    TooManyThreads,
+}
+
+/// What the machine should do when the image stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PowerAction {
+    /// Power off; the VMM exits with this status.
+    Off(u8),
+    /// Stop the CPU without powering off.
+    Halt,
+    /// Reset the machine.
+    Reboot,
+}
+
+/// Heap figures reported by `memstat`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HeapStats {
+    pub size: usize,
+    pub used: usize,
+    pub peak: usize,
+    pub allocations: u64,
+    pub frees: u64,
+    pub largest_free: usize,
+}
+
+/// A console a job can write to (serial or VGA).
+pub trait Console: Send + Sync {
+    /// Writes every byte; never fails.
+    fn write(&self, bytes: &[u8]);
+}
+
+/// The machine as init sees it.
+pub trait Platform: Send + Sync {
+    /// Monotonic time since boot.
+    fn now(&self) -> Duration;
+    /// The calling thread.
+    fn current_thread(&self) -> ThreadId;
+    /// Blocks the calling thread until it is unparked or `deadline` passes.
+    /// May return early; callers re-check their condition.
+    fn park(&self, deadline: Option<Duration>);
+    /// Wakes `thread` from `park`, or makes its next `park` return at once.
+    fn unpark(&self, thread: ThreadId);
+    /// Gives the CPU to another runnable thread.
+    fn yield_now(&self);
+    /// Starts `body` on a new thread named `name`.
+    fn spawn(
+        &self,
+        name: &str,
+        body: Box<dyn FnOnce() + Send + 'static>,
+    ) -> Result<ThreadId, SpawnError>;
+    /// Powers off, halts or reboots. Returns only on fakes.
+    fn power(&self, action: PowerAction);
+    /// The allocator's statistics, where the platform has them.
+    fn heap_stats(&self) -> Option<HeapStats> {
+        None
+    }
+}

@@ -1,0 +1,308 @@
+//! The program API: what a baked program is written against.
+//!
+//! A program is a function from a [`Context`] to an exit status. The context gives it
+//! argv, env, stdin/stdout/stderr as embedded-io streams, time, `sleep`, `ready()` and
+//! cancellation. Blocking calls return [`IoError::Interrupted`] once the job is
+//! cancelled (Ctrl-C, `kill`). Programs share one address space: they must not keep
+//! global state between runs (BusyBox's NOFORK rules).
+
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::fmt;
+use core::time::Duration;
+
+use crate::platform::{Console, Platform};
+
+/// An exit status, as in sh: 0 is success.
+pub type Status = u8;
+
+/// A baked program: its name, one-line description, usage, and entry point.
+#[derive(Clone, Copy)]
+pub struct Program {
+    pub name: &'static str,
+    /// One line, shown by `programs`.
+    pub about: &'static str,
+    /// Shown by `NAME --help` and `help NAME`.
+    pub usage: &'static str,
+    pub main: fn(&mut Context<'_>) -> Status,
+}
+
+impl fmt::Debug for Program {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Program").field("name", &self.name).finish()
+    }
+}
+
+/// Finds a program by name.
+pub fn find<'r>(registry: &'r [Program], name: &str) -> Option<&'r Program> {
+    registry.iter().find(|p| p.name == name)
+}
+
+/// Fails compilation (when used in a `const`) if two programs share a name.
+pub const fn assert_unique_names(registry: &[Program]) {
+    let mut i = 0;
+    while i < registry.len() {
+        let mut j = i + 1;
+        while j < registry.len() {
+            if str_eq(registry[i].name, registry[j].name) {
+                panic!("two baked programs share a name; each name in the registry must be unique");
+            }
+            j += 1;
+        }
+        i += 1;
+    }
+}
+
+const fn str_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// Errors of a program's streams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IoError {
+    /// The job was cancelled while blocked.
+    Interrupted,
+    /// The reading end of a pipe is gone.
+    BrokenPipe,
+}
+
+impl embedded_io::Error for IoError {
+    fn kind(&self) -> embedded_io::ErrorKind {
+        match self {
+            IoError::Interrupted => embedded_io::ErrorKind::Interrupted,
+            IoError::BrokenPipe => embedded_io::ErrorKind::BrokenPipe,
+        }
+    }
+}
+
+impl core::error::Error for IoError {}
+
+impl fmt::Display for IoError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            IoError::Interrupted => "interrupted",
+            IoError::BrokenPipe => "broken pipe",
+        })
+    }
+}
+
+/// The job a program runs in, as the program sees it.
+pub trait JobLink: Send + Sync {
+    /// True once the job has been cancelled.
+    fn is_cancelled(&self) -> bool;
+    /// Tells `start` that the program is ready.
+    fn ready(&self);
+}
+
+/// Something a job can write bytes into (the write end of a pipe).
+pub trait ByteSink: Send + Sync {
+    /// Writes some bytes, blocking while full; returns how many were taken.
+    fn write(&self, bytes: &[u8], job: &dyn JobLink) -> Result<usize, IoError>;
+    /// The writer is done: the reader sees end of file once the buffer drains.
+    fn close(&self);
+}
+
+/// Something a job can read bytes from (the read end of a pipe).
+pub trait ByteSource: Send + Sync {
+    /// Reads some bytes, blocking while empty; `Ok(0)` is end of file.
+    fn read(&self, buf: &mut [u8], job: &dyn JobLink) -> Result<usize, IoError>;
+    /// The reader is gone: writers get `BrokenPipe`.
+    fn close(&self);
+}
+
+/// Where a job's stdout or stderr goes.
+#[derive(Clone)]
+pub enum Output {
+    /// Discarded.
+    Null,
+    /// A console (serial or VGA).
+    Console(Arc<dyn Console>),
+    /// A pipe or another sink.
+    Sink(Arc<dyn ByteSink>),
+}
+
+/// Where a job's stdin comes from.
+#[derive(Clone)]
+pub enum Input {
+    /// End of file at once.
+    Null,
+    /// A pipe or another source.
+    Source(Arc<dyn ByteSource>),
+}
+
+/// What a running program gets.
+pub struct Context<'a> {
+    /// argv[0] is the program's name.
+    pub argv: Vec<String>,
+    /// The job's environment, `NAME=value` pairs in order.
+    pub env: Vec<(String, String)>,
+    pub stdin: Input,
+    pub stdout: Output,
+    pub stderr: Output,
+    pub platform: &'a dyn Platform,
+    pub job: &'a dyn JobLink,
+}
+
+impl<'a> Context<'a> {
+    /// The arguments after argv[0].
+    pub fn args(&self) -> &[String] {
+        self.argv.get(1..).unwrap_or(&[])
+    }
+
+    /// The value of an environment variable.
+    pub fn var(&self, name: &str) -> Option<&str> {
+        self.env
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Monotonic time since boot.
+    pub fn now(&self) -> Duration {
+        self.platform.now()
+    }
+
+    /// True once the job has been cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        self.job.is_cancelled()
+    }
+
+    /// Tells `start` that the program is ready.
+    pub fn ready(&self) {
+        self.job.ready()
+    }
+
+    /// Sleeps for `duration`, or until the job is cancelled.
+    pub fn sleep(&self, duration: Duration) -> Result<(), IoError> {
+        let deadline = self.platform.now() + duration;
+        loop {
+            if self.job.is_cancelled() {
+                return Err(IoError::Interrupted);
+            }
+            if self.platform.now() >= deadline {
+                return Ok(());
+            }
+            self.platform.park(Some(deadline));
+        }
+    }
+
+    /// A writer for stdout (embedded-io `Write` and `core::fmt::Write`).
+    pub fn out(&self) -> Writer<'_> {
+        Writer {
+            output: &self.stdout,
+            job: self.job,
+        }
+    }
+
+    /// A writer for stderr.
+    pub fn err(&self) -> Writer<'_> {
+        Writer {
+            output: &self.stderr,
+            job: self.job,
+        }
+    }
+
+    /// A reader for stdin (embedded-io `Read`).
+    pub fn input(&self) -> Reader<'_> {
+        Reader {
+            input: &self.stdin,
+            job: self.job,
+        }
+    }
+}
+
+/// Writes to a job's stdout or stderr.
+pub struct Writer<'a> {
+    output: &'a Output,
+    job: &'a dyn JobLink,
+}
+
+impl embedded_io::ErrorType for Writer<'_> {
+    type Error = IoError;
+}
+
+impl embedded_io::Write for Writer<'_> {
+    fn write(&mut self, buf: &[u8]) -> Result<usize, IoError> {
+        match self.output {
+            Output::Null => Ok(buf.len()),
+            Output::Console(console) => {
+                console.write(buf);
+                Ok(buf.len())
+            }
+            Output::Sink(sink) => sink.write(buf, self.job),
+        }
+    }
+
+    fn flush(&mut self) -> Result<(), IoError> {
+        Ok(())
+    }
+}
+
+impl fmt::Write for Writer<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        embedded_io::Write::write_all(self, s.as_bytes()).map_err(|_| fmt::Error)
+    }
+}
+
+/// Reads a job's stdin.
+pub struct Reader<'a> {
+    input: &'a Input,
+    job: &'a dyn JobLink,
+}
+
+impl embedded_io::ErrorType for Reader<'_> {
+    type Error = IoError;
+}
+
+impl embedded_io::Read for Reader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, IoError> {
+        match self.input {
+            Input::Null => Ok(0),
+            Input::Source(source) => source.read(buf, self.job),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nothing(_: &mut Context<'_>) -> Status {
+        0
+    }
+
+    const A: Program = Program {
+        name: "a",
+        about: "",
+        usage: "",
+        main: nothing,
+    };
+
+    #[test]
+    fn finds_programs_by_name() {
+        let registry = [A];
+        assert_eq!(find(&registry, "a").map(|p| p.name), Some("a"));
+        assert!(find(&registry, "b").is_none());
+    }
+
+    #[test]
+    fn duplicate_names_are_detected() {
+        assert!(str_eq("fw", "fw"));
+        assert!(!str_eq("fw", "fx"));
+        let result = std::panic::catch_unwind(|| assert_unique_names(&[A, A]));
+        assert!(result.is_err());
+    }
+}

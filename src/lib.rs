@@ -1,0 +1,1 @@
+//! The kiln launcher library: builds the image and runs it in QEMU.
