@@ -7,6 +7,20 @@
 use alloc::boxed::Box;
 use core::time::Duration;
 
+/// An exit status, as in sh: 0 is success.
+pub type Status = u8;
+
+/// CPU faults a program can ask for on purpose (the `crash` utility).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// A `div` by zero (#DE, vector 0).
+    DivideByZero,
+    /// `ud2` (#UD, vector 6).
+    InvalidOpcode,
+    /// A read from an unmapped address (#PF, vector 14).
+    PageFault,
+}
+
 /// Identifies a thread of the platform.
 pub type ThreadId = u64;
 
@@ -61,11 +75,31 @@ pub trait Platform: Send + Sync {
     /// Gives the CPU to another runnable thread.
     fn yield_now(&self);
     /// Starts `body` on a new thread named `name`.
+    ///
+    /// If the thread dies without returning from `body` (a panic, a CPU exception, a
+    /// forced kill), the platform calls `on_abort` with the job status (101 for a panic,
+    /// 128 + vector for an exception, 137 for a kill) from another thread.
     fn spawn(
         &self,
         name: &str,
         body: Box<dyn FnOnce() + Send + 'static>,
+        on_abort: Box<dyn FnOnce(Status) + Send + 'static>,
     ) -> Result<ThreadId, SpawnError>;
+    /// Ends `thread` at its next preemption point without its cooperation (`kill -9`).
+    /// Returns false where the platform cannot.
+    fn kill(&self, thread: ThreadId) -> bool {
+        let _ = thread;
+        false
+    }
+    /// CPU time used so far by `thread`, where the platform measures it.
+    fn cpu_time(&self, thread: ThreadId) -> Option<Duration> {
+        let _ = thread;
+        None
+    }
+    /// Raises a real CPU fault on the calling thread, for `crash`. Returns only on fakes.
+    fn raise_fault(&self, fault: Fault) {
+        let _ = fault;
+    }
     /// Powers off, halts or reboots. Returns only on fakes.
     fn power(&self, action: PowerAction);
     /// The allocator's statistics, where the platform has them.

@@ -14,8 +14,14 @@ use core::time::Duration;
 
 use crate::platform::{Console, Platform};
 
-/// An exit status, as in sh: 0 is success.
-pub type Status = u8;
+pub use crate::platform::Status;
+
+/// A file baked into the image at build time (rc scripts, rulesets).
+#[derive(Debug, Clone, Copy)]
+pub struct BakedFile {
+    pub name: &'static str,
+    pub contents: &'static [u8],
+}
 
 /// A baked program: its name, one-line description, usage, and entry point.
 #[derive(Clone, Copy)]
@@ -153,6 +159,10 @@ pub struct Context<'a> {
     pub stderr: Output,
     pub platform: &'a dyn Platform,
     pub job: &'a dyn JobLink,
+    /// Files baked into the image.
+    pub files: &'static [BakedFile],
+    /// Every baked program (for `programs`).
+    pub programs: &'static [Program],
 }
 
 impl<'a> Context<'a> {
