@@ -10,8 +10,11 @@
 #![forbid(unsafe_code)]
 
 extern crate alloc;
-#[cfg(test)]
+#[cfg(any(test, feature = "fake"))]
 extern crate std;
 
 pub mod platform;
 pub mod program;
+
+#[cfg(any(test, feature = "fake"))]
+pub mod fake;
