@@ -15,6 +15,7 @@ extern crate std;
 
 pub mod platform;
 pub mod program;
+pub mod rc;
 
 #[cfg(any(test, feature = "fake"))]
 pub mod fake;

@@ -1,0 +1,2 @@
+//! The rc language: see DESIGN.md "The rc language".
+pub mod ast;
