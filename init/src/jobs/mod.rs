@@ -1,0 +1,798 @@
+//! The job table and job control.
+//!
+//! A [`Job`] is one task running on its own platform thread: a baked program, a
+//! background `{ }` group, or a `respawn` supervisor. The [`JobTable`] numbers jobs
+//! `%1`, `%2`, … and finds them by id or by program name (the most recent one wins).
+//! A job is `Arc`-shared between the table, its waiters and its running thread, to
+//! which it is the [`JobLink`] (`is_cancelled`, `ready`).
+//!
+//! How it works:
+//! - [`JobTable::spawn`] runs a [`Task`] with [`Platform::spawn`]. When the task returns
+//!   the job becomes [`JobState::Done`]; when the platform aborts the thread (panic, CPU
+//!   fault, `kill -9`), `on_abort` makes it [`JobState::Faulted`] (or [`JobState::Killed`]
+//!   after [`Job::kill`]). Either way the job's pipe ends ([`PipeEnd`]) are closed and
+//!   every waiter is unparked.
+//! - Waiting ([`Job::wait`]) registers the waiting thread once for the whole wait and
+//!   parks; `finish`/`ready` unpark every registered waiter. With park/unpark's token
+//!   semantics no wake-up is lost.
+//! - Cancellation is cooperative ([`Job::cancel`]): it sets a flag and unparks the
+//!   job's thread, so blocking calls return `IoError::Interrupted`. It cascades to the
+//!   job's children (the jobs a background group or a supervisor started).
+//!   [`Job::kill`] is `kill -9`: the platform ends the thread.
+//! - [`respawn_task`] restarts a program on a non-zero exit; see [`RespawnPolicy`].
+
+pub mod pipe;
+
+use alloc::boxed::Box;
+use alloc::format;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::fmt;
+use core::sync::atomic::{AtomicBool, Ordering};
+use core::time::Duration;
+
+use crate::platform::{Console, Platform, SpawnError, Status, ThreadId};
+use crate::program::{
+    BakedFile, ByteSink, ByteSource, Context, Input, JobLink, Output, Program,
+};
+
+/// A job's number: `%1` is 1.
+pub type JobId = u32;
+
+/// The status of a job ended by `kill -9`, as sh reports it (128 + SIGKILL).
+pub const KILLED_STATUS: Status = 137;
+
+/// Everything that can go wrong while running rc (jobs and the interpreter).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// A `%N` or NAME that names no job.
+    NoSuchJob(String),
+    /// A command word that names no program or built-in.
+    NoSuchProgram(String),
+    /// `source NAME` with no baked file NAME.
+    NoSuchFile(String),
+    /// The platform could not start a thread for the job.
+    Spawn { name: String, error: SpawnError },
+    /// `poweroff` with a status that is not a number from 0 to 255.
+    BadStatus(String),
+    /// A caller's built-in (e.g. the shell's `jobs`) used as one stage of a pipeline.
+    BuiltinInPipeline(String),
+    /// A baked script that does not parse; the message is the parser's.
+    Parse(String),
+    /// `source` nested deeper than [`crate::exec::MAX_SOURCE_DEPTH`].
+    SourceTooDeep(String),
+    /// `shell` where no interactive shell can run (a background group, or no hook).
+    NoShell,
+}
+
+impl Error {
+    /// The status a command failing with this error gets (127: "not found").
+    pub fn status(&self) -> Status {
+        match self {
+            Error::NoSuchJob(_) | Error::NoSuchProgram(_) | Error::NoSuchFile(_) => 127,
+            Error::NoShell => 127,
+            Error::Spawn { .. } => 126,
+            Error::BadStatus(_) => 2,
+            Error::BuiltinInPipeline(_) | Error::Parse(_) | Error::SourceTooDeep(_) => 1,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::NoSuchJob(spec) => write!(f, "no such job '{spec}'"),
+            Error::NoSuchProgram(name) => write!(f, "unknown program '{name}'"),
+            Error::NoSuchFile(name) => write!(f, "no baked file '{name}'"),
+            Error::Spawn { name, error } => {
+                let why = match error {
+                    SpawnError::OutOfMemory => "out of memory",
+                    SpawnError::TooManyThreads => "too many threads",
+                };
+                write!(f, "cannot start '{name}': {why}")
+            }
+            Error::BadStatus(text) => write!(f, "poweroff: bad status '{text}' (0 to 255)"),
+            Error::BuiltinInPipeline(name) => write!(f, "'{name}' cannot be used in a pipeline"),
+            Error::Parse(message) => f.write_str(message),
+            Error::SourceTooDeep(name) => write!(f, "source '{name}': nested too deeply"),
+            Error::NoShell => f.write_str("no interactive shell here"),
+        }
+    }
+}
+
+impl core::error::Error for Error {}
+
+/// Results of job control and the interpreter.
+pub type Result<T> = core::result::Result<T, Error>;
+
+/// Where a job is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobState {
+    /// Started and running.
+    Running,
+    /// Running, and the program said it is ready (`ctx.ready()`, for `start`).
+    Ready,
+    /// Returned with this status.
+    Done(Status),
+    /// Ended by `kill -9`.
+    Killed,
+    /// Ended by a panic or CPU fault, with its status (101, 128 + vector).
+    Faulted(Status),
+}
+
+impl JobState {
+    /// True once the job has ended, however.
+    pub fn is_finished(self) -> bool {
+        matches!(
+            self,
+            JobState::Done(_) | JobState::Killed | JobState::Faulted(_)
+        )
+    }
+
+    /// The exit status once finished.
+    pub fn status(self) -> Option<Status> {
+        match self {
+            JobState::Running | JobState::Ready => None,
+            JobState::Done(status) | JobState::Faulted(status) => Some(status),
+            JobState::Killed => Some(KILLED_STATUS),
+        }
+    }
+}
+
+impl fmt::Display for JobState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JobState::Running => f.write_str("running"),
+            JobState::Ready => f.write_str("ready"),
+            JobState::Done(status) => write!(f, "done({status})"),
+            JobState::Killed => f.write_str("killed"),
+            JobState::Faulted(status) => write!(f, "faulted({status})"),
+        }
+    }
+}
+
+/// A pipe end a job owns: closed when the job ends, so its neighbours see end of file
+/// or a broken pipe.
+#[derive(Clone)]
+pub enum PipeEnd {
+    Reader(Arc<dyn ByteSource>),
+    Writer(Arc<dyn ByteSink>),
+}
+
+impl PipeEnd {
+    /// Closes this end.
+    pub fn close(&self) {
+        match self {
+            PipeEnd::Reader(reader) => reader.close(),
+            PipeEnd::Writer(writer) => writer.close(),
+        }
+    }
+}
+
+/// A job's stdin, stdout and stderr.
+#[derive(Clone)]
+pub struct Stdio {
+    pub stdin: Input,
+    pub stdout: Output,
+    pub stderr: Output,
+}
+
+impl Stdio {
+    /// No input; output and errors to `console`.
+    pub fn console(console: Arc<dyn Console>) -> Self {
+        Stdio {
+            stdin: Input::Null,
+            stdout: Output::Console(console.clone()),
+            stderr: Output::Console(console),
+        }
+    }
+}
+
+/// What a job's thread runs; its return value is the job's status.
+pub type Task = Box<dyn FnOnce(&Arc<Job>) -> Status + Send + 'static>;
+
+/// What a wait waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitFor {
+    /// The job's end.
+    Exit,
+    /// The job's `ready()` or its end, whichever comes first (`start`).
+    ReadyOrExit,
+}
+
+/// How a wait ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitOutcome {
+    /// The job ended in this state.
+    Finished(JobState),
+    /// The job called `ready()` (only with [`WaitFor::ReadyOrExit`]).
+    Ready,
+    /// The deadline passed first.
+    TimedOut,
+    /// The waiter's `stop` poll said to give up.
+    Interrupted,
+}
+
+/// A job's mutable part.
+struct JobInner {
+    state: JobState,
+    ended: Option<Duration>,
+    thread: Option<ThreadId>,
+    /// Threads waiting for a state change; each registered once per wait.
+    waiters: Vec<ThreadId>,
+    /// Jobs this job started (a background group's jobs, a supervisor's runs).
+    children: Vec<Arc<Job>>,
+    kill_requested: bool,
+}
+
+/// One job: a task on its own thread. See the module docs.
+pub struct Job {
+    id: JobId,
+    name: String,
+    argv: Vec<String>,
+    started: Duration,
+    platform: &'static dyn Platform,
+    cancelled: AtomicBool,
+    inner: spin::Mutex<JobInner>,
+}
+
+impl fmt::Debug for Job {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Job")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("state", &self.state())
+            .finish()
+    }
+}
+
+impl Job {
+    /// A job that has not started yet; [`JobTable::spawn`] and [`launch`] start it.
+    /// Id 0 is for jobs outside any table (a supervisor's runs).
+    pub fn new(
+        platform: &'static dyn Platform,
+        id: JobId,
+        name: &str,
+        argv: Vec<String>,
+    ) -> Arc<Job> {
+        Arc::new(Job {
+            id,
+            name: String::from(name),
+            argv,
+            started: platform.now(),
+            platform,
+            cancelled: AtomicBool::new(false),
+            inner: spin::Mutex::new(JobInner {
+                state: JobState::Running,
+                ended: None,
+                thread: None,
+                waiters: Vec::new(),
+                children: Vec::new(),
+                kill_requested: false,
+            }),
+        })
+    }
+
+    pub fn id(&self) -> JobId {
+        self.id
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn argv(&self) -> &[String] {
+        &self.argv
+    }
+
+    /// When the job started (platform time).
+    pub fn started(&self) -> Duration {
+        self.started
+    }
+
+    /// When the job ended, once it has.
+    pub fn ended(&self) -> Option<Duration> {
+        self.inner.lock().ended
+    }
+
+    /// The job's thread, once known.
+    pub fn thread(&self) -> Option<ThreadId> {
+        self.inner.lock().thread
+    }
+
+    pub fn state(&self) -> JobState {
+        self.inner.lock().state
+    }
+
+    /// The exit status once finished.
+    pub fn status(&self) -> Option<Status> {
+        self.state().status()
+    }
+
+    /// A snapshot for listings.
+    pub fn info(&self) -> JobInfo {
+        let inner = self.inner.lock();
+        JobInfo {
+            id: self.id,
+            name: self.name.clone(),
+            argv: self.argv.clone(),
+            state: inner.state,
+            started: self.started,
+            ended: inner.ended,
+            thread: inner.thread,
+        }
+    }
+
+    fn set_thread(&self, thread: ThreadId) {
+        self.inner.lock().thread = Some(thread);
+    }
+
+    /// Asks the job to stop: sets the flag its blocking calls observe, unparks its
+    /// thread, and cancels its children. Idempotent.
+    pub fn cancel(&self) {
+        let (thread, children) = {
+            let inner = self.inner.lock();
+            self.cancelled.store(true, Ordering::SeqCst);
+            (inner.thread, inner.children.clone())
+        };
+        if let Some(thread) = thread {
+            self.platform.unpark(thread);
+        }
+        for child in children {
+            child.cancel();
+        }
+    }
+
+    /// `kill -9`: ends the job's thread (and its children's) without their cooperation.
+    /// Returns false if the platform cannot or the job has no live thread.
+    pub fn kill(&self) -> bool {
+        let (thread, children) = {
+            let mut inner = self.inner.lock();
+            if inner.state.is_finished() {
+                return false;
+            }
+            inner.kill_requested = true;
+            (inner.thread, inner.children.clone())
+        };
+        self.cancelled.store(true, Ordering::SeqCst);
+        let mut killed = thread.is_some_and(|t| self.platform.kill(t));
+        for child in children {
+            killed |= child.kill();
+        }
+        killed
+    }
+
+    /// Makes `child` end with this job: cancelling or killing this job does the same to
+    /// it. A child of a cancelled job is cancelled at once.
+    pub fn adopt(&self, child: Arc<Job>) {
+        let cancelled = {
+            let mut inner = self.inner.lock();
+            inner.children.retain(|c| !c.state().is_finished());
+            inner.children.push(child.clone());
+            self.cancelled.load(Ordering::SeqCst)
+        };
+        if cancelled {
+            child.cancel();
+        }
+    }
+
+    /// Records the end (first call wins) and wakes the waiters.
+    fn finish(&self, state: JobState) {
+        let waiters = {
+            let mut inner = self.inner.lock();
+            if inner.state.is_finished() {
+                return;
+            }
+            inner.state = state;
+            inner.ended = Some(self.platform.now());
+            inner.waiters.clone()
+        };
+        self.wake(waiters);
+    }
+
+    fn wake(&self, waiters: Vec<ThreadId>) {
+        for thread in waiters {
+            self.platform.unpark(thread);
+        }
+    }
+
+    /// Blocks the calling thread until `what` happens, `deadline` passes, or `stop()`
+    /// says to give up. Whoever makes `stop()` true must unpark the waiting thread.
+    pub fn wait(
+        &self,
+        what: WaitFor,
+        deadline: Option<Duration>,
+        stop: &dyn Fn() -> bool,
+    ) -> WaitOutcome {
+        let me = self.platform.current_thread();
+        self.inner.lock().waiters.push(me);
+        let outcome = loop {
+            let state = self.state();
+            if state.is_finished() {
+                break WaitOutcome::Finished(state);
+            }
+            if what == WaitFor::ReadyOrExit && state == JobState::Ready {
+                break WaitOutcome::Ready;
+            }
+            if stop() {
+                break WaitOutcome::Interrupted;
+            }
+            if deadline.is_some_and(|d| self.platform.now() >= d) {
+                break WaitOutcome::TimedOut;
+            }
+            self.platform.park(deadline);
+        };
+        let mut inner = self.inner.lock();
+        if let Some(at) = inner.waiters.iter().position(|&t| t == me) {
+            inner.waiters.swap_remove(at);
+        }
+        outcome
+    }
+
+    /// Waits for the end, without deadline or interruption, and returns the status.
+    pub fn join(&self) -> Status {
+        match self.wait(WaitFor::Exit, None, &|| false) {
+            WaitOutcome::Finished(state) => state.status().unwrap_or(0),
+            _ => unreachable!("an unbounded, uninterruptible wait only ends with the job"),
+        }
+    }
+}
+
+impl JobLink for Job {
+    fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::SeqCst)
+    }
+
+    fn ready(&self) {
+        let waiters = {
+            let mut inner = self.inner.lock();
+            if inner.state != JobState::Running {
+                return;
+            }
+            inner.state = JobState::Ready;
+            inner.waiters.clone()
+        };
+        self.wake(waiters);
+    }
+}
+
+/// A job as listings (`jobs`, `ps`) show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobInfo {
+    pub id: JobId,
+    pub name: String,
+    pub argv: Vec<String>,
+    pub state: JobState,
+    pub started: Duration,
+    pub ended: Option<Duration>,
+    pub thread: Option<ThreadId>,
+}
+
+/// Starts `task` for `job` on a new platform thread; `owned` pipe ends are closed
+/// when it ends. On failure the job is marked ended (status 126) and the ends closed.
+pub fn launch(job: &Arc<Job>, task: Task, owned: Vec<PipeEnd>) -> Result<ThreadId> {
+    let platform = job.platform;
+    // Closed exactly once, by whichever of body and on_abort runs.
+    let owned = Arc::new(spin::Mutex::new(Some(owned)));
+    let close_owned = |owned: &spin::Mutex<Option<Vec<PipeEnd>>>| {
+        let ends = owned.lock().take();
+        for end in ends.into_iter().flatten() {
+            end.close();
+        }
+    };
+    let body = {
+        let job = job.clone();
+        let owned = owned.clone();
+        move || {
+            job.set_thread(job.platform.current_thread());
+            let status = task(&job);
+            close_owned(&owned);
+            job.finish(JobState::Done(status));
+        }
+    };
+    let on_abort = {
+        let job = job.clone();
+        let owned = owned.clone();
+        move |status: Status| {
+            close_owned(&owned);
+            let killed = job.inner.lock().kill_requested && status == KILLED_STATUS;
+            job.finish(if killed {
+                JobState::Killed
+            } else {
+                JobState::Faulted(status)
+            });
+        }
+    };
+    match platform.spawn(&job.name, Box::new(body), Box::new(on_abort)) {
+        Ok(thread) => {
+            job.set_thread(thread);
+            Ok(thread)
+        }
+        Err(error) => {
+            close_owned(&owned);
+            let error = Error::Spawn {
+                name: job.name.clone(),
+                error,
+            };
+            job.finish(JobState::Faulted(error.status()));
+            Err(error)
+        }
+    }
+}
+
+/// Everything a program's job needs besides its argv (which the job holds).
+#[derive(Clone)]
+pub struct ProgramRun {
+    pub program: &'static Program,
+    pub env: Vec<(String, String)>,
+    pub stdio: Stdio,
+    pub files: &'static [BakedFile],
+    pub programs: &'static [Program],
+}
+
+/// A task that runs a baked program with the job's argv.
+pub fn program_task(run: ProgramRun) -> Task {
+    Box::new(move |job: &Arc<Job>| {
+        let mut context = Context {
+            argv: job.argv.clone(),
+            env: run.env,
+            stdin: run.stdio.stdin,
+            stdout: run.stdio.stdout,
+            stderr: run.stdio.stderr,
+            platform: job.platform,
+            job: &**job,
+            files: run.files,
+            programs: run.programs,
+        };
+        (run.program.main)(&mut context)
+    })
+}
+
+/// When `respawn` restarts a program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RespawnPolicy {
+    /// How many restarts at most; `None` is no limit.
+    pub max_restarts: Option<u32>,
+    /// The pause before each restart.
+    pub delay: Duration,
+}
+
+/// The pause between restarts when `respawn` is given no `--delay`.
+pub const DEFAULT_RESPAWN_DELAY: Duration = Duration::from_secs(1);
+
+/// A supervisor task for `respawn`: runs the program (each run a child job outside the
+/// table), and while it exits non-zero, is not cancelled and restarts remain, logs
+/// `respawn: 'NAME' exited with status S, restart I of N` to `console`, waits the delay
+/// and runs it again. The supervisor's status is the last run's.
+pub fn respawn_task(run: ProgramRun, policy: RespawnPolicy, console: Arc<dyn Console>) -> Task {
+    Box::new(move |supervisor: &Arc<Job>| {
+        let platform = supervisor.platform;
+        let name = run.program.name;
+        let mut restarts = 0u32;
+        loop {
+            let attempt = Job::new(platform, 0, name, supervisor.argv.clone());
+            supervisor.adopt(attempt.clone());
+            let status = match launch(&attempt, program_task(run.clone()), Vec::new()) {
+                Ok(_) => attempt.join(),
+                Err(error) => {
+                    console.write(format!("respawn: {error}\n").as_bytes());
+                    return error.status();
+                }
+            };
+            let out_of_restarts = policy.max_restarts.is_some_and(|max| restarts >= max);
+            if status == 0 || supervisor.is_cancelled() || out_of_restarts {
+                return status;
+            }
+            restarts += 1;
+            let of = match policy.max_restarts {
+                Some(max) => format!(" of {max}"),
+                None => String::new(),
+            };
+            console.write(
+                format!("respawn: '{name}' exited with status {status}, restart {restarts}{of}\n")
+                    .as_bytes(),
+            );
+            let resume_at = platform.now() + policy.delay;
+            while platform.now() < resume_at {
+                if supervisor.is_cancelled() {
+                    return status;
+                }
+                platform.park(Some(resume_at));
+            }
+        }
+    })
+}
+
+struct TableState {
+    jobs: Vec<Arc<Job>>,
+    next_id: JobId,
+}
+
+/// The job table: numbered jobs, found by `%N` or name.
+pub struct JobTable {
+    platform: &'static dyn Platform,
+    state: spin::Mutex<TableState>,
+}
+
+impl JobTable {
+    pub fn new(platform: &'static dyn Platform) -> Self {
+        JobTable {
+            platform,
+            state: spin::Mutex::new(TableState {
+                jobs: Vec::new(),
+                next_id: 1,
+            }),
+        }
+    }
+
+    /// Adds a job named `name` and starts `task` for it. A failed start leaves no entry.
+    pub fn spawn(
+        &self,
+        name: &str,
+        argv: Vec<String>,
+        task: Task,
+        owned: Vec<PipeEnd>,
+    ) -> Result<Arc<Job>> {
+        let job = {
+            let mut state = self.state.lock();
+            let id = state.next_id;
+            state.next_id += 1;
+            let job = Job::new(self.platform, id, name, argv);
+            state.jobs.push(job.clone());
+            job
+        };
+        if let Err(error) = launch(&job, task, owned) {
+            self.state.lock().jobs.retain(|j| !Arc::ptr_eq(j, &job));
+            return Err(error);
+        }
+        Ok(job)
+    }
+
+    /// Finds a job by `%N` or by name (the most recent job of that name).
+    pub fn find(&self, spec: &str) -> Result<Arc<Job>> {
+        let state = self.state.lock();
+        let found = match spec.strip_prefix('%') {
+            Some(number) => number
+                .parse::<JobId>()
+                .ok()
+                .and_then(|id| state.jobs.iter().find(|j| j.id == id)),
+            None => state.jobs.iter().rev().find(|j| j.name == spec),
+        };
+        found
+            .cloned()
+            .ok_or_else(|| Error::NoSuchJob(String::from(spec)))
+    }
+
+    /// Every job, oldest first.
+    pub fn jobs(&self) -> Vec<Arc<Job>> {
+        self.state.lock().jobs.clone()
+    }
+
+    /// The jobs still running.
+    pub fn unfinished(&self) -> Vec<Arc<Job>> {
+        let state = self.state.lock();
+        state
+            .jobs
+            .iter()
+            .filter(|j| !j.state().is_finished())
+            .cloned()
+            .collect()
+    }
+
+    /// A listing of every job, oldest first.
+    pub fn snapshot(&self) -> Vec<JobInfo> {
+        self.jobs().iter().map(|j| j.info()).collect()
+    }
+
+    /// Drops the finished jobs from the table; returns how many.
+    pub fn forget_finished(&self) -> usize {
+        let mut state = self.state.lock();
+        let before = state.jobs.len();
+        state.jobs.retain(|j| !j.state().is_finished());
+        before - state.jobs.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fake::FakePlatform;
+
+    fn table() -> (&'static FakePlatform, JobTable) {
+        let fake = FakePlatform::leaked();
+        (fake, JobTable::new(fake))
+    }
+
+    #[test]
+    fn jobs_are_numbered_and_found_by_id_or_latest_name() {
+        let (_fake, table) = table();
+        let a = table.spawn("a", Vec::new(), Box::new(|_| 1), Vec::new()).unwrap();
+        let b = table.spawn("a", Vec::new(), Box::new(|_| 2), Vec::new()).unwrap();
+        assert_eq!((a.id(), b.id()), (1, 2));
+        assert_eq!(a.join(), 1);
+        assert_eq!(b.join(), 2);
+        assert_eq!(table.find("%1").unwrap().id(), 1);
+        assert_eq!(table.find("a").unwrap().id(), 2);
+        assert_eq!(table.find("%9").unwrap_err(), Error::NoSuchJob("%9".into()));
+        assert!(table.find("zz").is_err());
+        let listing = table.snapshot();
+        assert_eq!(listing[1].state, JobState::Done(2));
+        assert!(listing[1].thread.is_some());
+        assert_eq!(table.forget_finished(), 2);
+    }
+
+    #[test]
+    fn ready_then_done_and_end_time() {
+        let (fake, table) = table();
+        let job = table
+            .spawn(
+                "server",
+                Vec::new(),
+                Box::new(move |job| {
+                    fake.sleep(Duration::from_secs(2));
+                    job.ready();
+                    fake.sleep(Duration::from_secs(3));
+                    0
+                }),
+                Vec::new(),
+            )
+            .unwrap();
+        assert_eq!(
+            job.wait(WaitFor::ReadyOrExit, None, &|| false),
+            WaitOutcome::Ready
+        );
+        assert_eq!(fake.now(), Duration::from_secs(2));
+        assert_eq!(job.join(), 0);
+        assert_eq!(job.ended(), Some(Duration::from_secs(5)));
+    }
+
+    #[test]
+    fn cancel_wakes_a_parked_job_and_deadline_times_out() {
+        let (fake, table) = table();
+        let job = table
+            .spawn(
+                "waiter",
+                Vec::new(),
+                Box::new(move |job| {
+                    while !job.is_cancelled() {
+                        fake.park(None);
+                    }
+                    130
+                }),
+                Vec::new(),
+            )
+            .unwrap();
+        let deadline = Some(fake.now() + Duration::from_secs(1));
+        assert_eq!(
+            job.wait(WaitFor::Exit, deadline, &|| false),
+            WaitOutcome::TimedOut
+        );
+        job.cancel();
+        assert_eq!(job.join(), 130);
+    }
+
+    #[test]
+    fn panics_fault_and_kill_is_killed() {
+        let (fake, table) = table();
+        let panicker = table
+            .spawn("p", Vec::new(), Box::new(|_| panic!("on purpose")), Vec::new())
+            .unwrap();
+        assert_eq!(panicker.join(), 101);
+        assert_eq!(panicker.state(), JobState::Faulted(101));
+        let stubborn = table
+            .spawn(
+                "s",
+                Vec::new(),
+                Box::new(move |_| loop {
+                    fake.park(None);
+                }),
+                Vec::new(),
+            )
+            .unwrap();
+        stubborn.cancel();
+        assert!(stubborn.kill());
+        assert_eq!(stubborn.join(), KILLED_STATUS);
+        assert_eq!(stubborn.state(), JobState::Killed);
+    }
+}
