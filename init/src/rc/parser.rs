@@ -1,0 +1,822 @@
+//! The rc grammar: a recursive-descent parser over the [`Lexer`]'s tokens, one token of
+//! lookahead.
+//!
+//! ```text
+//! list      := (and_or (';' | '&' | newline))* [and_or]
+//! and_or    := pipeline (('&&' | '||') newline* pipeline)*
+//! pipeline  := command ('|' newline* command)*
+//! command   := '{' list '}' | if | builtin | NAME=value... word...
+//! if        := 'if' list 'then' list ('elif' list 'then' list)* ['else' list] 'fi'
+//! ```
+//!
+//! Keywords count only unquoted and in command position, as in sh. Built-ins are parsed into
+//! typed [`Builtin`]s; every other command name is checked against the caller's [`Names`].
+//! Nesting is bounded by [`MAX_DEPTH`], so no input can exhaust the stack.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::time::Duration;
+
+use nom::Parser as _;
+use nom::branch::alt;
+use nom::bytes::complete::tag;
+use nom::character::complete::digit1;
+use nom::combinator::all_consuming;
+use nom::sequence::pair;
+
+use super::Names;
+use super::ast::{
+    AndOr, Assignment, BUILTIN_NAMES, Builtin, Command, Connector, IfCommand, Item, List,
+    Pipeline, Script, SimpleCommand, Span, Word, WordPart,
+};
+use super::error::{Error, ErrorKind, Result};
+use super::lexer::{LexedWord, Lexer, Op, Token, TokenKind, is_name};
+use super::{MAX_DEPTH, MAX_SCRIPT_BYTES};
+
+/// Messages quote at most this many chars of an offending token.
+const MAX_QUOTED_CHARS: usize = 40;
+/// Names longer than this get no did-you-mean suggestion (edit distance is quadratic).
+const MAX_SUGGEST_CHARS: usize = 64;
+/// The largest edit distance still offered as a suggestion.
+const MAX_SUGGEST_DISTANCE: usize = 2;
+
+/// What ends the list being parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Closer {
+    /// The end of the script (top level).
+    Eof,
+    /// `}` of a group.
+    Brace,
+    /// `then` after an `if`/`elif` condition.
+    Then,
+    /// `elif`, `else` or `fi` after a `then` body.
+    ElseElifFi,
+    /// `fi` after an `else` body.
+    Fi,
+}
+
+impl Closer {
+    fn accepts(self, keyword: &str) -> bool {
+        match self {
+            Closer::Eof => false,
+            Closer::Brace => keyword == "}",
+            Closer::Then => keyword == "then",
+            Closer::ElseElifFi => matches!(keyword, "elif" | "else" | "fi"),
+            Closer::Fi => keyword == "fi",
+        }
+    }
+
+    /// The keyword this list waits for, for messages.
+    fn expected(self) -> &'static str {
+        match self {
+            Closer::Eof => "end of script",
+            Closer::Brace => "}",
+            Closer::Then => "then",
+            Closer::ElseElifFi | Closer::Fi => "fi",
+        }
+    }
+}
+
+/// Keywords that close a list (everything but `if` and `{`).
+fn is_closing_keyword(keyword: &str) -> bool {
+    matches!(keyword, "then" | "elif" | "else" | "fi" | "}")
+}
+
+/// `text` cut to [`MAX_QUOTED_CHARS`] chars for a message.
+fn excerpt(text: &str) -> String {
+    match text.char_indices().nth(MAX_QUOTED_CHARS) {
+        Some((cut, _)) => {
+            let mut short = String::from(&text[..cut]);
+            short.push_str("...");
+            short
+        }
+        None => String::from(text),
+    }
+}
+
+/// Parses `NUMBER` + `ms`|`s`|`m`.
+pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
+    let unit = alt((tag("ms"), tag("s"), tag("m")));
+    let (_, (digits, unit)) = all_consuming(pair(digit1::<_, ()>, unit))
+        .parse(text)
+        .ok()?;
+    let value: u64 = digits.parse().ok()?;
+    match unit {
+        "ms" => Some(Duration::from_millis(value)),
+        "s" => Some(Duration::from_secs(value)),
+        _ => value.checked_mul(SECONDS_PER_MINUTE).map(Duration::from_secs),
+    }
+}
+
+const SECONDS_PER_MINUTE: u64 = 60;
+
+/// Parses a decimal number that fits `T`.
+fn parse_number<T: core::str::FromStr>(text: &str) -> Option<T> {
+    all_consuming(digit1::<_, ()>).parse(text).ok()?.1.parse().ok()
+}
+
+/// The Levenshtein distance between `a` and `b`, counted in chars.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    let mut current = Vec::with_capacity(b.len() + 1);
+    for (i, ca) in a.chars().enumerate() {
+        current.clear();
+        current.push(i + 1);
+        for (j, cb) in b.iter().enumerate() {
+            let substitute = previous[j] + usize::from(ca != *cb);
+            let delete = previous[j + 1] + 1;
+            let insert = current[j] + 1;
+            current.push(substitute.min(delete).min(insert));
+        }
+        core::mem::swap(&mut previous, &mut current);
+    }
+    previous[b.len()]
+}
+
+/// The known name (or built-in) closest to `name`, if close enough.
+fn suggest(name: &str, names: &dyn Names) -> Option<String> {
+    let length = name.chars().count();
+    if length == 0 || length > MAX_SUGGEST_CHARS {
+        return None;
+    }
+    let limit = MAX_SUGGEST_DISTANCE.min(length.saturating_sub(1)).max(1);
+    let mut best: Option<(usize, &str)> = None;
+    let candidates = names.candidates();
+    for candidate in candidates.iter().copied().chain(BUILTIN_NAMES.iter().copied()) {
+        if candidate.chars().count() > MAX_SUGGEST_CHARS + MAX_SUGGEST_DISTANCE {
+            continue;
+        }
+        let distance = edit_distance(name, candidate);
+        if distance <= limit && best.is_none_or(|(d, _)| distance < d) {
+            best = Some((distance, candidate));
+        }
+    }
+    best.map(|(_, candidate)| String::from(candidate))
+}
+
+/// The parser's state: the token stream with one token of lookahead, and open constructs.
+pub(crate) struct Parser<'a, 'n> {
+    lexer: Lexer<'a>,
+    peeked: Option<Token<'a>>,
+    source: &'a str,
+    text: &'a str,
+    names: &'n dyn Names,
+    /// Open `{ }` and `if` constructs.
+    depth: usize,
+    /// Open `{ }` groups (a `}` with none is stray).
+    open_braces: usize,
+    /// Open `if`s (a `fi` with none has no `if`).
+    open_ifs: usize,
+}
+
+/// Parses a whole script; see [`super::parse`].
+pub(crate) fn parse_script(source: &str, text: &str, names: &dyn Names) -> Result<Script> {
+    if text.len() > MAX_SCRIPT_BYTES {
+        let span = Span {
+            offset: 0,
+            line: 1,
+            column: 1,
+            len: 1,
+        };
+        let kind = ErrorKind::ScriptTooLarge {
+            size: text.len(),
+            limit: MAX_SCRIPT_BYTES,
+        };
+        return Err(Error::at(kind, source, span, text));
+    }
+    let mut parser = Parser {
+        lexer: Lexer::new(text),
+        peeked: None,
+        source,
+        text,
+        names,
+        depth: 0,
+        open_braces: 0,
+        open_ifs: 0,
+    };
+    let items = parser.list(Closer::Eof, Span::default())?;
+    Ok(Script { items })
+}
+
+impl<'a> Parser<'a, '_> {
+    fn error(&self, kind: ErrorKind, span: Span) -> Error {
+        Error::at(kind, self.source, span, self.text)
+    }
+
+    fn peek(&mut self) -> Result<&Token<'a>> {
+        if self.peeked.is_none() {
+            let token = self
+                .lexer
+                .next_token()
+                .map_err(|e| Error::at(e.kind, self.source, e.span, self.text))?;
+            self.peeked = Some(token);
+        }
+        match &self.peeked {
+            Some(token) => Ok(token),
+            None => unreachable!("a token was just peeked"),
+        }
+    }
+
+    fn next(&mut self) -> Result<Token<'a>> {
+        self.peek()?;
+        Ok(self.peeked.take().unwrap_or(Token {
+            kind: TokenKind::Eof,
+            span: Span::default(),
+        }))
+    }
+
+    /// Skips line breaks (after `&&`, `||`, `|` and between items).
+    fn skip_newlines(&mut self) -> Result<()> {
+        while matches!(self.peek()?.kind, TokenKind::Op(Op::Newline)) {
+            self.next()?;
+        }
+        Ok(())
+    }
+
+    /// The closing keyword the next token is, if any.
+    fn peek_closing_keyword(&mut self) -> Result<Option<&'static str>> {
+        Ok(match &self.peek()?.kind {
+            TokenKind::Word(word) => word.keyword().filter(|k| is_closing_keyword(k)),
+            _ => None,
+        })
+    }
+
+    /// Items up to `closer` (not consumed); `opener` is where the construct began.
+    fn list(&mut self, closer: Closer, opener: Span) -> Result<List> {
+        let mut items = List::new();
+        loop {
+            self.skip_newlines()?;
+            if let Some(keyword) = self.peek_closing_keyword()? {
+                if closer.accepts(keyword) {
+                    return Ok(items);
+                }
+                let span = self.peek()?.span;
+                return Err(self.error(self.misplaced(keyword, closer), span));
+            }
+            let token = self.peek()?;
+            let span = token.span;
+            match token.kind {
+                TokenKind::Eof => {
+                    return match closer {
+                        Closer::Eof => Ok(items),
+                        Closer::Brace => Err(self.error(ErrorKind::MissingCloseBrace, opener)),
+                        Closer::Then => Err(self.error(ErrorKind::MissingThen, opener)),
+                        Closer::ElseElifFi | Closer::Fi => {
+                            Err(self.error(ErrorKind::MissingFi, opener))
+                        }
+                    };
+                }
+                TokenKind::Op(op) => {
+                    return Err(self.error(ErrorKind::EmptyCommand { before: op.text() }, span));
+                }
+                TokenKind::Word(_) => {}
+            }
+            let and_or = self.and_or()?;
+            let background = self.item_end()?;
+            items.push(Item { and_or, background });
+        }
+    }
+
+    /// The error for closing keyword `keyword` met where `closer` was awaited.
+    fn misplaced(&self, keyword: &'static str, closer: Closer) -> ErrorKind {
+        if keyword == "}" && self.open_braces == 0 {
+            ErrorKind::StrayCloseBrace
+        } else if keyword != "}" && self.open_ifs == 0 {
+            ErrorKind::KeywordWithoutIf(keyword)
+        } else {
+            ErrorKind::Expected {
+                expected: closer.expected(),
+                found: String::from(keyword),
+            }
+        }
+    }
+
+    /// Consumes what ends an item; true for `&`.
+    fn item_end(&mut self) -> Result<bool> {
+        if self.peek_closing_keyword()?.is_some() {
+            return Ok(false);
+        }
+        let token = self.peek()?;
+        let span = token.span;
+        let unexpected = match &token.kind {
+            TokenKind::Op(Op::Semi | Op::Newline) | TokenKind::Eof => None,
+            TokenKind::Op(Op::Amp) => {
+                self.next()?;
+                return Ok(true);
+            }
+            TokenKind::Op(op) => Some(String::from(op.text())),
+            TokenKind::Word(word) => Some(excerpt(word.raw)),
+        };
+        match unexpected {
+            Some(text) => Err(self.error(ErrorKind::UnexpectedToken(text), span)),
+            None => {
+                if !matches!(self.peek()?.kind, TokenKind::Eof) {
+                    self.next()?;
+                }
+                Ok(false)
+            }
+        }
+    }
+
+    fn and_or(&mut self) -> Result<AndOr> {
+        let first = self.pipeline(None)?;
+        let mut rest = Vec::new();
+        loop {
+            let token = self.peek()?;
+            let connector = match token.kind {
+                TokenKind::Op(Op::AndIf) => Connector::And,
+                TokenKind::Op(Op::OrIf) => Connector::Or,
+                _ => return Ok(AndOr { first, rest }),
+            };
+            let operator = self.next()?;
+            let after = match connector {
+                Connector::And => "&&",
+                Connector::Or => "||",
+            };
+            self.skip_newlines()?;
+            rest.push((connector, self.pipeline(Some((after, operator.span)))?));
+        }
+    }
+
+    /// A pipeline; `after` is the operator before it, if any.
+    fn pipeline(&mut self, after: Option<(&'static str, Span)>) -> Result<Pipeline> {
+        let mut commands = Vec::new();
+        commands.push(self.command(after)?);
+        while matches!(self.peek()?.kind, TokenKind::Op(Op::Pipe)) {
+            let pipe = self.next()?;
+            self.skip_newlines()?;
+            commands.push(self.command(Some(("|", pipe.span)))?);
+        }
+        Ok(Pipeline { commands })
+    }
+
+    /// One command; `after` is the operator before it, if any.
+    fn command(&mut self, after: Option<(&'static str, Span)>) -> Result<Command> {
+        let token = self.peek()?;
+        let span = token.span;
+        let keyword = match &token.kind {
+            TokenKind::Word(word) => word.keyword(),
+            TokenKind::Eof => {
+                let (after, at) = after.unwrap_or(("start", span));
+                return Err(self.error(ErrorKind::UnexpectedEnd { after }, at));
+            }
+            TokenKind::Op(op) => {
+                let before = op.text();
+                return Err(match after {
+                    Some((after, at)) => self.error(ErrorKind::MissingCommand { after }, at),
+                    None => self.error(ErrorKind::EmptyCommand { before }, span),
+                });
+            }
+        };
+        match keyword {
+            Some("if") => self.nested(span, Parser::if_command),
+            Some("{") => self.nested(span, Parser::group),
+            Some(closing) => Err(match after {
+                Some((after, at)) => self.error(ErrorKind::MissingCommand { after }, at),
+                None => self.error(ErrorKind::UnexpectedToken(String::from(closing)), span),
+            }),
+            None => self.simple_or_builtin(),
+        }
+    }
+
+    /// Runs `body` one nesting level deeper, failing past [`MAX_DEPTH`].
+    fn nested(
+        &mut self,
+        span: Span,
+        body: fn(&mut Self) -> Result<Command>,
+    ) -> Result<Command> {
+        if self.depth >= MAX_DEPTH {
+            return Err(self.error(ErrorKind::NestingTooDeep { limit: MAX_DEPTH }, span));
+        }
+        self.depth += 1;
+        let command = body(self)?;
+        self.depth -= 1;
+        Ok(command)
+    }
+
+    /// `{ list }`.
+    fn group(&mut self) -> Result<Command> {
+        let open = self.next()?.span;
+        self.open_braces += 1;
+        let body = self.list(Closer::Brace, open)?;
+        if body.is_empty() {
+            return Err(self.error(ErrorKind::MissingCommand { after: "{" }, open));
+        }
+        self.next()?;
+        self.open_braces -= 1;
+        Ok(Command::Group { body, span: open })
+    }
+
+    /// `if ... fi`.
+    fn if_command(&mut self) -> Result<Command> {
+        let if_span = self.next()?.span;
+        self.open_ifs += 1;
+        let mut branches = Vec::new();
+        let mut keyword: &'static str = "if";
+        let mut keyword_span = if_span;
+        let otherwise = loop {
+            let condition = self.list(Closer::Then, if_span)?;
+            if condition.is_empty() {
+                let kind = ErrorKind::MissingCommand { after: keyword };
+                return Err(self.error(kind, keyword_span));
+            }
+            let then_span = self.next()?.span;
+            let body = self.list(Closer::ElseElifFi, if_span)?;
+            if body.is_empty() {
+                let kind = ErrorKind::MissingCommand { after: "then" };
+                return Err(self.error(kind, then_span));
+            }
+            branches.push((condition, body));
+            let closing = self.peek_closing_keyword()?;
+            keyword_span = self.next()?.span;
+            match closing {
+                Some("elif") => keyword = "elif",
+                Some("else") => {
+                    let body = self.list(Closer::Fi, if_span)?;
+                    if body.is_empty() {
+                        let kind = ErrorKind::MissingCommand { after: "else" };
+                        return Err(self.error(kind, keyword_span));
+                    }
+                    self.next()?;
+                    break Some(body);
+                }
+                _ => break None,
+            }
+        };
+        self.open_ifs -= 1;
+        Ok(Command::If(IfCommand {
+            branches,
+            otherwise,
+            span: if_span,
+        }))
+    }
+
+    /// The words up to the next operator.
+    fn words(&mut self) -> Result<Vec<LexedWord<'a>>> {
+        let mut words = Vec::new();
+        while matches!(self.peek()?.kind, TokenKind::Word(_)) {
+            if let TokenKind::Word(word) = self.next()?.kind {
+                words.push(word);
+            }
+        }
+        Ok(words)
+    }
+
+    /// A simple command, or a built-in if the first non-assignment word names one.
+    fn simple_or_builtin(&mut self) -> Result<Command> {
+        let words = self.words()?;
+        let mut words = words.into_iter().peekable();
+        let mut assignments = Vec::new();
+        while let Some(word) = words.next_if(|w| w.assignment_name_len().is_some()) {
+            assignments.push(into_assignment(word));
+        }
+        let rest: Vec<LexedWord<'a>> = words.collect();
+        if let Some(first) = rest.first() {
+            let literal = first.word.as_literal();
+            if let Some(builtin) = literal
+                .as_deref()
+                .and_then(|name| BUILTIN_NAMES.iter().copied().find(|b| *b == name))
+            {
+                return self.builtin(builtin, assignments, rest);
+            }
+            if let Some(name) = literal {
+                self.check_program(&name, first.word.span)?;
+            }
+        }
+        Ok(Command::Simple(simple_command(assignments, rest)))
+    }
+
+    /// Fails unless `name` is a known program (or an extra built-in of the caller).
+    fn check_program(&self, name: &str, span: Span) -> Result<()> {
+        if self.names.contains(name) {
+            return Ok(());
+        }
+        let kind = ErrorKind::UnknownProgram {
+            name: excerpt(name),
+            suggestion: suggest(name, self.names),
+        };
+        Err(self.error(kind, span))
+    }
+
+    /// The built-in `name` (`words[0]`) with its arguments `words[1..]`.
+    fn builtin(
+        &self,
+        name: &'static str,
+        assignments: Vec<Assignment>,
+        words: Vec<LexedWord<'a>>,
+    ) -> Result<Command> {
+        let mut words = words.into_iter();
+        let name_span = words.next().map_or(Span::default(), |w| w.word.span);
+        let args: Vec<LexedWord<'a>> = words.collect();
+        let takes_env = matches!(name, "start" | "respawn" | "timeout");
+        if let (false, Some(first)) = (takes_env, assignments.first()) {
+            return Err(self.error(ErrorKind::AssignmentBeforeBuiltin(name), first.span));
+        }
+        let builtin = match name {
+            "wait" => Builtin::Wait(self.wait_args(args)?),
+            "export" => Builtin::Export(self.export_args(args, name_span)?),
+            "unset" => Builtin::Unset(self.unset_args(args, name_span)?),
+            "start" => self.start(assignments, args, name_span)?,
+            "respawn" => self.respawn(assignments, args, name_span)?,
+            "timeout" => self.timeout(assignments, args, name_span)?,
+            "source" => {
+                let word = self.at_most_one(name, args)?.ok_or_else(|| {
+                    let kind = ErrorKind::MissingArgument {
+                        builtin: name,
+                        what: "a script name",
+                    };
+                    self.error(kind, name_span)
+                })?;
+                Builtin::Source(word)
+            }
+            "poweroff" => {
+                let status = self.at_most_one(name, args)?;
+                if let Some(word) = &status {
+                    self.check_status(word)?;
+                }
+                Builtin::Poweroff(status)
+            }
+            "shell" | "halt" | "reboot" => {
+                if let Some(extra) = args.first() {
+                    let kind = ErrorKind::TooManyArguments { builtin: name };
+                    return Err(self.error(kind, extra.word.span));
+                }
+                match name {
+                    "shell" => Builtin::Shell,
+                    "halt" => Builtin::Halt,
+                    _ => Builtin::Reboot,
+                }
+            }
+            _ => unreachable!("every name in BUILTIN_NAMES is handled"),
+        };
+        Ok(Command::Builtin(builtin))
+    }
+
+    /// Zero or one argument.
+    fn at_most_one(&self, name: &'static str, args: Vec<LexedWord<'a>>) -> Result<Option<Word>> {
+        if let Some(extra) = args.get(1) {
+            let kind = ErrorKind::TooManyArguments { builtin: name };
+            return Err(self.error(kind, extra.word.span));
+        }
+        Ok(args.into_iter().next().map(|w| w.word))
+    }
+
+    /// A literal `poweroff` status must be 0..=255.
+    fn check_status(&self, word: &Word) -> Result<()> {
+        match word.as_literal() {
+            Some(text) if parse_number::<u8>(&text).is_none() => {
+                Err(self.error(ErrorKind::BadNumber(excerpt(&text)), word.span))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// `%N` job numbers or job names.
+    fn wait_args(&self, args: Vec<LexedWord<'a>>) -> Result<Vec<Word>> {
+        let mut jobs = Vec::with_capacity(args.len());
+        for arg in args {
+            if let Some(text) = arg.word.as_literal()
+                && let Some(number) = text.strip_prefix('%')
+                && parse_number::<u32>(number).is_none()
+            {
+                return Err(self.error(ErrorKind::BadJobSpec(excerpt(&text)), arg.word.span));
+            }
+            jobs.push(arg.word);
+        }
+        Ok(jobs)
+    }
+
+    /// `NAME=value...`, at least one.
+    fn export_args(&self, args: Vec<LexedWord<'a>>, name_span: Span) -> Result<Vec<Assignment>> {
+        if args.is_empty() {
+            let kind = ErrorKind::MissingArgument {
+                builtin: "export",
+                what: "NAME=value",
+            };
+            return Err(self.error(kind, name_span));
+        }
+        let mut assignments = Vec::with_capacity(args.len());
+        for arg in args {
+            if arg.assignment_name_len().is_none() {
+                let kind = ErrorKind::NotAnAssignment(excerpt(arg.raw));
+                return Err(self.error(kind, arg.word.span));
+            }
+            assignments.push(into_assignment(arg));
+        }
+        Ok(assignments)
+    }
+
+    /// Literal variable names, at least one.
+    fn unset_args(&self, args: Vec<LexedWord<'a>>, name_span: Span) -> Result<Vec<Word>> {
+        if args.is_empty() {
+            let kind = ErrorKind::MissingArgument {
+                builtin: "unset",
+                what: "a variable name",
+            };
+            return Err(self.error(kind, name_span));
+        }
+        let mut names = Vec::with_capacity(args.len());
+        for arg in args {
+            if !arg.word.as_literal().is_some_and(|name| is_name(&name)) {
+                return Err(self.error(ErrorKind::BadName(excerpt(arg.raw)), arg.word.span));
+            }
+            names.push(arg.word);
+        }
+        Ok(names)
+    }
+
+    /// A literal duration.
+    fn duration(&self, word: &LexedWord<'a>) -> Result<Duration> {
+        word.word
+            .as_literal()
+            .and_then(|text| parse_duration(&text))
+            .ok_or_else(|| self.error(ErrorKind::BadDuration(excerpt(word.raw)), word.word.span))
+    }
+
+    /// The value after option `option` of `builtin`.
+    fn option_value(
+        &self,
+        builtin: &'static str,
+        what: &'static str,
+        option: &LexedWord<'a>,
+        value: Option<LexedWord<'a>>,
+    ) -> Result<LexedWord<'a>> {
+        value.ok_or_else(|| {
+            self.error(ErrorKind::MissingArgument { builtin, what }, option.word.span)
+        })
+    }
+
+    /// `start [--timeout D] cmd`.
+    fn start(
+        &self,
+        assignments: Vec<Assignment>,
+        args: Vec<LexedWord<'a>>,
+        name_span: Span,
+    ) -> Result<Builtin> {
+        let builtin = "start";
+        let mut args = args.into_iter().peekable();
+        let mut timeout = None;
+        while let Some(option) = args.next_if(LexedWord::is_option) {
+            if option.raw != "--timeout" {
+                return Err(self.unknown_option(builtin, &option));
+            }
+            let value = self.option_value(builtin, "a duration after --timeout", &option, args.next())?;
+            timeout = Some(self.duration(&value)?);
+        }
+        let command = self.inner_command(builtin, assignments, args.collect(), name_span)?;
+        Ok(Builtin::Start { timeout, command })
+    }
+
+    /// `respawn [--max N] [--delay D] cmd`.
+    fn respawn(
+        &self,
+        assignments: Vec<Assignment>,
+        args: Vec<LexedWord<'a>>,
+        name_span: Span,
+    ) -> Result<Builtin> {
+        let builtin = "respawn";
+        let mut args = args.into_iter().peekable();
+        let (mut max, mut delay) = (None, None);
+        while let Some(option) = args.next_if(LexedWord::is_option) {
+            match option.raw {
+                "--max" => {
+                    let value = self.option_value(builtin, "a number after --max", &option, args.next())?;
+                    let number = value.word.as_literal().and_then(|t| parse_number::<u32>(&t));
+                    let kind = ErrorKind::BadNumber(excerpt(value.raw));
+                    max = Some(number.ok_or_else(|| self.error(kind, value.word.span))?);
+                }
+                "--delay" => {
+                    let value = self.option_value(builtin, "a duration after --delay", &option, args.next())?;
+                    delay = Some(self.duration(&value)?);
+                }
+                _ => return Err(self.unknown_option(builtin, &option)),
+            }
+        }
+        let command = self.inner_command(builtin, assignments, args.collect(), name_span)?;
+        Ok(Builtin::Respawn {
+            max,
+            delay,
+            command,
+        })
+    }
+
+    /// `timeout D cmd`.
+    fn timeout(
+        &self,
+        assignments: Vec<Assignment>,
+        args: Vec<LexedWord<'a>>,
+        name_span: Span,
+    ) -> Result<Builtin> {
+        let builtin = "timeout";
+        let mut args = args.into_iter();
+        let Some(limit) = args.next() else {
+            let kind = ErrorKind::MissingArgument {
+                builtin,
+                what: "a duration",
+            };
+            return Err(self.error(kind, name_span));
+        };
+        let limit = self.duration(&limit)?;
+        let command = self.inner_command(builtin, assignments, args.collect(), name_span)?;
+        Ok(Builtin::Timeout { limit, command })
+    }
+
+    fn unknown_option(&self, builtin: &'static str, option: &LexedWord<'a>) -> Error {
+        let kind = ErrorKind::UnknownOption {
+            builtin,
+            option: excerpt(option.raw),
+        };
+        self.error(kind, option.word.span)
+    }
+
+    /// The program a `start`/`respawn`/`timeout` runs, with `outer` assignments written
+    /// before the built-in put first.
+    fn inner_command(
+        &self,
+        builtin: &'static str,
+        outer: Vec<Assignment>,
+        args: Vec<LexedWord<'a>>,
+        name_span: Span,
+    ) -> Result<SimpleCommand> {
+        let mut assignments = outer;
+        let mut args = args.into_iter().peekable();
+        while let Some(word) = args.next_if(|w| w.assignment_name_len().is_some()) {
+            assignments.push(into_assignment(word));
+        }
+        let words: Vec<LexedWord<'a>> = args.collect();
+        let Some(program) = words.first() else {
+            let kind = ErrorKind::MissingArgument {
+                builtin,
+                what: "a program to run",
+            };
+            return Err(self.error(kind, name_span));
+        };
+        if let Some(name) = program.word.as_literal() {
+            if BUILTIN_NAMES.contains(&name.as_str()) {
+                let kind = ErrorKind::NotAProgram {
+                    builtin,
+                    name,
+                };
+                return Err(self.error(kind, program.word.span));
+            }
+            self.check_program(&name, program.word.span)?;
+        }
+        Ok(simple_command(assignments, words))
+    }
+}
+
+/// A simple command from its parts; its span runs from the first to the last piece.
+fn simple_command(assignments: Vec<Assignment>, words: Vec<LexedWord<'_>>) -> SimpleCommand {
+    let first = assignments
+        .first()
+        .map(|a| a.span)
+        .or_else(|| words.first().map(|w| w.word.span))
+        .unwrap_or_default();
+    let last = words
+        .last()
+        .map(|w| w.word.span)
+        .or_else(|| assignments.last().map(|a| a.span))
+        .unwrap_or_default();
+    let end = last.offset + last.len;
+    let span = Span {
+        len: end.saturating_sub(first.offset),
+        ..first
+    };
+    SimpleCommand {
+        assignments,
+        words: words.into_iter().map(|w| w.word).collect(),
+        span,
+    }
+}
+
+/// Splits an assignment-shaped word into `NAME` and its value.
+fn into_assignment(word: LexedWord<'_>) -> Assignment {
+    let name_len = word.assignment_name_len().unwrap_or(0);
+    let name = String::from(word.raw.get(..name_len).unwrap_or(""));
+    let prefix = name_len + 1;
+    let span = word.word.span;
+    let mut parts = word.word.parts;
+    if let Some(WordPart::Literal(first)) = parts.first_mut() {
+        if first.is_char_boundary(prefix) {
+            first.drain(..prefix);
+        }
+        if first.is_empty() {
+            parts.remove(0);
+        }
+    }
+    let value_span = Span {
+        offset: span.offset + prefix,
+        line: span.line,
+        column: span.column.saturating_add(u32::try_from(prefix).unwrap_or(u32::MAX)),
+        len: span.len.saturating_sub(prefix),
+    };
+    Assignment {
+        name,
+        value: Word {
+            parts,
+            span: value_span,
+        },
+        span,
+    }
+}
