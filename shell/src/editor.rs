@@ -28,8 +28,13 @@
 //! ```
 //!
 //! Design:
-//! - Decoding and editing are separate: [`State`] turns bytes into keys (escape
-//!   sequences, UTF-8, CR/LF pairs), then the key edits the buffer and renders.
+//! - Decoding and editing are separate: a decoder state machine turns bytes into keys,
+//!   then the key edits the buffer and renders. Its states: `Normal`, `AfterCr` (swallow
+//!   the LF of a CRLF pair), `Escape` (got ESC), `Csi` (got `ESC [`, collecting
+//!   parameters), `Ss3` (got `ESC O`), `Utf8` (inside a multi-byte character) and
+//!   `Discarding` (the line got too long: ignore input up to its end). A control byte in
+//!   the middle of a sequence abandons the sequence and acts; anything not understood is
+//!   dropped.
 //! - The editor never asks the terminal anything (no cursor position or size report):
 //!   scripts and dumb terminals that only write lines work. All cursor movement is
 //!   relative to where the editor left the cursor: `ESC[nD`, `ESC[nC`, and `ESC[K` to
@@ -433,9 +438,9 @@ impl Editor {
         &self.history
     }
 
-    /// The history, to add or clear entries.
-    pub fn history_mut(&mut self) -> &mut History {
-        &mut self.history
+    /// Forgets every history entry (for a `history -c` built-in).
+    pub fn clear_history(&mut self) {
+        self.history.clear();
     }
 
     /// Begins a new, empty line: remembers `prompt` for redraws and prints it (also with
@@ -455,14 +460,18 @@ impl Editor {
         self.term(out).put(CLEAR_LINE)
     }
 
-    /// Prints the prompt and the partial line, and puts the cursor back where it was
-    /// (at the start of an empty screen line). Nothing with echo off.
+    /// Prints the prompt and the partial line, and puts the cursor back where it was in
+    /// the line. Call it with the screen cursor at the start of an empty line (after
+    /// [`Editor::clear_line`] and other output). Nothing with echo off.
     pub fn redraw<W: Write>(&self, out: &mut W) -> Result<(), W::Error> {
         self.draw(&mut self.term(out))
     }
 
     /// Handles one input byte; see [`Event`]. `completer` is asked for candidates when
     /// Tab is pressed.
+    ///
+    /// An error is the output's: the byte has still been taken into the line, and
+    /// [`Editor::redraw`] can show it again once the output works.
     pub fn feed<W: Write>(
         &mut self,
         byte: u8,
@@ -706,9 +715,13 @@ impl Editor {
                 self.delete(&mut term)?;
             }
             Key::KillToEnd => {
-                self.buf.truncate(self.cursor);
-                term.put(ERASE_TO_END)?;
+                if self.cursor < self.buf.len() {
+                    self.buf.truncate(self.cursor);
+                    term.put(ERASE_TO_END)?;
+                }
             }
+            Key::KillToStart if self.cursor == 0 => {}
+            Key::KillWord if self.cursor == 0 => {}
             Key::KillToStart => {
                 let n = width(&self.buf[..self.cursor]);
                 self.buf.replace_range(..self.cursor, "");

@@ -249,6 +249,17 @@ fn kill_to_end_and_to_start() {
 }
 
 #[test]
+fn kills_with_nothing_to_kill_write_nothing() {
+    let (mut ed, mut out) = editor(Config::default());
+    feed(&mut ed, &mut out, b"ab\x01", &NoCompletion);
+    out.take();
+    feed(&mut ed, &mut out, b"\x15\x17", &NoCompletion);
+    feed(&mut ed, &mut out, b"\x05\x0b", &NoCompletion);
+    assert_eq!(out.take(), "\x1b[2C");
+    assert_eq!(ed.line(), "ab");
+}
+
+#[test]
 fn kill_previous_word() {
     assert_eq!(line(b"fw load def\x17\r"), "fw load ");
     assert_eq!(line(b"fw load def  \x17\r"), "fw load ");
@@ -339,6 +350,16 @@ fn history_skips_empty_lines_and_duplicates() {
     feed(&mut ed, &mut out, b"a\r\r  \ra\rb\rb\r", &NoCompletion);
     let stored: Vec<&str> = ed.history().iter().collect();
     assert_eq!(stored, ["a", "b"]);
+}
+
+#[test]
+fn clear_history_forgets_everything() {
+    let (mut ed, mut out) = editor(Config::default());
+    feed(&mut ed, &mut out, b"a\rb\r", &NoCompletion);
+    ed.clear_history();
+    feed(&mut ed, &mut out, b"\x1b[A", &NoCompletion);
+    assert_eq!(ed.line(), "");
+    assert!(ed.history().is_empty());
 }
 
 #[test]
