@@ -1,0 +1,87 @@
+//! The kiln image: boots through PVH, brings up the machine, then runs init.
+//!
+//! Where to look:
+//! - `boot.rs`: the 32-bit PVH entry, page tables, long mode.
+//! - `interrupts.rs`: GDT/TSS/IDT, the entry stubs and the dispatcher.
+//! - `sched.rs`: threads and the preemptive scheduler; `time.rs`: the clock.
+//! - `serial.rs`: where a byte leaves (and enters) the UART.
+//! - `heap.rs`, `guard.rs`: memory; `fault.rs`: panics and CPU exceptions.
+//! - `fwcfg.rs`, `pvh.rs`, `power.rs`, `pic.rs`, `keyboard.rs`: the devices.
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+// The C memory functions; linked for their symbols alone.
+extern crate kiln_mem;
+
+mod boot;
+mod console;
+mod fault;
+mod fwcfg;
+mod guard;
+mod heap;
+mod interrupts;
+mod keyboard;
+mod pic;
+mod port;
+mod power;
+mod pvh;
+mod sched;
+mod selftest;
+mod serial;
+mod symbols;
+mod sync;
+mod time;
+
+use alloc::boxed::Box;
+
+/// kiln's version, shown in the banner.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+unsafe extern "C" {
+    static __image_end: u8;
+    static boot_stack_bottom: u8;
+}
+
+/// The 64-bit entry, called by `boot.rs` with the PVH start-info address.
+#[unsafe(no_mangle)]
+pub extern "C" fn kernel_main(start_info: u32) -> ! {
+    serial::init();
+    time::init();
+    interrupts::init();
+    // SAFETY: EBX of the PVH entry, passed through unchanged.
+    let boot = unsafe { pvh::read(u64::from(start_info)) };
+    let image_end = (&raw const __image_end) as u64;
+    heap::init(boot.memory_map, image_end);
+    let stack_bottom = (&raw const boot_stack_bottom) as u64;
+    sched::init((stack_bottom, stack_bottom + boot::BOOT_STACK_SIZE as u64));
+    pic::init();
+    x86_64::instructions::interrupts::enable();
+
+    let command_line = boot.command_line;
+    let started = sched::spawn("init", Box::new(move || init_main(command_line)), None);
+    if started.is_err() {
+        kprintln!("kiln: no memory to start init");
+        power::halt();
+    }
+    sched::idle_loop()
+}
+
+fn init_main(command_line: &'static str) {
+    kprintln!("kiln {VERSION}: a shell and job-control init for unikernels");
+    if command_line.split_whitespace().any(|w| w == "kiln.selftest") {
+        let failed = selftest::run();
+        power::power_off(if failed == 0 { 0 } else { 1 });
+    }
+    console::run()
+}
+
+/// Unwinding never happens (panic = "abort"), but the prebuilt `core` refers to it.
+#[unsafe(no_mangle)]
+pub extern "C" fn rust_eh_personality() {}
+
+/// See `rust_eh_personality`.
+#[unsafe(no_mangle)]
+pub extern "C" fn _Unwind_Resume() -> ! {
+    power::halt()
+}

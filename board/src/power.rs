@@ -1,0 +1,56 @@
+//! Power off, halt and reboot.
+//!
+//! Power off writes the status to QEMU's `isa-debug-exit` device (I/O port
+//! [`DEBUG_EXIT_PORT`]); QEMU then exits with `(status << 1) | 1`, and the launcher
+//! turns that back into the status (exact for 0-127). The status is also printed as
+//! `kiln: power off (status N)`, which the launcher prefers, so 128-255 survive too.
+//! Without the device (other VMMs) it falls back to ACPI power off, then halts.
+
+use crate::port::{inb, outb, outw};
+
+/// I/O port of QEMU's `isa-debug-exit` device, as the launcher configures it.
+pub const DEBUG_EXIT_PORT: u16 = 0xF4;
+/// QEMU's PIIX/ICH9 ACPI PM1a control block.
+const ACPI_PM1A_CONTROL: u16 = 0x604;
+/// SLP_TYP 0 with SLP_EN: soft off on QEMU's ACPI.
+const ACPI_SLEEP_ENABLE: u16 = 0x2000;
+const KEYBOARD_CONTROLLER: u16 = 0x64;
+const KEYBOARD_RESET_PULSE: u8 = 0xFE;
+/// Port 0xCF9 reset control: full reset.
+const RESET_CONTROL: u16 = 0xCF9;
+const RESET_FULL: u8 = 0x0E;
+
+/// Powers the machine off with `status`.
+pub fn power_off(status: u8) -> ! {
+    crate::kprintln!("kiln: power off (status {status})");
+    outb(DEBUG_EXIT_PORT, status);
+    outw(ACPI_PM1A_CONTROL, ACPI_SLEEP_ENABLE);
+    halt()
+}
+
+/// Stops the CPU for good.
+pub fn halt() -> ! {
+    x86_64::instructions::interrupts::disable();
+    loop {
+        x86_64::instructions::hlt();
+    }
+}
+
+/// Resets the machine.
+pub fn reboot() -> ! {
+    crate::kprintln!("kiln: reboot");
+    x86_64::instructions::interrupts::disable();
+    outb(RESET_CONTROL, RESET_FULL);
+    if inb(KEYBOARD_CONTROLLER) != 0xFF {
+        outb(KEYBOARD_CONTROLLER, KEYBOARD_RESET_PULSE);
+    }
+    // Last resort: a triple fault through an empty IDT.
+    static EMPTY: x86_64::structures::idt::InterruptDescriptorTable =
+        x86_64::structures::idt::InterruptDescriptorTable::new();
+    // SAFETY: loading an empty IDT and trapping is meant to reset the CPU.
+    unsafe {
+        EMPTY.load_unsafe();
+        core::arch::asm!("int3");
+    }
+    halt()
+}

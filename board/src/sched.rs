@@ -1,0 +1,517 @@
+//! Threads and the preemptive round-robin scheduler.
+//!
+//! Every context switch happens in an interrupt: the timer tick ([`on_tick`]), an IRQ
+//! that woke a thread ([`after_irq`]), or the yield vector a thread raises itself
+//! ([`on_yield`], used by `yield_now`, `park` and thread exit). The interrupted frame
+//! sits on an IST stack, so before switching it is copied below the thread's red zone
+//! on the thread's own stack; the thread resumes from there. Threads woken by an
+//! interrupt (a key, a serial byte) run next, so the shell stays responsive while CPU
+//! hogs share the rest in [`SLICE_TICKS`] slices.
+//!
+//! `park`/`unpark` work like `std::thread::park`: an `unpark` that comes first leaves a
+//! permit, so no wake-up is lost. Thread 1 is the boot thread, which ends as the idle
+//! loop. A thread that panics or faults is marked dead and never resumed; its
+//! `on_abort` callback runs on a fresh thread.
+
+use alloc::alloc::{Layout, alloc, dealloc};
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::arch::asm;
+
+use x86_64::instructions::interrupts;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use kiln_init::platform::{SpawnError, Status};
+
+use crate::interrupts::{Frame, YIELD_VECTOR};
+use crate::pic::TICK_HZ;
+use crate::sync::IrqMutex;
+use crate::{guard, time};
+
+/// Bytes of stack per thread.
+pub const STACK_SIZE: usize = 64 * 1024;
+/// Timer ticks a thread may run before another runnable thread gets the CPU.
+pub const SLICE_TICKS: u64 = 5;
+/// Bytes below an interrupted RSP that compiled code may use without moving RSP.
+const RED_ZONE: u64 = 128;
+/// Threads the wake queue remembers between two scheduling decisions.
+const WAKE_QUEUE_LEN: usize = 64;
+const NANOS_PER_TICK: u64 = 1_000_000_000 / TICK_HZ;
+/// The boot thread, which becomes the idle loop.
+const IDLE_ID: u64 = 1;
+
+type Body = Box<dyn FnOnce() + Send + 'static>;
+type AbortHook = Box<dyn FnOnce(Status) + Send + 'static>;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum State {
+    /// Waiting for the CPU.
+    Runnable,
+    /// On the CPU.
+    Running,
+    /// Parked until unparked or its deadline.
+    Blocked,
+    /// Finished or aborted; removed once switched away from.
+    Dead,
+}
+
+struct Stack {
+    base: *mut u8,
+}
+
+// SAFETY: a stack is owned by exactly one thread record; the pointer is never shared.
+unsafe impl Send for Stack {}
+
+const STACK_LAYOUT: Layout = match Layout::from_size_align(STACK_SIZE, guard::PAGE_SIZE) {
+    Ok(layout) => layout,
+    Err(_) => panic!("bad stack layout"),
+};
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        guard::unprotect(self.base as u64);
+        // SAFETY: `base` came from `alloc` with STACK_LAYOUT and is freed once.
+        unsafe { dealloc(self.base, STACK_LAYOUT) }
+    }
+}
+
+struct Thread {
+    id: u64,
+    name: heapless::String<24>,
+    state: State,
+    /// The saved context, valid unless the thread is running.
+    frame: *mut Frame,
+    stack: Option<Stack>,
+    stack_range: (u64, u64),
+    permit: bool,
+    deadline_ns: Option<u64>,
+    cpu_ns: u64,
+    body: Option<Body>,
+    on_abort: Option<AbortHook>,
+    joiners: heapless::Vec<u64, 4>,
+    kill_requested: bool,
+}
+
+// SAFETY: `frame` points into the thread's own stack and is only used by the scheduler
+// with interrupts off.
+unsafe impl Send for Thread {}
+
+struct Scheduler {
+    threads: Vec<Box<Thread>>,
+    current: u64,
+    wake_queue: heapless::Deque<u64, WAKE_QUEUE_LEN>,
+    slice_start_tick: u64,
+    next_id: u64,
+    switches: u64,
+}
+
+static SCHED: IrqMutex<Scheduler> = IrqMutex::new(Scheduler {
+    threads: Vec::new(),
+    current: IDLE_ID,
+    wake_queue: heapless::Deque::new(),
+    slice_start_tick: 0,
+    next_id: IDLE_ID + 1,
+    switches: 0,
+});
+
+/// The id of the running thread, for lock-free readers.
+static CURRENT: AtomicU64 = AtomicU64::new(IDLE_ID);
+
+impl Scheduler {
+    fn index_of(&self, id: u64) -> Option<usize> {
+        self.threads.iter().position(|t| t.id == id)
+    }
+
+    fn get_mut(&mut self, id: u64) -> Option<&mut Thread> {
+        self.threads.iter_mut().find(|t| t.id == id).map(|t| &mut **t)
+    }
+
+    fn current_mut(&mut self) -> &mut Thread {
+        let id = self.current;
+        self.get_mut(id).expect("the current thread is in the table")
+    }
+
+    fn wake(&mut self, id: u64) {
+        let Some(thread) = self.get_mut(id) else { return };
+        match thread.state {
+            State::Blocked => {
+                thread.state = State::Runnable;
+                thread.deadline_ns = None;
+                let _ = self.wake_queue.push_back(id);
+            }
+            State::Runnable | State::Running => thread.permit = true,
+            State::Dead => {}
+        }
+    }
+
+    fn pick_next(&mut self) -> u64 {
+        while let Some(id) = self.wake_queue.pop_front() {
+            if id != self.current
+                && self.get_mut(id).map(|t| t.state) == Some(State::Runnable)
+            {
+                return id;
+            }
+        }
+        let start = self.index_of(self.current).unwrap_or(0);
+        let count = self.threads.len();
+        for step in 1..=count {
+            let thread = &self.threads[(start + step) % count];
+            if thread.id != IDLE_ID && thread.state == State::Runnable {
+                return thread.id;
+            }
+        }
+        if self.current_mut().state == State::Running {
+            self.current
+        } else {
+            IDLE_ID
+        }
+    }
+
+    /// Switches from the current thread (whose context is `frame`) to the next one.
+    fn reschedule(&mut self, frame: *mut Frame) -> *mut Frame {
+        let next = self.pick_next();
+        let current = self.current;
+        if next == current {
+            self.current_mut().state = State::Running;
+            return frame;
+        }
+        let thread = self.current_mut();
+        if thread.state == State::Dead {
+            let index = self.index_of(current).expect("current is in the table");
+            // Its stack is not in use: we run on an IST stack. Dropping frees it.
+            drop(self.threads.swap_remove(index));
+        } else {
+            thread.frame = save_below_red_zone(frame);
+            if thread.state == State::Running {
+                thread.state = State::Runnable;
+            }
+        }
+        self.current = next;
+        CURRENT.store(next, Ordering::Relaxed);
+        self.slice_start_tick = time::ticks();
+        self.switches += 1;
+        let next_thread = self.current_mut();
+        next_thread.state = State::Running;
+        next_thread.frame
+    }
+}
+
+/// Copies an interrupt frame from the IST stack onto the interrupted thread's stack.
+fn save_below_red_zone(frame: *mut Frame) -> *mut Frame {
+    // SAFETY: `frame` is the valid frame the entry stub pushed.
+    let rsp = unsafe { (*frame).rsp };
+    let size = core::mem::size_of::<Frame>() as u64;
+    let destination = ((rsp - RED_ZONE - size) & !0xF) as *mut Frame;
+    // SAFETY: the thread is not running; the bytes below its red zone are unused
+    // stack (stacks keep far more than a frame of headroom), and the source is on an
+    // IST stack, so the ranges do not overlap.
+    unsafe { core::ptr::copy_nonoverlapping(frame, destination, 1) };
+    destination
+}
+
+/// Registers the boot thread (the caller) as thread 1, the future idle loop.
+pub fn init(boot_stack: (u64, u64)) {
+    let mut s = SCHED.lock();
+    s.threads.push(Box::new(Thread {
+        id: IDLE_ID,
+        name: heapless::String::try_from("idle").unwrap_or_default(),
+        state: State::Running,
+        frame: core::ptr::null_mut(),
+        stack: None,
+        stack_range: boot_stack,
+        permit: false,
+        deadline_ns: None,
+        cpu_ns: 0,
+        body: None,
+        on_abort: None,
+        joiners: heapless::Vec::new(),
+        kill_requested: false,
+    }));
+}
+
+/// The running thread's id.
+pub fn current_id() -> u64 {
+    CURRENT.load(Ordering::Relaxed)
+}
+
+extern "C" fn thread_start(id: u64) -> ! {
+    let body = SCHED.lock().get_mut(id).and_then(|t| t.body.take());
+    if let Some(body) = body {
+        body();
+    }
+    exit_current();
+}
+
+/// Starts `body` on a new thread.
+pub fn spawn(name: &str, body: Body, on_abort: Option<AbortHook>) -> Result<u64, SpawnError> {
+    // SAFETY: STACK_LAYOUT has a non-zero size.
+    let base = unsafe { alloc(STACK_LAYOUT) };
+    if base.is_null() {
+        return Err(SpawnError::OutOfMemory);
+    }
+    let stack = Stack { base };
+    let guard_page = base as u64;
+    guard::protect(guard_page);
+    let top = base as u64 + STACK_SIZE as u64;
+    let mut s = SCHED.lock();
+    let id = s.next_id;
+    s.next_id += 1;
+    let initial = Frame::new_thread(thread_start as usize as u64, id, top);
+    let frame_at = ((top - 64 - core::mem::size_of::<Frame>() as u64) & !0xF) as *mut Frame;
+    // SAFETY: `frame_at` lies inside the freshly allocated stack, above its guard page.
+    unsafe { frame_at.write(initial) };
+    let mut thread_name = heapless::String::new();
+    for c in name.chars() {
+        if thread_name.push(c).is_err() {
+            break;
+        }
+    }
+    s.threads.push(Box::new(Thread {
+        id,
+        name: thread_name,
+        state: State::Runnable,
+        frame: frame_at,
+        stack: Some(stack),
+        stack_range: (guard_page, top),
+        permit: false,
+        deadline_ns: None,
+        cpu_ns: 0,
+        body: Some(body),
+        on_abort,
+        joiners: heapless::Vec::new(),
+        kill_requested: false,
+    }));
+    Ok(id)
+}
+
+/// Raises the yield vector: the scheduler runs with this thread's state as it is.
+fn raise_yield() {
+    // SAFETY: the yield gate is installed at boot; the stub saves and restores the
+    // whole context.
+    unsafe { asm!("int {vector}", vector = const YIELD_VECTOR) };
+}
+
+/// Gives the CPU to another runnable thread, if any.
+pub fn yield_now() {
+    raise_yield();
+}
+
+/// Blocks until unparked or until `deadline_ns` (monotonic) passes.
+pub fn park_until(deadline_ns: Option<u64>) {
+    // Interrupts stay off from the state change to the yield, so no wake-up slips in
+    // between; the lock guard below leaves them off because they already are.
+    let were_enabled = interrupts::are_enabled();
+    interrupts::disable();
+    let block = {
+        let mut s = SCHED.lock();
+        let thread = s.current_mut();
+        if thread.permit {
+            thread.permit = false;
+            false
+        } else if deadline_ns.is_some_and(|deadline| time::now_ns() >= deadline) {
+            false
+        } else {
+            thread.state = State::Blocked;
+            thread.deadline_ns = deadline_ns;
+            true
+        }
+    };
+    if block {
+        raise_yield();
+    }
+    if were_enabled {
+        interrupts::enable();
+    }
+}
+
+/// Parks for at most `duration_ns`, or until unparked, when given.
+pub fn park(timeout_ns: Option<u64>) {
+    park_until(timeout_ns.map(|t| time::now_ns().saturating_add(t)))
+}
+
+/// Wakes a parked thread, or leaves it a permit.
+pub fn unpark(id: u64) {
+    SCHED.lock().wake(id);
+}
+
+/// Ends the calling thread.
+pub fn exit_current() -> ! {
+    let on_abort = {
+        let mut s = SCHED.lock();
+        let thread = s.current_mut();
+        thread.state = State::Dead;
+        let joiners = thread.joiners.clone();
+        let on_abort = thread.on_abort.take();
+        for id in joiners {
+            s.wake(id);
+        }
+        on_abort
+    };
+    // Dropped outside the lock: a closure's captures may free memory.
+    drop(on_abort);
+    loop {
+        raise_yield();
+    }
+}
+
+/// Ends the calling thread abnormally with `status`: its `on_abort` runs elsewhere.
+pub fn abort_current(status: Status) -> ! {
+    let hook = SCHED.lock().current_mut().on_abort.take();
+    if let Some(hook) = hook {
+        let _ = spawn("reaper", Box::new(move || hook(status)), None);
+    }
+    exit_current()
+}
+
+/// Waits until thread `id` has ended.
+pub fn join(id: u64) {
+    loop {
+        {
+            let mut s = SCHED.lock();
+            let me = s.current;
+            match s.get_mut(id) {
+                None => return,
+                Some(t) if t.state == State::Dead => return,
+                Some(t) => {
+                    if !t.joiners.contains(&me) {
+                        let _ = t.joiners.push(me);
+                    }
+                }
+            }
+        }
+        park_until(None);
+    }
+}
+
+/// Timer tick: account CPU time, wake sleepers, preempt at the end of a slice.
+pub fn on_tick(frame: *mut Frame) -> *mut Frame {
+    let ticks = time::on_tick();
+    let now = ticks * NANOS_PER_TICK;
+    let mut s = SCHED.lock();
+    s.current_mut().cpu_ns += NANOS_PER_TICK;
+    let mut woke = false;
+    for thread in s.threads.iter_mut() {
+        if thread.state == State::Blocked
+            && let Some(deadline) = thread.deadline_ns
+            && deadline <= now
+        {
+            thread.state = State::Runnable;
+            thread.deadline_ns = None;
+            woke = true;
+        }
+    }
+    let idle = s.current == IDLE_ID;
+    let slice_over = ticks - s.slice_start_tick >= SLICE_TICKS;
+    if woke || idle || slice_over || !s.wake_queue.is_empty() {
+        s.reschedule(frame)
+    } else {
+        frame
+    }
+}
+
+/// After a device IRQ: run a thread it woke at once.
+pub fn after_irq(frame: *mut Frame) -> *mut Frame {
+    let mut s = SCHED.lock();
+    if s.wake_queue.is_empty() {
+        frame
+    } else {
+        s.reschedule(frame)
+    }
+}
+
+/// The yield vector.
+pub fn on_yield(frame: *mut Frame) -> *mut Frame {
+    SCHED.lock().reschedule(frame)
+}
+
+/// Becomes the idle loop. Called once by the boot thread.
+pub fn idle_loop() -> ! {
+    loop {
+        x86_64::instructions::interrupts::enable_and_hlt();
+    }
+}
+
+/// A thread as `ps` shows it.
+#[derive(Clone, Debug)]
+pub struct ThreadInfo {
+    pub id: u64,
+    pub name: heapless::String<24>,
+    pub state: State,
+    pub cpu_ns: u64,
+}
+
+/// CPU time of a thread so far.
+pub fn cpu_ns(id: u64) -> Option<u64> {
+    SCHED.lock().get_mut(id).map(|t| t.cpu_ns)
+}
+
+/// Every thread, for `ps` and the self-tests.
+pub fn threads() -> Vec<ThreadInfo> {
+    SCHED
+        .lock()
+        .threads
+        .iter()
+        .map(|t| ThreadInfo {
+            id: t.id,
+            name: t.name.clone(),
+            state: t.state,
+            cpu_ns: t.cpu_ns,
+        })
+        .collect()
+}
+
+/// Context switches so far.
+pub fn switches() -> u64 {
+    SCHED.lock().switches
+}
+
+/// The stack range `(guard page, top)` of the running thread, for fault reports.
+pub fn current_stack() -> (u64, u64) {
+    SCHED.lock().current_mut().stack_range
+}
+
+/// The running thread's name.
+pub fn current_name() -> heapless::String<24> {
+    SCHED.lock().current_mut().name.clone()
+}
+
+/// True when the running thread is the boot/idle thread (a fault there is fatal).
+pub fn current_is_idle() -> bool {
+    current_id() == IDLE_ID
+}
+
+/// Asks for thread `id` to be ended at its next preemption point.
+pub fn request_kill(id: u64) -> bool {
+    let mut s = SCHED.lock();
+    match s.get_mut(id) {
+        Some(t) if t.state != State::Dead && id != IDLE_ID => {
+            t.kill_requested = true;
+            true
+        }
+        _ => false,
+    }
+}
+
+/// True when the running thread belongs to a job (it has an abort hook).
+pub fn current_has_job() -> bool {
+    SCHED.lock().current_mut().on_abort.is_some()
+}
+
+/// Ends the running thread from an exception handler and switches away.
+pub fn abort_from_interrupt(frame: *mut Frame, status: Status) -> *mut Frame {
+    let hook = {
+        let mut s = SCHED.lock();
+        let thread = s.current_mut();
+        thread.state = State::Dead;
+        let joiners = thread.joiners.clone();
+        let hook = thread.on_abort.take();
+        for id in joiners {
+            s.wake(id);
+        }
+        hook
+    };
+    if let Some(hook) = hook {
+        let _ = spawn("reaper", Box::new(move || hook(status)), None);
+    }
+    SCHED.lock().reschedule(frame)
+}
