@@ -458,10 +458,7 @@ mod tests {
         fake.sleep(Duration::from_secs(10));
         let mut got: Vec<_> = rx.iter().collect();
         got.sort();
-        assert_eq!(
-            got,
-            [1, 2, 3].map(|s| (s, Duration::from_secs(s))).to_vec()
-        );
+        assert_eq!(got, [1, 2, 3].map(|s| (s, Duration::from_secs(s))).to_vec());
         assert_eq!(fake.now(), Duration::from_secs(10));
     }
 

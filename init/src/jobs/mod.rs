@@ -33,9 +33,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use core::time::Duration;
 
 use crate::platform::{Console, Platform, SpawnError, Status, ThreadId};
-use crate::program::{
-    BakedFile, ByteSink, ByteSource, Context, Input, JobLink, Output, Program,
-};
+use crate::program::{BakedFile, ByteSink, ByteSource, Context, Input, JobLink, Output, Program};
 
 /// A job's number: `%1` is 1.
 pub type JobId = u32;
@@ -707,8 +705,12 @@ mod tests {
     #[test]
     fn jobs_are_numbered_and_found_by_id_or_latest_name() {
         let (_fake, table) = table();
-        let a = table.spawn("a", Vec::new(), Box::new(|_| 1), Vec::new()).unwrap();
-        let b = table.spawn("a", Vec::new(), Box::new(|_| 2), Vec::new()).unwrap();
+        let a = table
+            .spawn("a", Vec::new(), Box::new(|_| 1), Vec::new())
+            .unwrap();
+        let b = table
+            .spawn("a", Vec::new(), Box::new(|_| 2), Vec::new())
+            .unwrap();
         assert_eq!((a.id(), b.id()), (1, 2));
         assert_eq!(a.join(), 1);
         assert_eq!(b.join(), 2);
@@ -776,7 +778,12 @@ mod tests {
     fn panics_fault_and_kill_is_killed() {
         let (fake, table) = table();
         let panicker = table
-            .spawn("p", Vec::new(), Box::new(|_| panic!("on purpose")), Vec::new())
+            .spawn(
+                "p",
+                Vec::new(),
+                Box::new(|_| panic!("on purpose")),
+                Vec::new(),
+            )
             .unwrap();
         assert_eq!(panicker.join(), 101);
         assert_eq!(panicker.state(), JobState::Faulted(101));
@@ -784,8 +791,10 @@ mod tests {
             .spawn(
                 "s",
                 Vec::new(),
-                Box::new(move |_| loop {
-                    fake.park(None);
+                Box::new(move |_| {
+                    loop {
+                        fake.park(None);
+                    }
                 }),
                 Vec::new(),
             )
