@@ -8,7 +8,8 @@
 //!   job table) — as are `if` and built-ins in those places.
 //! - `NAME=v prog` gives `prog` that env entry; `export`/`unset` change shell variables,
 //!   exported ones go into every job's env; a bare `NAME=v` sets a shell variable.
-//! - Words expand `$NAME`, `${NAME}`, `$?` and are never split again.
+//! - Words expand `$NAME`, `${NAME}`, `$?` and are never split again: an unset or empty
+//!   variable still gives one (empty) argument.
 //! - `wait`, `start`, `respawn`, `timeout`, `source`, `shell`, `poweroff`/`halt`/`reboot`
 //!   as the AST's [`Builtin`] docs say; power built-ins end the run with [`Flow::Power`]
 //!   (in a background subshell they call `platform.power` directly).
@@ -20,8 +21,9 @@
 //! [`Interrupt`] that another thread may trigger with [`Interrupt::cancel_foreground`].
 //! It cancels the foreground jobs (cooperatively), wakes the interpreter's thread, and
 //! the current [`Interpreter::run`] stops where it is and returns `Flow::Normal(130)`;
-//! the cancelled jobs wind down on their own (they stay in the job table). A request is
-//! forgotten when the run it stopped returns.
+//! the cancelled jobs wind down on their own (they stay in the job table). During `wait`
+//! only the wait stops: background jobs are not the foreground and keep running. A request
+//! is forgotten when the run it stopped returns, and when an outermost run starts.
 
 use alloc::boxed::Box;
 use alloc::format;
@@ -137,6 +139,11 @@ impl Interrupt {
         }
     }
 
+    /// Forgets a pending cancel.
+    pub fn clear(&self) {
+        self.requested.store(false, Ordering::SeqCst);
+    }
+
     /// True while a cancel is pending.
     pub fn is_requested(&self) -> bool {
         self.requested.load(Ordering::SeqCst)
@@ -212,13 +219,18 @@ impl Interpreter {
             .runner
             .lock()
             .replace(self.platform.current_thread());
+        if previous_runner.is_none() {
+            // An outermost run starts afresh: a stale request (Ctrl-C between runs) is
+            // dropped. Runs nested in a `shell` hook keep their caller's request.
+            self.interrupt.clear();
+        }
         let step = self.run_list(&script.items, hooks);
         *self.interrupt.runner.lock() = previous_runner;
         match step {
             Ok(status) => Flow::Normal(status),
             Err(Stop::Power(action)) => Flow::Power(action),
             Err(Stop::Interrupted) => {
-                self.interrupt.requested.store(false, Ordering::SeqCst);
+                self.interrupt.clear();
                 self.last_status = INTERRUPTED_STATUS;
                 Flow::Normal(INTERRUPTED_STATUS)
             }
