@@ -14,6 +14,9 @@
 //! - `kill` ends a thread at its next `park`/`yield_now` by unwinding it, and the
 //!   thread's `on_abort` gets 137; a panic in a spawned body gives 101.
 //!
+//! If every live thread stays parked with no deadline for 10 s of real time, the fake
+//! prints a deadlock warning on stderr (the test would otherwise hang silently).
+//!
 //! It also records power actions and faults, and [`FakeConsole`] captures what is
 //! written to the console.
 
@@ -31,6 +34,10 @@ use crate::platform::{Console, Fault, Platform, PowerAction, SpawnError, Status,
 
 /// How far simulated time moves for a `yield_now` when every other thread is parked.
 pub const YIELD_TICK: Duration = Duration::from_millis(1);
+
+/// How long (real time) every thread may sit parked with no deadline before the fake
+/// reports a likely deadlock on stderr.
+const DEADLOCK_REPORT_AFTER: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The status `on_abort` gets for a thread killed with [`Platform::kill`].
 const KILLED_STATUS: Status = 137;
@@ -65,6 +72,14 @@ struct State {
 }
 
 impl State {
+    /// True if every live thread is parked with no deadline: only an outside `unpark`
+    /// can help.
+    fn is_deadlocked(&self) -> bool {
+        self.threads
+            .values()
+            .all(|t| t.run == RunState::Parked(None))
+    }
+
     /// If every live thread is parked, moves the clock to the earliest deadline and
     /// wakes the threads whose deadline has come. Returns true if any thread woke.
     fn advance_if_idle(&mut self) -> bool {
@@ -296,11 +311,18 @@ impl Platform for FakePlatform {
                 slot.token = false;
                 break;
             }
-            state = self
+            let (guard, waited) = self
                 .shared
                 .changed
-                .wait(state)
+                .wait_timeout(state, DEADLOCK_REPORT_AFTER)
                 .unwrap_or_else(|e| e.into_inner());
+            state = guard;
+            if waited.timed_out() && state.is_deadlocked() {
+                std::eprintln!(
+                    "fake platform: every live thread has been parked with no deadline for \
+                     {DEADLOCK_REPORT_AFTER:?} of real time: deadlock?"
+                );
+            }
         }
         drop(self.check_killed(state, id));
     }
