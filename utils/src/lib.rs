@@ -23,6 +23,7 @@ pub mod consumer;
 pub mod crash;
 pub mod echo;
 pub mod r#false;
+pub mod fw;
 pub mod ls;
 pub mod memstat;
 pub mod producer;
@@ -48,6 +49,7 @@ pub const PROGRAMS: &[Program] = &[
     burn::PROGRAM,
     crash::PROGRAM,
     memstat::PROGRAM,
+    fw::PROGRAM,
     producer::PROGRAM,
     consumer::PROGRAM,
 ];
