@@ -1,1 +1,12 @@
 //! The kiln launcher library: builds the image and runs it in QEMU.
+//!
+//! Shared by the `kiln` binary (`cargo run --release`) and the QEMU test harness in
+//! `tests/`, so both boot the image the same way.
+//!
+//! - [`image`]: builds the freestanding image in its own cargo invocation.
+//! - [`qemu`]: finds (or installs) QEMU, picks the accelerator, builds the command line.
+//! - [`status`]: turns QEMU's exit into the status the guest powered off with.
+
+pub mod image;
+pub mod qemu;
+pub mod status;

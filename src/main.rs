@@ -1,1 +1,281 @@
-fn main() {}
+//! `cargo run --release -- [FLAGS] [-- QEMU-ARGS...]`: build the kiln image and boot it
+//! in QEMU with the serial console on this terminal. Exits with the guest's status.
+//!
+//! On a terminal, stdin is put in raw mode so Ctrl-C reaches the guest; Ctrl-] quits.
+//! From a pipe, bytes pass straight through once the guest's console is up.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::{ExitCode, Stdio};
+use std::sync::{Arc, Mutex};
+
+use kiln::qemu::{self, Accel, Config, Machine};
+use kiln::{image, status};
+
+/// Ctrl-]: quits the launcher from a raw terminal (as telnet does).
+const QUIT_KEY: u8 = 0x1D;
+/// Exit status when QEMU ended without the guest powering off.
+const NO_GUEST_STATUS: u8 = 1;
+/// Exit status for a bad command line.
+const USAGE_STATUS: u8 = 2;
+
+const USAGE: &str = "\
+usage: cargo run --release -- [FLAGS] [-- QEMU-ARGS...]
+
+  --rc FILE                 run FILE as the rc script (fw_cfg opt/kiln/rc)
+  --accel auto|kvm|tcg      accelerator (default auto: KVM only after a probe boot works)
+  --machine pc|microvm      QEMU machine type (default pc)
+  --mem MIB                 guest memory in MiB (default 64)
+  --append TEXT             kernel command line (e.g. kiln.selftest)
+  --gdb                     start QEMU's gdb stub on 127.0.0.1, paused, and print the gdb command
+  --print-image             build the image, print its path and exit
+  -h, --help                this text
+  -- QEMU-ARGS...           passed to QEMU as they are
+
+On a terminal, press Ctrl-] to quit.";
+
+struct Options {
+    config: Config,
+    print_image: bool,
+    gdb: bool,
+}
+
+fn parse_args(args: &[String]) -> Result<Options, String> {
+    let mut config = Config::new(PathBuf::new());
+    config.accel = Accel::Auto;
+    let mut print_image = false;
+    let mut gdb = false;
+    let mut i = 0;
+    let value = |i: usize, flag: &str| -> Result<String, String> {
+        args.get(i + 1)
+            .cloned()
+            .ok_or_else(|| format!("kiln: {flag} needs a value"))
+    };
+    while i < args.len() {
+        let arg = args[i].as_str();
+        match arg {
+            "--rc" => {
+                let file = PathBuf::from(value(i, arg)?);
+                if !file.is_file() {
+                    return Err(format!("kiln: --rc: no such file '{}'", file.display()));
+                }
+                config.rc = Some(file);
+                i += 1;
+            }
+            "--accel" => {
+                let text = value(i, arg)?;
+                config.accel = Accel::parse(&text).ok_or(format!(
+                    "kiln: --accel: unknown accelerator '{text}' (use auto, kvm or tcg)"
+                ))?;
+                i += 1;
+            }
+            "--machine" => {
+                let text = value(i, arg)?;
+                config.machine = Machine::parse(&text).ok_or(format!(
+                    "kiln: --machine: unknown machine '{text}' (use pc or microvm)"
+                ))?;
+                i += 1;
+            }
+            "--mem" => {
+                let text = value(i, arg)?;
+                config.memory_mib = text
+                    .parse()
+                    .ok()
+                    .filter(|&m: &u32| m >= 2)
+                    .ok_or(format!("kiln: --mem: '{text}' is not a size in MiB (>= 2)"))?;
+                i += 1;
+            }
+            "--append" => {
+                config.append = value(i, arg)?;
+                i += 1;
+            }
+            "--gdb" => gdb = true,
+            "--print-image" => print_image = true,
+            "-h" | "--help" => return Err(USAGE.to_string()),
+            "--" => {
+                config.extra = args[i + 1..].to_vec();
+                break;
+            }
+            other => return Err(format!("kiln: unknown flag '{other}'\n{USAGE}")),
+        }
+        i += 1;
+    }
+    Ok(Options {
+        config,
+        print_image,
+        gdb,
+    })
+}
+
+/// Puts the terminal in raw mode and restores it when dropped.
+struct RawTerminal {
+    saved: libc::termios,
+}
+
+impl RawTerminal {
+    fn enable() -> Option<RawTerminal> {
+        // SAFETY: termios calls on fd 0 with a zeroed, then filled, struct.
+        unsafe {
+            if libc::isatty(0) != 1 {
+                return None;
+            }
+            let mut saved: libc::termios = std::mem::zeroed();
+            if libc::tcgetattr(0, &mut saved) != 0 {
+                return None;
+            }
+            let mut raw = saved;
+            libc::cfmakeraw(&mut raw);
+            if libc::tcsetattr(0, libc::TCSANOW, &raw) != 0 {
+                return None;
+            }
+            Some(RawTerminal { saved })
+        }
+    }
+}
+
+impl Drop for RawTerminal {
+    fn drop(&mut self) {
+        // SAFETY: restores the attributes read in `enable`.
+        unsafe {
+            libc::tcsetattr(0, libc::TCSANOW, &self.saved);
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(1234)
+}
+
+fn run(options: Options) -> Result<u8, String> {
+    let image = image::build(false)?;
+    if options.print_image {
+        println!("{}", image.display());
+        return Ok(0);
+    }
+    let qemu = qemu::find_or_install()?;
+    let mut config = options.config;
+    config.image = image.clone();
+    config.accel = qemu::resolve_accel(&qemu, &config);
+    if options.gdb {
+        let port = free_port();
+        config.gdb_port = Some(port);
+        eprintln!("kiln: QEMU is paused for gdb; attach with:");
+        eprintln!(
+            "  gdb {} -ex 'target remote 127.0.0.1:{port}'",
+            image.display()
+        );
+    }
+    let mut child = config
+        .command(&qemu)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| format!("kiln: cannot start {}: {e}", qemu.display()))?;
+    let raw = RawTerminal::enable();
+    let interactive = raw.is_some();
+
+    // Guest output -> our stdout, kept for the status line; the first byte means the
+    // guest's UART is initialised, so input may flow (QEMU drops earlier bytes).
+    let transcript = Arc::new(Mutex::new(Vec::<u8>::new()));
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
+    let mut guest_out = child.stdout.take().expect("stdout is piped");
+    let output_log = transcript.clone();
+    let output = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        let mut stdout = std::io::stdout();
+        let mut signalled = false;
+        while let Ok(n) = guest_out.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            let _ = stdout.write_all(&buf[..n]);
+            let _ = stdout.flush();
+            let mut log = output_log.lock().expect("transcript lock");
+            log.extend_from_slice(&buf[..n]);
+            // Only the tail matters for the status line.
+            if log.len() > 1 << 20 {
+                let excess = log.len() - 4096;
+                log.drain(..excess);
+            }
+            if !signalled {
+                let _ = ready_tx.send(());
+                signalled = true;
+            }
+        }
+    });
+
+    let mut guest_in = child.stdin.take().expect("stdin is piped");
+    let quit = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let quit_flag = quit.clone();
+    let child_id = child.id();
+    std::thread::spawn(move || {
+        if ready_rx.recv().is_err() {
+            return;
+        }
+        let mut stdin = std::io::stdin();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdin.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            let bytes = &buf[..n];
+            if interactive && let Some(at) = bytes.iter().position(|&b| b == QUIT_KEY) {
+                let _ = guest_in.write_all(&bytes[..at]);
+                quit_flag.store(true, std::sync::atomic::Ordering::SeqCst);
+                // SAFETY: sends SIGTERM to our own QEMU child.
+                unsafe {
+                    libc::kill(child_id as i32, libc::SIGTERM);
+                }
+                return;
+            }
+            if guest_in.write_all(bytes).is_err() {
+                break;
+            }
+            let _ = guest_in.flush();
+        }
+        // stdin ended: keep the pipe open so the guest's console is not torn down;
+        // the guest decides when to power off.
+        std::mem::forget(guest_in);
+    });
+
+    let exit = child
+        .wait()
+        .map_err(|e| format!("kiln: waiting for QEMU: {e}"))?;
+    let _ = output.join();
+    drop(raw);
+    if quit.load(std::sync::atomic::Ordering::SeqCst) {
+        eprintln!("\r\nkiln: quit (Ctrl-])");
+        return Ok(0);
+    }
+    let text = String::from_utf8_lossy(&transcript.lock().expect("transcript lock")).into_owned();
+    match status::guest_status(exit.code(), &text) {
+        Some(code) => Ok(code),
+        None => {
+            eprintln!("kiln: QEMU ended without the guest powering off ({exit})");
+            Ok(NO_GUEST_STATUS)
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let options = match parse_args(&args) {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!("{message}");
+            let help = args.iter().any(|a| a == "-h" || a == "--help");
+            return ExitCode::from(if help { 0 } else { USAGE_STATUS });
+        }
+    };
+    match run(options) {
+        Ok(status) => ExitCode::from(status),
+        Err(message) => {
+            eprintln!("{message}");
+            ExitCode::from(NO_GUEST_STATUS)
+        }
+    }
+}

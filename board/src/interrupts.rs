@@ -162,7 +162,7 @@ pub fn init() {
 }
 
 fn stub(vector: usize) -> VirtAddr {
-    VirtAddr::new(isr_stubs as usize as u64 + vector as u64 * STUB_SIZE)
+    VirtAddr::new(isr_stubs as *const () as u64 + vector as u64 * STUB_SIZE)
 }
 
 fn build_idt() -> InterruptDescriptorTable {

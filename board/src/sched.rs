@@ -256,7 +256,7 @@ pub fn spawn(name: &str, body: Body, on_abort: Option<AbortHook>) -> Result<u64,
     let mut s = SCHED.lock();
     let id = s.next_id;
     s.next_id += 1;
-    let initial = Frame::new_thread(thread_start as usize as u64, id, top);
+    let initial = Frame::new_thread(thread_start as *const () as u64, id, top);
     let frame_at = ((top - 64 - core::mem::size_of::<Frame>() as u64) & !0xF) as *mut Frame;
     // SAFETY: `frame_at` lies inside the freshly allocated stack, above its guard page.
     unsafe { frame_at.write(initial) };

@@ -1,1 +1,303 @@
-//! QEMU console harness.
+//! The QEMU console harness every QEMU test uses.
+//!
+//! [`Vm::boot`] builds the image once per test process, starts QEMU with the serial
+//! console on pipes, and collects everything the guest prints. Tests then
+//! [`Vm::expect`] text (with a timeout, never a sleep), [`Vm::send_line`] or
+//! [`Vm::send_bytes`], and [`Vm::wait_exit`] for the power-off status. On failure the
+//! whole console transcript is printed. Dropping a `Vm` kills QEMU.
+//!
+//! When QEMU is missing the harness installs it where it may (root with apt-get) and
+//! otherwise fails with the one-line install command; it never skips.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Stdio};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+pub use kiln::qemu::{Accel, Config, Machine};
+use kiln::{image, qemu, status};
+
+/// How long `expect` waits by default: generous, because CI machines are shared and
+/// TCG is slow; tests never assert a duration.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+/// The prompt the shell prints by default.
+pub const PROMPT: &str = "kiln> ";
+
+static IMAGE: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+static QEMU_BINARY: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+
+/// The release image, built once per test process.
+pub fn image_path() -> PathBuf {
+    IMAGE
+        .get_or_init(|| image::build(true))
+        .clone()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// QEMU, installed if needed and allowed.
+pub fn qemu_path() -> PathBuf {
+    QEMU_BINARY
+        .get_or_init(qemu::find_or_install)
+        .clone()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A default boot configuration: pc, TCG, 64 MiB.
+pub fn config() -> Config {
+    Config::new(image_path())
+}
+
+#[derive(Default)]
+struct Console {
+    bytes: Vec<u8>,
+    closed: bool,
+}
+
+/// A running image.
+pub struct Vm {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    console: Arc<(Mutex<Console>, Condvar)>,
+    /// Bytes of the transcript already matched by `expect`.
+    cursor: usize,
+    exit_code: Option<Option<i32>>,
+}
+
+impl Vm {
+    /// Boots with `config` and waits for nothing.
+    pub fn boot(config: &Config) -> Vm {
+        let mut child = config
+            .command(&qemu_path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start QEMU: {e}"));
+        let console = Arc::new((Mutex::new(Console::default()), Condvar::new()));
+        for stream in [
+            Box::new(child.stdout.take().expect("piped")) as Box<dyn Read + Send>,
+            Box::new(child.stderr.take().expect("piped")),
+        ] {
+            let console = console.clone();
+            std::thread::spawn(move || pump(stream, console));
+        }
+        let stdin = child.stdin.take();
+        Vm {
+            child,
+            stdin,
+            console,
+            cursor: 0,
+            exit_code: None,
+        }
+    }
+
+    /// Boots pc/TCG with an rc script file and waits for nothing.
+    pub fn boot_with_rc(rc: &Path) -> Vm {
+        let mut config = config();
+        config.rc = Some(rc.to_path_buf());
+        Vm::boot(&config)
+    }
+
+    /// Boots the default configuration and waits for the first prompt.
+    pub fn boot_to_prompt() -> Vm {
+        let mut vm = Vm::boot(&config());
+        vm.expect(PROMPT);
+        vm
+    }
+
+    /// Everything the guest printed so far, lossily decoded.
+    pub fn transcript(&self) -> String {
+        String::from_utf8_lossy(&self.console.0.lock().expect("console lock").bytes).into_owned()
+    }
+
+    /// Fails the test with the transcript.
+    pub fn fail(&self, message: &str) -> ! {
+        panic!(
+            "{message}\n----- console transcript -----\n{}\n----- end of transcript -----",
+            self.transcript()
+        );
+    }
+
+    /// Waits for `text` after the last match; returns what came before it and the
+    /// match. Fails the test after [`DEFAULT_TIMEOUT`].
+    pub fn expect(&mut self, text: &str) -> String {
+        self.expect_within(text, DEFAULT_TIMEOUT)
+    }
+
+    /// `expect` with a timeout of your own.
+    pub fn expect_within(&mut self, text: &str, timeout: Duration) -> String {
+        match self.try_expect(text, timeout) {
+            Ok(seen) => seen,
+            Err(why) => self.fail(&format!("expected {text:?}: {why}")),
+        }
+    }
+
+    /// Waits for `text`; `Err` says why it did not come (timeout or QEMU gone).
+    pub fn try_expect(&mut self, text: &str, timeout: Duration) -> Result<String, String> {
+        let deadline = Instant::now() + timeout;
+        let (lock, ready) = &*self.console;
+        let mut console = lock.lock().expect("console lock");
+        loop {
+            let unread = &console.bytes[self.cursor.min(console.bytes.len())..];
+            if let Some(at) = find(unread, text.as_bytes()) {
+                let end = self.cursor + at + text.len();
+                let seen = String::from_utf8_lossy(&console.bytes[self.cursor..end]).into_owned();
+                self.cursor = end;
+                return Ok(seen);
+            }
+            if console.closed {
+                return Err("QEMU closed the console".into());
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(format!("nothing matched within {timeout:?}"));
+            }
+            console = ready
+                .wait_timeout(console, deadline - now)
+                .expect("console lock")
+                .0;
+        }
+    }
+
+    /// Sends raw bytes to the serial console.
+    pub fn send_bytes(&mut self, bytes: &[u8]) {
+        let stdin = self.stdin.as_mut().expect("stdin is open");
+        if let Err(e) = stdin.write_all(bytes).and_then(|_| stdin.flush()) {
+            self.fail(&format!("cannot write to the console: {e}"));
+        }
+    }
+
+    /// Sends a line, ended with `\r` as a terminal would.
+    pub fn send_line(&mut self, line: &str) {
+        self.send_bytes(format!("{line}\r").as_bytes());
+    }
+
+    /// Types `command`, waits for the prompt after it, and returns the output between.
+    pub fn run(&mut self, command: &str) -> String {
+        self.send_line(command);
+        self.expect(&format!("{command}\r\n"));
+        let output = self.expect(PROMPT);
+        output[..output.len() - PROMPT.len()].to_string()
+    }
+
+    /// Waits for QEMU to exit and returns the guest's power-off status (`None` if
+    /// QEMU ended without one). Kills QEMU and fails after `timeout`.
+    pub fn wait_exit_within(&mut self, timeout: Duration) -> Option<u8> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(exit)) => {
+                    self.exit_code = Some(exit.code());
+                    // Let the pumps drain the last bytes.
+                    let (lock, ready) = &*self.console;
+                    let mut console = lock.lock().expect("console lock");
+                    let drain_deadline = Instant::now() + Duration::from_secs(5);
+                    while !console.closed && Instant::now() < drain_deadline {
+                        console = ready
+                            .wait_timeout(console, Duration::from_millis(50))
+                            .expect("console lock")
+                            .0;
+                    }
+                    drop(console);
+                    return status::guest_status(exit.code(), &self.transcript());
+                }
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                _ => {
+                    let _ = self.child.kill();
+                    self.fail(&format!("QEMU did not exit within {timeout:?}"));
+                }
+            }
+        }
+    }
+
+    /// `wait_exit_within` with [`DEFAULT_TIMEOUT`].
+    pub fn wait_exit(&mut self) -> Option<u8> {
+        self.wait_exit_within(DEFAULT_TIMEOUT)
+    }
+}
+
+impl Drop for Vm {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn pump(mut stream: Box<dyn Read + Send>, console: Arc<(Mutex<Console>, Condvar)>) {
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = stream.read(&mut buf).unwrap_or(0);
+        let (lock, ready) = &*console;
+        let mut console = lock.lock().expect("console lock");
+        if n == 0 {
+            console.closed = true;
+            ready.notify_all();
+            return;
+        }
+        console.bytes.extend_from_slice(&buf[..n]);
+        ready.notify_all();
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return Some(0);
+    }
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// A temporary file that is removed when dropped.
+pub struct TempFile {
+    pub path: PathBuf,
+}
+
+impl TempFile {
+    /// Writes `contents` to a fresh file under the system temp directory.
+    pub fn new(name: &str, contents: &[u8]) -> TempFile {
+        static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let unique = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!(
+            "kiln-test-{}-{unique}-{name}",
+            std::process::id()
+        ));
+        std::fs::write(&path, contents).expect("write temp file");
+        TempFile { path }
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// A small deterministic PRNG (xorshift64*) for garbage-input tests.
+pub struct Xorshift(u64);
+
+impl Xorshift {
+    pub fn new(seed: u64) -> Xorshift {
+        Xorshift(seed.max(1))
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    pub fn bytes(&mut self, len: usize) -> Vec<u8> {
+        (0..len).map(|_| self.next_u64() as u8).collect()
+    }
+}
+
+/// Whether the harness test itself fails on a wrong expectation (used by the
+/// harness's own negative test).
+pub fn expect_fails_on_wrong_text() -> bool {
+    let mut vm = Vm::boot_to_prompt();
+    vm.send_line("echo right");
+    vm.try_expect("wrong", Duration::from_secs(3)).is_err()
+}

@@ -1,0 +1,68 @@
+//! Building the image.
+//!
+//! The image (crate `kiln-board`, binary `kiln-image`) is a freestanding ELF built for
+//! the host target. It is built in its own cargo invocation with its own target
+//! directory, so host-only dependencies of the launcher and tests never unify
+//! features with it (DESIGN.md, "Cargo").
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The workspace root (this crate's manifest directory).
+pub fn workspace_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Where the image's build artefacts go.
+pub fn target_dir() -> PathBuf {
+    workspace_root().join("target").join("image")
+}
+
+/// The path the release image is built to.
+pub fn image_path() -> PathBuf {
+    target_dir().join("release").join("kiln-image")
+}
+
+/// The cargo to run: the one that started us, else `cargo` from PATH.
+fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string())
+}
+
+/// Builds the release image and returns its path. Cargo's output goes to stderr.
+pub fn build(quiet: bool) -> Result<PathBuf, String> {
+    let mut command = Command::new(cargo());
+    command
+        .current_dir(workspace_root())
+        .args(["build", "--release", "-p", "kiln-board", "--bin", "kiln-image"])
+        .arg("--target-dir")
+        .arg(target_dir())
+        // The image must not inherit flags meant for host code (e.g. coverage).
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS");
+    if quiet {
+        command.arg("--quiet");
+    }
+    let status = command
+        .status()
+        .map_err(|e| format!("kiln: cannot run cargo to build the image: {e}"))?;
+    if !status.success() {
+        return Err(format!("kiln: building the image failed ({status})"));
+    }
+    Ok(image_path())
+}
+
+/// Builds the launcher binary (`kiln`) beside the image, for tests that run it as a
+/// user would, and returns its path.
+pub fn build_launcher() -> Result<PathBuf, String> {
+    let status = Command::new(cargo())
+        .current_dir(workspace_root())
+        .args(["build", "--quiet", "--release", "-p", "kiln", "--bin", "kiln"])
+        .arg("--target-dir")
+        .arg(target_dir())
+        .status()
+        .map_err(|e| format!("kiln: cannot run cargo to build the launcher: {e}"))?;
+    if !status.success() {
+        return Err(format!("kiln: building the launcher failed ({status})"));
+    }
+    Ok(target_dir().join("release").join("kiln"))
+}

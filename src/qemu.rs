@@ -1,0 +1,246 @@
+//! Finding QEMU, choosing the accelerator, and building QEMU's command line.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::status;
+
+/// The QEMU binary kiln runs.
+pub const QEMU: &str = "qemu-system-x86_64";
+/// The one line that says how to get QEMU.
+pub const INSTALL_HINT: &str =
+    "kiln: qemu-system-x86_64 not found; install it with: sudo apt-get install qemu-system-x86";
+/// The fw_cfg name the image reads its rc script from.
+pub const RC_FW_CFG_NAME: &str = "opt/kiln/rc";
+/// `isa-debug-exit` as the image expects it (see board/src/power.rs).
+const DEBUG_EXIT_DEVICE: &str = "isa-debug-exit,iobase=0xf4,iosize=0x04";
+/// The kernel command line word that makes the image power off right after boot.
+pub const PROBE_WORD: &str = "kiln.probe";
+/// How long a KVM probe boot may take.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The QEMU machine type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Machine {
+    Pc,
+    Microvm,
+}
+
+impl Machine {
+    pub fn parse(text: &str) -> Option<Machine> {
+        match text {
+            "pc" => Some(Machine::Pc),
+            "microvm" => Some(Machine::Microvm),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Machine::Pc => "pc",
+            Machine::Microvm => "microvm",
+        }
+    }
+}
+
+/// The accelerator, as asked for on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Accel {
+    Auto,
+    Kvm,
+    Tcg,
+}
+
+impl Accel {
+    pub fn parse(text: &str) -> Option<Accel> {
+        match text {
+            "auto" => Some(Accel::Auto),
+            "kvm" => Some(Accel::Kvm),
+            "tcg" => Some(Accel::Tcg),
+            _ => None,
+        }
+    }
+}
+
+/// How to boot the image.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub image: PathBuf,
+    pub machine: Machine,
+    /// `Kvm` or `Tcg`; resolve `Auto` with [`resolve_accel`] first.
+    pub accel: Accel,
+    pub memory_mib: u32,
+    pub rc: Option<PathBuf>,
+    /// The kernel command line.
+    pub append: String,
+    /// Starts QEMU's gdb stub on this loopback port, paused.
+    pub gdb_port: Option<u16>,
+    /// A QEMU monitor on this Unix socket (the keyboard tests use it).
+    pub monitor_socket: Option<PathBuf>,
+    /// A VGA display device (pc only), for the keyboard console.
+    pub vga: bool,
+    /// Arguments passed to QEMU as they are.
+    pub extra: Vec<String>,
+}
+
+impl Config {
+    pub fn new(image: PathBuf) -> Config {
+        Config {
+            image,
+            machine: Machine::Pc,
+            accel: Accel::Tcg,
+            memory_mib: 64,
+            rc: None,
+            append: String::new(),
+            gdb_port: None,
+            monitor_socket: None,
+            vga: false,
+            extra: Vec::new(),
+        }
+    }
+
+    /// QEMU's command line; the serial console is QEMU's stdin/stdout.
+    pub fn command(&self, qemu: &Path) -> Command {
+        let mut command = Command::new(qemu);
+        command
+            .arg("-M")
+            .arg(self.machine.name())
+            .arg("-accel")
+            .arg(match self.accel {
+                Accel::Kvm => "kvm",
+                _ => "tcg",
+            })
+            .arg("-m")
+            .arg(self.memory_mib.to_string())
+            .arg("-kernel")
+            .arg(&self.image)
+            .args(["-nodefaults", "-no-user-config"])
+            // Ctrl-C goes to the guest, not to QEMU.
+            .args(["-chardev", "stdio,id=console,signal=off"])
+            .args(["-serial", "chardev:console"])
+            .args(["-device", DEBUG_EXIT_DEVICE]);
+        if self.vga && self.machine == Machine::Pc {
+            command.args(["-vga", "std", "-display", "none"]);
+        } else {
+            command.args(["-display", "none"]);
+        }
+        if !self.append.is_empty() {
+            command.arg("-append").arg(&self.append);
+        }
+        if let Some(rc) = &self.rc {
+            command
+                .arg("-fw_cfg")
+                .arg(format!("name={RC_FW_CFG_NAME},file={}", rc.display()));
+        }
+        if let Some(port) = self.gdb_port {
+            command.arg("-gdb").arg(format!("tcp:127.0.0.1:{port}")).arg("-S");
+        }
+        if let Some(socket) = &self.monitor_socket {
+            command
+                .arg("-monitor")
+                .arg(format!("unix:{},server=on,wait=off", socket.display()));
+        }
+        command.args(&self.extra);
+        command
+    }
+}
+
+fn on_path(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Finds QEMU; as root on Debian/Ubuntu, installs it when missing.
+pub fn find_or_install() -> Result<PathBuf, String> {
+    if let Some(qemu) = on_path(QEMU) {
+        return Ok(qemu);
+    }
+    if is_root() && on_path("apt-get").is_some() {
+        eprintln!("kiln: {QEMU} not found; installing qemu-system-x86 with apt-get");
+        let installed = Command::new("sh")
+            .arg("-c")
+            .arg("apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-system-x86")
+            .stdout(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        if installed && let Some(qemu) = on_path(QEMU) {
+            return Ok(qemu);
+        }
+    }
+    Err(INSTALL_HINT.to_string())
+}
+
+/// True when this machine's KVM can be trusted with the image: the CPU shows vmx or
+/// svm and the software-assisted `kvm_pvm` is not loaded (DESIGN.md, "KVM here").
+pub fn kvm_looks_usable() -> bool {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let virtualization = cpuinfo
+        .lines()
+        .filter(|line| line.starts_with("flags"))
+        .any(|line| line.split_whitespace().any(|f| f == "vmx" || f == "svm"));
+    let pvm = Path::new("/sys/module/kvm_pvm").exists();
+    virtualization && !pvm && Path::new("/dev/kvm").exists()
+}
+
+/// Boots the image once under KVM with the probe word; true if it powered off cleanly.
+pub fn kvm_probe(qemu: &Path, base: &Config) -> bool {
+    let mut config = base.clone();
+    config.accel = Accel::Kvm;
+    config.append = PROBE_WORD.to_string();
+    config.rc = None;
+    config.gdb_port = None;
+    config.monitor_socket = None;
+    config.extra.clear();
+    let Ok(mut child) = config
+        .command(qemu)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+    else {
+        return false;
+    };
+    let started = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(exit)) => {
+                let output = child
+                    .stdout
+                    .take()
+                    .map(|mut out| {
+                        let mut text = String::new();
+                        let _ = std::io::Read::read_to_string(&mut out, &mut text);
+                        text
+                    })
+                    .unwrap_or_default();
+                return status::guest_status(exit.code(), &output) == Some(0);
+            }
+            Ok(None) if started.elapsed() < PROBE_TIMEOUT => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return false;
+            }
+        }
+    }
+}
+
+/// Turns `Auto` into `Kvm` (when it looks usable and a probe boot works) or `Tcg`.
+pub fn resolve_accel(qemu: &Path, config: &Config) -> Accel {
+    match config.accel {
+        Accel::Auto if kvm_looks_usable() && kvm_probe(qemu, config) => Accel::Kvm,
+        Accel::Auto => Accel::Tcg,
+        chosen => chosen,
+    }
+}
