@@ -76,26 +76,6 @@ impl Error {
             Error::NoSuchRule { .. } | Error::NoSuchPosition { .. } => None,
         }
     }
-
-    /// The same error pointing `offset` columns further right (for a word parsed
-    /// on its own and then placed in a line).
-    pub fn shifted(mut self, offset: usize) -> Self {
-        match &mut self {
-            Error::Unexpected { column, .. }
-            | Error::Missing { column, .. }
-            | Error::Repeated { column, .. }
-            | Error::OutOfOrder { column, .. }
-            | Error::UnknownProtocol { column, .. }
-            | Error::BadAddress { column, .. }
-            | Error::BadPrefixLength { column, .. }
-            | Error::BadPort { column, .. }
-            | Error::BadPortRange { column, .. }
-            | Error::PortsNeedTcpOrUdp { column }
-            | Error::BadLabel { column, .. } => *column += offset,
-            Error::EmptyRule | Error::NoSuchRule { .. } | Error::NoSuchPosition { .. } => {}
-        }
-        self
-    }
 }
 
 impl fmt::Display for Error {
