@@ -1,17 +1,19 @@
-//! A minimal console loop on serial: banner, `kiln> `, line editing with backspace,
-//! `echo` and `poweroff`. The real shell (kiln-shell) replaces it.
+//! A minimal console loop on serial: `kiln> `, backspace, lines run through init's
+//! interpreter. A stand-in until the kiln-shell session is wired in.
 
 use alloc::string::String;
 
-use crate::{kprint, kprintln, power, serial};
+use kiln_init::exec::{Flow, Hooks, Interpreter};
+
+use crate::{kprint, kprintln, serial};
 
 const PROMPT: &str = "kiln> ";
 const MAX_LINE: usize = 1024;
 const BACKSPACE: u8 = 0x08;
 const DELETE: u8 = 0x7F;
 
-/// Runs the console until `poweroff`.
-pub fn run() -> ! {
+/// Runs the console until a line powers off.
+pub fn run(interp: &mut Interpreter, hooks: &mut dyn Hooks) -> Flow {
     kprint!("{PROMPT}");
     let mut line = String::new();
     let mut too_long = false;
@@ -25,7 +27,11 @@ pub fn run() -> ! {
                     if too_long {
                         kprintln!("kiln: line too long (max {MAX_LINE} bytes), discarded");
                     } else {
-                        execute(&line);
+                        match interp.run_text("shell", &line, hooks) {
+                            Ok(Flow::Power(action)) => return Flow::Power(action),
+                            Ok(Flow::Normal(_)) => {}
+                            Err(error) => kprintln!("{}", error.render(&line)),
+                        }
                     }
                     line.clear();
                     too_long = false;
@@ -47,29 +53,5 @@ pub fn run() -> ! {
                 _ => {}
             }
         }
-    }
-}
-
-fn execute(line: &str) {
-    let mut words = line.split_whitespace();
-    match words.next() {
-        None => {}
-        Some("echo") => {
-            let mut first = true;
-            for word in words {
-                if !first {
-                    kprint!(" ");
-                }
-                kprint!("{word}");
-                first = false;
-            }
-            kprintln!();
-        }
-        Some("poweroff") => match words.next().map(str::parse::<u8>) {
-            None => power::power_off(0),
-            Some(Ok(status)) => power::power_off(status),
-            Some(Err(_)) => kprintln!("poweroff: bad status (use 0-255)"),
-        },
-        Some(other) => kprintln!("kiln: unknown command '{other}'"),
     }
 }

@@ -23,6 +23,7 @@ mod heap;
 mod interrupts;
 mod keyboard;
 mod pic;
+mod platform;
 mod port;
 mod power;
 mod pvh;
@@ -34,6 +35,19 @@ mod sync;
 mod time;
 
 use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::sync::Arc;
+
+use kiln_init::exec::{Flow, Hooks, Interpreter};
+use kiln_init::platform::{Platform, PowerAction};
+use kiln_init::program::BakedFile;
+
+/// Files baked into the image from the repo's `files/` folder (see build.rs).
+pub static FILES: &[BakedFile] = include!(concat!(env!("OUT_DIR"), "/baked_files.rs"));
+/// The fw_cfg file that overrides the baked rc script.
+const RC_FW_CFG_NAME: &str = "opt/kiln/rc";
+/// The baked default rc script.
+const RC_BAKED_NAME: &str = "rc";
 
 /// kiln's version, shown in the banner.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -77,7 +91,54 @@ fn init_main(command_line: &'static str) {
         let failed = selftest::run();
         power::power_off(if failed == 0 { 0 } else { 1 });
     }
-    console::run()
+
+    let script = load_rc();
+    let mut interp = Interpreter::new(
+        &platform::PLATFORM,
+        kiln_utils::PROGRAMS,
+        FILES,
+        Arc::new(platform::SerialConsole),
+    );
+    let mut hooks = BoardHooks;
+    let flow = match interp.run_text("rc", &script, &mut hooks) {
+        Ok(flow) => flow,
+        Err(error) => {
+            // A broken script starts nothing; say why and open the console.
+            kprintln!("{}", error.render(&script));
+            kprintln!("kiln: the rc script did not run; opening the shell");
+            hooks.shell(&mut interp)
+        }
+    };
+    let action = match flow {
+        Flow::Power(action) => action,
+        Flow::Normal(status) => {
+            // The script ended: power off once every job it started has ended too.
+            interp.wait_all();
+            PowerAction::Off(status)
+        }
+    };
+    platform::PLATFORM.power(action);
+}
+
+/// The rc script: fw_cfg `opt/kiln/rc` if the VMM passed one, else the baked default.
+fn load_rc() -> String {
+    if let Some(bytes) = fwcfg::read_file(RC_FW_CFG_NAME) {
+        return String::from_utf8_lossy(&bytes).into_owned();
+    }
+    FILES
+        .iter()
+        .find(|f| f.name == RC_BAKED_NAME)
+        .map(|f| String::from_utf8_lossy(f.contents).into_owned())
+        .unwrap_or_else(|| String::from("shell\n"))
+}
+
+/// What the image adds to the rc language: the interactive shell.
+struct BoardHooks;
+
+impl Hooks for BoardHooks {
+    fn shell(&mut self, interp: &mut Interpreter) -> Flow {
+        console::run(interp, self)
+    }
 }
 
 /// Unwinding never happens (panic = "abort"), but the prebuilt `core` refers to it.

@@ -388,6 +388,12 @@ pub fn on_tick(frame: *mut Frame) -> *mut Frame {
     let ticks = time::on_tick();
     let now = ticks * NANOS_PER_TICK;
     let mut s = SCHED.lock();
+    // `kill -9`: the thread was interrupted in its own code (an IrqMutex holder cannot
+    // be), so it holds no kernel lock; end it here.
+    if s.current != IDLE_ID && s.current_mut().kill_requested {
+        drop(s);
+        return abort_from_interrupt(frame, crate::platform::KILLED_STATUS);
+    }
     s.current_mut().cpu_ns += NANOS_PER_TICK;
     let mut woke = false;
     for thread in s.threads.iter_mut() {
@@ -486,6 +492,8 @@ pub fn request_kill(id: u64) -> bool {
     match s.get_mut(id) {
         Some(t) if t.state != State::Dead && id != IDLE_ID => {
             t.kill_requested = true;
+            // Let it run, so the next tick finds it on the CPU and ends it.
+            s.wake(id);
             true
         }
         _ => false,

@@ -78,8 +78,13 @@ pub fn write_bytes(bytes: &[u8]) {
 
 /// Writes text, turning `\n` into `\r\n` for terminals.
 pub fn write_str(text: &str) {
+    write_text(text.as_bytes());
+}
+
+/// Writes bytes of text, turning `\n` into `\r\n` for terminals.
+pub fn write_text(bytes: &[u8]) {
     let _tx = TX.lock();
-    for &byte in text.as_bytes() {
+    for &byte in bytes {
         if byte == b'\n' {
             put_byte(b'\r');
         }

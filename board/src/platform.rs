@@ -1,0 +1,109 @@
+//! init's [`Platform`] on real hardware: the scheduler, the clock, the heap, power.
+
+use alloc::boxed::Box;
+use core::time::Duration;
+
+use kiln_init::platform::{
+    Console, Fault, HeapStats, Platform, PowerAction, SpawnError, Status, ThreadId,
+};
+
+use crate::{heap, power, sched, serial, time};
+
+/// The status of a job ended by `kill -9` (128 + SIGKILL).
+pub const KILLED_STATUS: Status = 137;
+/// An address no page table maps (PML4 entry 0 maps only its first 4 GiB).
+const UNMAPPED_ADDRESS: u64 = 0x40_0000_0000;
+
+/// The machine, as init sees it.
+pub struct BoardPlatform;
+
+/// The one instance init gets.
+pub static PLATFORM: BoardPlatform = BoardPlatform;
+
+fn to_ns(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
+}
+
+impl Platform for BoardPlatform {
+    fn now(&self) -> Duration {
+        Duration::from_nanos(time::now_ns())
+    }
+
+    fn current_thread(&self) -> ThreadId {
+        sched::current_id()
+    }
+
+    fn park(&self, deadline: Option<Duration>) {
+        sched::park_until(deadline.map(to_ns));
+    }
+
+    fn unpark(&self, thread: ThreadId) {
+        sched::unpark(thread);
+    }
+
+    fn yield_now(&self) {
+        sched::yield_now();
+    }
+
+    fn spawn(
+        &self,
+        name: &str,
+        body: Box<dyn FnOnce() + Send + 'static>,
+        on_abort: Box<dyn FnOnce(Status) + Send + 'static>,
+    ) -> Result<ThreadId, SpawnError> {
+        sched::spawn(name, body, Some(on_abort))
+    }
+
+    fn power(&self, action: PowerAction) {
+        match action {
+            PowerAction::Off(status) => power::power_off(status),
+            PowerAction::Halt => {
+                crate::kprintln!("kiln: halted");
+                power::halt()
+            }
+            PowerAction::Reboot => power::reboot(),
+        }
+    }
+
+    fn heap_stats(&self) -> Option<HeapStats> {
+        Some(heap::stats())
+    }
+
+    fn kill(&self, thread: ThreadId) -> bool {
+        sched::request_kill(thread)
+    }
+
+    fn cpu_time(&self, thread: ThreadId) -> Option<Duration> {
+        sched::cpu_ns(thread).map(Duration::from_nanos)
+    }
+
+    fn raise_fault(&self, fault: Fault) {
+        match fault {
+            // SAFETY: deliberately faults; the fault handler ends this thread's job.
+            Fault::DivideByZero => unsafe {
+                core::arch::asm!(
+                    "xor edx, edx",
+                    "xor eax, eax",
+                    "xor ecx, ecx",
+                    "div ecx",
+                    out("eax") _, out("ecx") _, out("edx") _,
+                )
+            },
+            // SAFETY: as above.
+            Fault::InvalidOpcode => unsafe { core::arch::asm!("ud2") },
+            // SAFETY: as above; the address is unmapped, so the read faults.
+            Fault::PageFault => unsafe {
+                core::ptr::read_volatile(UNMAPPED_ADDRESS as *const u8);
+            },
+        }
+    }
+}
+
+/// The serial console as init's [`Console`]: `\n` becomes `\r\n`.
+pub struct SerialConsole;
+
+impl Console for SerialConsole {
+    fn write(&self, bytes: &[u8]) {
+        serial::write_text(bytes);
+    }
+}
