@@ -305,6 +305,13 @@ impl Interpreter {
             .map(|v| v.value.as_str())
     }
 
+    /// Every shell variable in the order first set: name, value, exported (for `set`).
+    pub fn vars(&self) -> impl Iterator<Item = (&str, &str, bool)> {
+        self.vars
+            .iter()
+            .map(|v| (v.name.as_str(), v.value.as_str(), v.exported))
+    }
+
     /// Sets a shell variable, keeping whether it is exported.
     pub fn set_var(&mut self, name: &str, value: &str) {
         match self.vars.iter_mut().find(|v| v.name == name) {

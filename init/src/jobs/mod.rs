@@ -683,6 +683,16 @@ impl JobTable {
         self.jobs().iter().map(|j| j.info()).collect()
     }
 
+    /// Drops job `id` from the table if it has finished; returns true if it did.
+    pub fn forget(&self, id: JobId) -> bool {
+        let mut state = self.state.lock();
+        let before = state.jobs.len();
+        state
+            .jobs
+            .retain(|j| j.id != id || !j.state().is_finished());
+        state.jobs.len() != before
+    }
+
     /// Drops the finished jobs from the table; returns how many.
     pub fn forget_finished(&self) -> usize {
         let mut state = self.state.lock();
@@ -721,7 +731,9 @@ mod tests {
         let listing = table.snapshot();
         assert_eq!(listing[1].state, JobState::Done(2));
         assert!(listing[1].thread.is_some());
-        assert_eq!(table.forget_finished(), 2);
+        assert!(table.forget(1));
+        assert!(!table.forget(1), "already gone");
+        assert_eq!(table.forget_finished(), 1);
     }
 
     #[test]
