@@ -60,14 +60,16 @@ fn body(ctx: &mut Context<'_>) -> cli::Result<Status> {
     };
     let mut announced = false;
     loop {
-        match report(ctx).and_then(|()| Ok(ctx.sleep(every)?)) {
-            Ok(()) => {}
-            Err(Error::Io(IoError::Interrupted)) => return Ok(STATUS_OK),
-            Err(error) => return Err(error),
-        }
+        report(ctx)?;
         if !announced {
+            // Ready once the first figures are out, before the first pause.
             ctx.ready();
             announced = true;
+        }
+        match ctx.sleep(every) {
+            Ok(()) => {}
+            Err(IoError::Interrupted) => return Ok(STATUS_OK),
+            Err(error) => return Err(error.into()),
         }
     }
 }
