@@ -11,9 +11,19 @@
 //! - none: ring the bell ([`Plan::NoMatch`]).
 //!
 //! This is the behaviour of bash/readline with its default settings.
+//!
+//! [`ShellCompleter`] is what the interactive shell completes from: command names in
+//! command position, job ids after `%`, baked file names elsewhere.
 
+use alloc::format;
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
+
+use kiln_init::exec::Interpreter;
+use kiln_init::jobs::JobTable;
+use kiln_init::program::{BakedFile, Program};
+use kiln_init::rc::ast::BUILTIN_NAMES;
 
 /// Where completion candidates come from (program names, built-ins, baked files, ...).
 ///
@@ -116,6 +126,81 @@ pub fn plan(word: &str, mut candidates: Vec<String>) -> Plan {
             Plan::Several { suffix, candidates }
         }
     }
+}
+
+/// Words after which the next word is a command name again.
+const COMMAND_KEYWORDS: &[&str] = &["if", "then", "elif", "else", "start", "respawn"];
+/// Words whose second argument is a command name (`repeat N CMD`, `timeout DUR CMD`).
+const COMMAND_AFTER_ONE_ARG: &[&str] = &["repeat", "timeout"];
+/// Operators after which a command starts.
+const COMMAND_OPERATORS: &[char] = &[';', '&', '|', '{'];
+/// The word that asks for a name's usage (`help NAME`).
+const HELP: &str = "help";
+/// What job specs start with.
+const JOB_PREFIX: char = '%';
+
+/// The shell's completer: the first word of a command from the program, built-in and
+/// rc word names; `%…` from the job table's ids; any other word from the baked files'
+/// names (and the word after `help` from every name).
+pub struct ShellCompleter {
+    programs: &'static [Program],
+    files: &'static [BakedFile],
+    builtins: &'static [&'static str],
+    jobs: Arc<JobTable>,
+}
+
+impl ShellCompleter {
+    /// A completer over `interp`'s programs, files and jobs, and the shell's `builtins`.
+    pub fn new(interp: &Interpreter, builtins: &'static [&'static str]) -> Self {
+        ShellCompleter {
+            programs: interp.programs(),
+            files: interp.files(),
+            builtins,
+            jobs: interp.jobs().clone(),
+        }
+    }
+
+    /// Every command name: programs, the shell's built-ins and rc's words.
+    fn command_names(&self) -> Vec<String> {
+        self.programs
+            .iter()
+            .map(|p| p.name)
+            .chain(self.builtins.iter().copied())
+            .chain(BUILTIN_NAMES.iter().copied())
+            .map(String::from)
+            .collect()
+    }
+}
+
+impl Completer for ShellCompleter {
+    fn complete(&self, line: &str, word_start: usize) -> Vec<String> {
+        let word = &line[word_start..];
+        let before = &line[..word_start];
+        if word.starts_with(JOB_PREFIX) {
+            return self
+                .jobs
+                .jobs()
+                .iter()
+                .map(|job| format!("{JOB_PREFIX}{}", job.id()))
+                .collect();
+        }
+        if is_command_position(before) || before.split_whitespace().next_back() == Some(HELP) {
+            return self.command_names();
+        }
+        self.files.iter().map(|f| String::from(f.name)).collect()
+    }
+}
+
+/// True if a word after `before` is a command name.
+fn is_command_position(before: &str) -> bool {
+    let trimmed = before.trim_end();
+    if trimmed.is_empty() || trimmed.ends_with(COMMAND_OPERATORS) {
+        return true;
+    }
+    let mut words = trimmed.split_whitespace().rev();
+    let last = words.next().unwrap_or("");
+    let second_last = words.next().unwrap_or("");
+    COMMAND_KEYWORDS.contains(&last) || COMMAND_AFTER_ONE_ARG.contains(&second_last)
 }
 
 #[cfg(test)]

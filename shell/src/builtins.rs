@@ -1,0 +1,821 @@
+//! The shell's built-ins, run through the interpreter's [`Hooks`]: `help`, `programs`,
+//! `jobs`, `fg`, `bg`, `kill`, `ps`, `history`, `uptime`, `clear`, `set`, `repeat`.
+//!
+//! rc's own words (`wait`, `export`, `unset`, `source`, `poweroff`, ...) are init's. A
+//! built-in gets its argv after expansion, like a program; its output goes to the
+//! session's console. Every built-in answers `--help` (its usage, status 0). Mistakes
+//! are typed [`Error`]s: bad usage gives status 2 and the usage line, a job that is
+//! not there status 1 (`kill: no such job '%9'`).
+//!
+//! Jobs: the interpreter's table holds every job, foreground ones too. The session
+//! forgets the jobs a line started and that ended during it (their status went to
+//! `$?`); `jobs` lists finished jobs once, then forgets them too, as sh does.
+
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::fmt;
+use core::fmt::Write as _;
+use core::time::Duration;
+
+use embedded_io::Write;
+use kiln_init::exec::{Flow, Hooks, INTERRUPTED_STATUS, Interpreter};
+use kiln_init::jobs::{Job, JobInfo, JobState, WaitFor, WaitOutcome};
+use kiln_init::platform::Status;
+use kiln_init::rc::ast::BUILTIN_NAMES;
+
+use crate::session::{PARSE_ERROR_STATUS, Session};
+
+/// The names of the shell's built-ins (in the order `help` lists them).
+pub const NAMES: &[&str] = &[
+    "help", "programs", "jobs", "fg", "bg", "kill", "ps", "history", "uptime", "clear", "set",
+    "repeat",
+];
+
+/// The status of a built-in used wrongly (as sh's built-ins).
+pub const USAGE_STATUS: Status = 2;
+/// The status of a built-in that could not do what it was asked.
+pub const FAILURE_STATUS: Status = 1;
+/// The argument every built-in answers with its usage.
+const HELP_FLAG: &str = "--help";
+/// `kill`'s flag to end jobs at once.
+const FORCE_FLAG: &str = "-9";
+/// `set`'s flags: turn an option on, turn it off.
+const OPTION_ON: &str = "-o";
+const OPTION_OFF: &str = "+o";
+/// `set`'s options.
+const OPTION_STATUS: &str = "status";
+const OPTION_ECHO: &str = "echo";
+/// Clears the screen and homes the cursor (ECMA-48 CUP + ED 2).
+const CLEAR_SCREEN: &[u8] = b"\x1b[H\x1b[2J";
+/// What `ps` shows for a figure the platform does not measure.
+const UNKNOWN: &str = "-";
+/// The width of `ps`'s columns (the NAME column grows to the longest name).
+const PS_ID_WIDTH: usize = 4;
+const PS_STATE_WIDTH: usize = 12;
+const PS_FIGURE_WIDTH: usize = 8;
+/// How far `history` right-aligns its numbers.
+const HISTORY_NUMBER_WIDTH: usize = 5;
+
+/// A built-in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Builtin {
+    Help,
+    Programs,
+    Jobs,
+    Fg,
+    Bg,
+    Kill,
+    Ps,
+    History,
+    Uptime,
+    Clear,
+    Set,
+    Repeat,
+}
+
+/// A built-in's name, one-line description and usage.
+struct Spec {
+    builtin: Builtin,
+    name: &'static str,
+    about: &'static str,
+    usage: &'static str,
+}
+
+const SPECS: &[Spec] = &[
+    Spec {
+        builtin: Builtin::Help,
+        name: "help",
+        about: "this list, or the usage of a built-in, program or rc word",
+        usage: "usage: help [NAME]\n  lists the built-ins, or shows NAME's usage \
+                (a built-in, a baked program or an rc word)",
+    },
+    Spec {
+        builtin: Builtin::Programs,
+        name: "programs",
+        about: "list the baked programs",
+        usage: "usage: programs\n  lists every baked program with what it does",
+    },
+    Spec {
+        builtin: Builtin::Jobs,
+        name: "jobs",
+        about: "list the jobs",
+        usage: "usage: jobs\n  lists the jobs as [%N] STATE NAME ARGS; \
+                a finished job is listed once, then forgotten",
+    },
+    Spec {
+        builtin: Builtin::Fg,
+        name: "fg",
+        about: "wait for a job in the foreground",
+        usage: "usage: fg [JOB]\n  waits for JOB (%N or NAME; default: the newest running job); \
+                Ctrl-C stops the wait and cancels the job; the status is the job's",
+    },
+    Spec {
+        builtin: Builtin::Bg,
+        name: "bg",
+        about: "say that a job runs in the background",
+        usage: "usage: bg [JOB]\n  kiln jobs never stop, so a running JOB is already in the \
+                background",
+    },
+    Spec {
+        builtin: Builtin::Kill,
+        name: "kill",
+        about: "cancel jobs",
+        usage: "usage: kill [-9] JOB...\n  cancels each JOB (%N or NAME); -9 ends it at once",
+    },
+    Spec {
+        builtin: Builtin::Ps,
+        name: "ps",
+        about: "list the jobs with CPU time, memory and start time",
+        usage: "usage: ps\n  lists the jobs: ID NAME STATE CPU (ms) MEM STARTED \
+                (seconds since boot); - where unknown",
+    },
+    Spec {
+        builtin: Builtin::History,
+        name: "history",
+        about: "list the lines typed so far",
+        usage: "usage: history\n  lists the lines typed so far, numbered, oldest first",
+    },
+    Spec {
+        builtin: Builtin::Uptime,
+        name: "uptime",
+        about: "time since boot",
+        usage: "usage: uptime\n  prints the time since boot",
+    },
+    Spec {
+        builtin: Builtin::Clear,
+        name: "clear",
+        about: "clear the screen",
+        usage: "usage: clear\n  clears the screen",
+    },
+    Spec {
+        builtin: Builtin::Set,
+        name: "set",
+        about: "list variables, or turn shell options on or off",
+        usage: "usage: set [-o|+o [OPTION]]...\n  no arguments: lists the shell variables; \
+                -o OPTION turns it on, +o OPTION off, -o alone lists the options\n  \
+                options: status (print [status N] after each command), \
+                echo (echo input and edit lines; off for scripts)",
+    },
+    Spec {
+        builtin: Builtin::Repeat,
+        name: "repeat",
+        about: "run a command several times",
+        usage: "usage: repeat N COMMAND [ARG...]\n  runs COMMAND N times in the foreground; \
+                Ctrl-C stops it; the status is the last run's",
+    },
+];
+
+/// rc's own words, for `help` (init runs them).
+const RC_WORDS: &[(&str, &str)] = &[
+    (
+        "wait",
+        "usage: wait [%N | NAME]...\n  waits for the jobs (none given: all)",
+    ),
+    (
+        "export",
+        "usage: export NAME=value...\n  sets variables that every job gets",
+    ),
+    ("unset", "usage: unset NAME...\n  removes variables"),
+    (
+        "start",
+        "usage: start [--timeout DUR] PROGRAM [ARG...]\n  starts PROGRAM in the background \
+         and goes on once it is ready (or has ended)",
+    ),
+    (
+        "respawn",
+        "usage: respawn [--max N] [--delay DUR] PROGRAM [ARG...]\n  runs PROGRAM in the \
+         background and restarts it when it exits non-zero",
+    ),
+    (
+        "timeout",
+        "usage: timeout DUR PROGRAM [ARG...]\n  runs PROGRAM and stops it after DUR",
+    ),
+    (
+        "source",
+        "usage: source FILE\n  runs a baked script file in this shell",
+    ),
+    (
+        "shell",
+        "usage: shell\n  an interactive shell on the console",
+    ),
+    (
+        "poweroff",
+        "usage: poweroff [STATUS]\n  powers off; the VMM exits with STATUS (default: $?)",
+    ),
+    ("halt", "usage: halt\n  stops the CPU"),
+    ("reboot", "usage: reboot\n  resets the machine"),
+];
+
+/// What went wrong in a built-in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// An argument the built-in does not take; `expected` says what it takes.
+    BadArgument {
+        builtin: &'static str,
+        argument: String,
+        expected: &'static str,
+    },
+    /// A required argument is missing.
+    MissingArgument {
+        builtin: &'static str,
+        what: &'static str,
+    },
+    /// An argument after the last one the built-in takes.
+    TooManyArguments {
+        builtin: &'static str,
+        argument: String,
+    },
+    /// A job spec (`%N` or NAME) that names no job.
+    NoSuchJob { builtin: &'static str, spec: String },
+    /// The job has already ended.
+    JobEnded {
+        builtin: &'static str,
+        spec: String,
+        state: JobState,
+    },
+    /// No job given and none running.
+    NoCurrentJob { builtin: &'static str },
+    /// `help NAME` for a name that is nothing known.
+    NoHelp(String),
+    /// `kill -9` where the platform cannot end a thread.
+    CannotForce(String),
+    /// `shell` typed in the shell.
+    AlreadyInShell,
+}
+
+impl Error {
+    /// The built-in's status for this error: [`USAGE_STATUS`] for bad usage, else
+    /// [`FAILURE_STATUS`].
+    pub fn status(&self) -> Status {
+        if self.is_usage() {
+            USAGE_STATUS
+        } else {
+            FAILURE_STATUS
+        }
+    }
+
+    /// True for mistakes in the command line (the usage is shown with them).
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            Error::BadArgument { .. }
+                | Error::MissingArgument { .. }
+                | Error::TooManyArguments { .. }
+        )
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::BadArgument {
+                builtin,
+                argument,
+                expected,
+            } => write!(f, "{builtin}: bad argument '{argument}' ({expected})"),
+            Error::MissingArgument { builtin, what } => write!(f, "{builtin}: missing {what}"),
+            Error::TooManyArguments { builtin, argument } => {
+                write!(f, "{builtin}: unexpected argument '{argument}'")
+            }
+            Error::NoSuchJob { builtin, spec } => write!(f, "{builtin}: no such job '{spec}'"),
+            Error::JobEnded {
+                builtin,
+                spec,
+                state,
+            } => write!(f, "{builtin}: job '{spec}' has ended ({state})"),
+            Error::NoCurrentJob { builtin } => write!(f, "{builtin}: no running job"),
+            Error::NoHelp(name) => {
+                write!(f, "help: no built-in, program or rc word '{name}'")
+            }
+            Error::CannotForce(spec) => {
+                write!(f, "kill: cannot end '{spec}' at once on this platform")
+            }
+            Error::AlreadyInShell => f.write_str("shell: already in the interactive shell"),
+        }
+    }
+}
+
+impl core::error::Error for Error {}
+
+/// Results of built-ins.
+pub type Result<T> = core::result::Result<T, Error>;
+
+/// The usage of built-in `name`, if it is one.
+pub fn usage(name: &str) -> Option<&'static str> {
+    SPECS.iter().find(|s| s.name == name).map(|s| s.usage)
+}
+
+/// The hooks a session gives the interpreter while it runs a typed line.
+pub(crate) struct Builtins<'s, W> {
+    pub(crate) session: &'s mut Session<W>,
+}
+
+impl<W: Write + Send + 'static> Hooks for Builtins<'_, W> {
+    fn shell(&mut self, _interp: &mut Interpreter) -> Flow {
+        Flow::Normal(self.report(None, &Error::AlreadyInShell))
+    }
+
+    fn builtin(&mut self, interp: &mut Interpreter, argv: &[String]) -> Option<Status> {
+        let name = argv.first()?;
+        let spec = SPECS.iter().find(|s| s.name == name.as_str())?;
+        let args = &argv[1..];
+        if args.first().is_some_and(|a| a == HELP_FLAG) {
+            self.println(spec.usage);
+            return Some(0);
+        }
+        Some(match self.dispatch(spec.builtin, interp, args) {
+            Ok(status) => status,
+            Err(error) => self.report(Some(spec), &error),
+        })
+    }
+
+    fn builtin_names(&self) -> &[&'static str] {
+        NAMES
+    }
+}
+
+impl<W: Write + Send + 'static> Builtins<'_, W> {
+    fn print(&self, text: &str) {
+        self.session.print(text);
+    }
+
+    fn println(&self, text: &str) {
+        self.session.print(&format!("{text}\n"));
+    }
+
+    /// Prints `error` (and for usage errors the usage line); returns its status.
+    fn report(&self, spec: Option<&Spec>, error: &Error) -> Status {
+        self.println(&error.to_string());
+        if let Some(spec) = spec.filter(|_| error.is_usage()) {
+            self.println(spec.usage.lines().next().unwrap_or(spec.usage));
+        }
+        error.status()
+    }
+
+    fn dispatch(
+        &mut self,
+        builtin: Builtin,
+        interp: &mut Interpreter,
+        args: &[String],
+    ) -> Result<Status> {
+        match builtin {
+            Builtin::Help => self.help(interp, args),
+            Builtin::Programs => {
+                no_args("programs", args)?;
+                self.programs(interp);
+                Ok(0)
+            }
+            Builtin::Jobs => {
+                no_args("jobs", args)?;
+                self.jobs(interp);
+                Ok(0)
+            }
+            Builtin::Fg => self.fg(interp, args),
+            Builtin::Bg => self.bg(interp, args),
+            Builtin::Kill => self.kill(interp, args),
+            Builtin::Ps => {
+                no_args("ps", args)?;
+                self.ps(interp);
+                Ok(0)
+            }
+            Builtin::History => {
+                no_args("history", args)?;
+                self.history();
+                Ok(0)
+            }
+            Builtin::Uptime => {
+                no_args("uptime", args)?;
+                let up = seconds(interp.platform().now());
+                self.println(&format!("up {up} s"));
+                Ok(0)
+            }
+            Builtin::Clear => {
+                no_args("clear", args)?;
+                self.session.raw(CLEAR_SCREEN);
+                Ok(0)
+            }
+            Builtin::Set => self.set(interp, args),
+            Builtin::Repeat => self.repeat(interp, args),
+        }
+    }
+
+    fn help(&self, interp: &Interpreter, args: &[String]) -> Result<Status> {
+        let Some((name, rest)) = args.split_first() else {
+            let mut text = String::from("kiln shell built-ins:\n");
+            let width = SPECS.iter().map(|s| s.name.len()).max().unwrap_or(0);
+            for spec in SPECS {
+                let _ = writeln!(text, "  {:<width$}  {}", spec.name, spec.about);
+            }
+            let _ = writeln!(text, "rc words: {}", BUILTIN_NAMES.join(" "));
+            text.push_str("'programs' lists the baked programs; 'help NAME' shows a usage.\n");
+            self.print(&text);
+            return Ok(0);
+        };
+        no_args("help", rest)?;
+        let found = usage(name)
+            .or_else(|| {
+                interp
+                    .programs()
+                    .iter()
+                    .find(|p| p.name == name)
+                    .map(|p| p.usage)
+            })
+            .or_else(|| RC_WORDS.iter().find(|(n, _)| n == name).map(|(_, u)| *u));
+        match found {
+            Some(text) => {
+                self.println(text);
+                Ok(0)
+            }
+            None => Err(Error::NoHelp(name.clone())),
+        }
+    }
+
+    fn programs(&self, interp: &Interpreter) {
+        let programs = interp.programs();
+        let width = programs.iter().map(|p| p.name.len()).max().unwrap_or(0);
+        let mut text = String::new();
+        for program in programs {
+            let _ = writeln!(text, "{:<width$}  {}", program.name, program.about);
+        }
+        self.print(&text);
+    }
+
+    fn jobs(&self, interp: &Interpreter) {
+        let listing = interp.jobs().snapshot();
+        let mut text = String::new();
+        for job in &listing {
+            let _ = writeln!(text, "[%{}] {} {}", job.id, job.state, command_line(job));
+        }
+        self.print(&text);
+        // Finished jobs have now been reported: forget them, as sh does.
+        for job in listing.iter().filter(|j| j.state.is_finished()) {
+            interp.jobs().forget(job.id);
+        }
+    }
+
+    /// The job named by the only argument, or the newest running job.
+    fn job_arg(
+        &self,
+        builtin: &'static str,
+        interp: &Interpreter,
+        args: &[String],
+    ) -> Result<Arc<Job>> {
+        match args {
+            [] => interp
+                .jobs()
+                .unfinished()
+                .pop()
+                .ok_or(Error::NoCurrentJob { builtin }),
+            [spec] => find_job(builtin, interp, spec),
+            [_, extra, ..] => Err(Error::TooManyArguments {
+                builtin,
+                argument: extra.clone(),
+            }),
+        }
+    }
+
+    fn fg(&self, interp: &Interpreter, args: &[String]) -> Result<Status> {
+        let job = self.job_arg("fg", interp, args)?;
+        if let Some(error) = ended("fg", &job) {
+            return Err(error);
+        }
+        self.println(&command_line(&job.info()));
+        let handle = interp.interrupt_handle();
+        let input = self.session.input();
+        let stop = || input.interrupted() || handle.is_requested();
+        match job.wait(WaitFor::Exit, None, &stop) {
+            WaitOutcome::Finished(state) => {
+                interp.jobs().forget(job.id());
+                Ok(state.status().unwrap_or(0))
+            }
+            _ => {
+                job.cancel();
+                Ok(INTERRUPTED_STATUS)
+            }
+        }
+    }
+
+    fn bg(&self, interp: &Interpreter, args: &[String]) -> Result<Status> {
+        let job = self.job_arg("bg", interp, args)?;
+        if let Some(error) = ended("bg", &job) {
+            return Err(error);
+        }
+        let info = job.info();
+        self.println(&format!(
+            "[%{}] {} is already running in the background (kiln jobs never stop)",
+            info.id,
+            command_line(&info)
+        ));
+        Ok(0)
+    }
+
+    fn kill(&self, interp: &Interpreter, args: &[String]) -> Result<Status> {
+        let (force, specs) = match args.split_first() {
+            Some((first, rest)) if first == FORCE_FLAG => (true, rest),
+            _ => (false, args),
+        };
+        if let Some(option) = specs.iter().find(|s| s.starts_with('-')) {
+            return Err(Error::BadArgument {
+                builtin: "kill",
+                argument: option.clone(),
+                expected: "the only option is -9, first",
+            });
+        }
+        if specs.is_empty() {
+            return Err(Error::MissingArgument {
+                builtin: "kill",
+                what: "job (%N or NAME)",
+            });
+        }
+        let mut status = 0;
+        for spec in specs {
+            let outcome = find_job("kill", interp, spec).and_then(|job| {
+                if let Some(error) = ended("kill", &job) {
+                    return Err(error);
+                }
+                if !force {
+                    job.cancel();
+                    Ok(())
+                } else if job.kill() {
+                    Ok(())
+                } else {
+                    Err(Error::CannotForce(spec.clone()))
+                }
+            });
+            if let Err(error) = outcome {
+                status = self.report(None, &error);
+            }
+        }
+        Ok(status)
+    }
+
+    fn ps(&self, interp: &Interpreter) {
+        let platform = interp.platform();
+        let listing = interp.jobs().snapshot();
+        let name_width = listing
+            .iter()
+            .map(|j| j.name.len())
+            .chain([PS_NAME_HEADER.len()])
+            .max()
+            .unwrap_or(0);
+        let mut text = String::new();
+        let row = |text: &mut String, cells: [&str; 6]| {
+            let [id, name, state, cpu, mem, started] = cells;
+            let _ = writeln!(
+                text,
+                "{id:<PS_ID_WIDTH$} {name:<name_width$} {state:<PS_STATE_WIDTH$} \
+                 {cpu:>PS_FIGURE_WIDTH$} {mem:>PS_FIGURE_WIDTH$} {started:>PS_FIGURE_WIDTH$}"
+            );
+        };
+        row(
+            &mut text,
+            ["ID", PS_NAME_HEADER, "STATE", "CPU", "MEM", "STARTED"],
+        );
+        for job in &listing {
+            let cpu = job
+                .thread
+                .and_then(|t| platform.cpu_time(t))
+                .map_or_else(|| String::from(UNKNOWN), |d| d.as_millis().to_string());
+            row(
+                &mut text,
+                [
+                    &format!("%{}", job.id),
+                    &job.name,
+                    &job.state.to_string(),
+                    &cpu,
+                    // The heap does not account memory per job.
+                    UNKNOWN,
+                    &seconds(job.started),
+                ],
+            );
+        }
+        self.print(&text);
+    }
+
+    fn history(&self) {
+        let lines = self.session.history();
+        let mut text = String::new();
+        for (number, line) in (1..).zip(&lines) {
+            let _ = writeln!(text, "{number:>HISTORY_NUMBER_WIDTH$}  {line}");
+        }
+        self.print(&text);
+    }
+
+    fn set(&mut self, interp: &Interpreter, args: &[String]) -> Result<Status> {
+        if args.is_empty() {
+            let mut text = String::new();
+            for (name, value, exported) in interp.vars() {
+                let export = if exported { "export " } else { "" };
+                let _ = writeln!(text, "{export}{name}={}", quote(value));
+            }
+            self.print(&text);
+            return Ok(0);
+        }
+        let mut rest = args;
+        while let Some((flag, after)) = rest.split_first() {
+            let on = match flag.as_str() {
+                OPTION_ON => true,
+                OPTION_OFF => false,
+                _ => {
+                    return Err(Error::BadArgument {
+                        builtin: "set",
+                        argument: flag.clone(),
+                        expected: "use -o OPTION or +o OPTION",
+                    });
+                }
+            };
+            let Some((option, after)) = after.split_first() else {
+                self.print(&self.session.describe_options());
+                return Ok(0);
+            };
+            match option.as_str() {
+                OPTION_STATUS => self.session.set_status_mode(on),
+                OPTION_ECHO => self.session.set_echo(on),
+                _ => {
+                    return Err(Error::BadArgument {
+                        builtin: "set",
+                        argument: option.clone(),
+                        expected: "options: status, echo",
+                    });
+                }
+            }
+            rest = after;
+        }
+        Ok(0)
+    }
+
+    fn repeat(&mut self, interp: &mut Interpreter, args: &[String]) -> Result<Status> {
+        let (count, command) = match args {
+            [] => {
+                return Err(Error::MissingArgument {
+                    builtin: "repeat",
+                    what: "count",
+                });
+            }
+            [_] => {
+                return Err(Error::MissingArgument {
+                    builtin: "repeat",
+                    what: "command",
+                });
+            }
+            [count, command @ ..] => (count, command),
+        };
+        let count: u32 = count.parse().map_err(|_| Error::BadArgument {
+            builtin: "repeat",
+            argument: count.clone(),
+            expected: "a count from 0 to 4294967295",
+        })?;
+        let text: Vec<String> = command.iter().map(|w| quote(w)).collect();
+        let text = text.join(" ");
+        let mut status = 0;
+        for _ in 0..count {
+            if self.session.input().interrupted() {
+                return Ok(INTERRUPTED_STATUS);
+            }
+            status = match interp.run_text(REPEAT_SOURCE, &text, self) {
+                Ok(Flow::Normal(status)) => status,
+                Ok(Flow::Power(action)) => {
+                    // A built-in cannot end the run: do what a background group does.
+                    interp.platform().power(action);
+                    0
+                }
+                Err(error) => {
+                    self.println(&error.render(&text));
+                    return Ok(PARSE_ERROR_STATUS);
+                }
+            };
+        }
+        if self.session.input().interrupted() {
+            return Ok(INTERRUPTED_STATUS);
+        }
+        Ok(status)
+    }
+}
+
+/// The header of `ps`'s NAME column.
+const PS_NAME_HEADER: &str = "NAME";
+/// The source name of the commands `repeat` runs, in error messages.
+const REPEAT_SOURCE: &str = "repeat";
+
+/// Fails if a built-in that takes no arguments got some.
+fn no_args(builtin: &'static str, args: &[String]) -> Result<()> {
+    match args.first() {
+        None => Ok(()),
+        Some(argument) => Err(Error::TooManyArguments {
+            builtin,
+            argument: argument.clone(),
+        }),
+    }
+}
+
+fn find_job(builtin: &'static str, interp: &Interpreter, spec: &str) -> Result<Arc<Job>> {
+    interp.jobs().find(spec).map_err(|_| Error::NoSuchJob {
+        builtin,
+        spec: String::from(spec),
+    })
+}
+
+/// The error for a job that has ended, if it has.
+fn ended(builtin: &'static str, job: &Job) -> Option<Error> {
+    let state = job.state();
+    state.is_finished().then(|| Error::JobEnded {
+        builtin,
+        spec: format!("%{}", job.id()),
+        state,
+    })
+}
+
+/// `NAME ARGS` of a job, as typed.
+fn command_line(job: &JobInfo) -> String {
+    match job.argv.split_first() {
+        Some((first, args)) if *first == job.name => {
+            let mut line = job.name.clone();
+            for arg in args {
+                line.push(' ');
+                line.push_str(&quote(arg));
+            }
+            line
+        }
+        _ => job.name.clone(),
+    }
+}
+
+/// `S.mmm`: a duration in seconds with milliseconds.
+pub(crate) fn seconds(duration: Duration) -> String {
+    format!("{}.{:03}", duration.as_secs(), duration.subsec_millis())
+}
+
+/// Characters an rc word may hold without quotes.
+fn is_safe(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | ':' | ',' | '+' | '@' | '%')
+}
+
+/// `word` as rc text that reads back as exactly `word`: bare when safe, else in single
+/// quotes (a `'` written `'\''`).
+pub(crate) fn quote(word: &str) -> String {
+    if !word.is_empty() && word.chars().all(is_safe) {
+        return String::from(word);
+    }
+    let mut quoted = String::from("'");
+    for (i, piece) in word.split('\'').enumerate() {
+        if i > 0 {
+            quoted.push_str("'\\''");
+        }
+        quoted.push_str(piece);
+    }
+    quoted.push('\'');
+    quoted
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_match_the_specs() {
+        let names: Vec<&str> = SPECS.iter().map(|s| s.name).collect();
+        assert_eq!(names, NAMES);
+        for spec in SPECS {
+            assert!(
+                spec.usage.starts_with(&format!("usage: {}", spec.name)),
+                "{}",
+                spec.name
+            );
+        }
+        for (name, usage) in RC_WORDS {
+            assert!(BUILTIN_NAMES.contains(name), "{name}");
+            assert!(usage.starts_with(&format!("usage: {name}")), "{name}");
+        }
+        assert_eq!(RC_WORDS.len(), BUILTIN_NAMES.len());
+    }
+
+    #[test]
+    fn quoting_reads_back() {
+        assert_eq!(quote("echo"), "echo");
+        assert_eq!(quote("%1"), "%1");
+        assert_eq!(quote(""), "''");
+        assert_eq!(quote("a b"), "'a b'");
+        assert_eq!(quote("it's"), "'it'\\''s'");
+        assert_eq!(quote("$x"), "'$x'");
+    }
+
+    #[test]
+    fn errors_name_the_argument_and_pick_a_status() {
+        let error = Error::NoSuchJob {
+            builtin: "kill",
+            spec: String::from("%9"),
+        };
+        assert_eq!(error.to_string(), "kill: no such job '%9'");
+        assert_eq!(error.status(), FAILURE_STATUS);
+        let error = Error::BadArgument {
+            builtin: "repeat",
+            argument: String::from("x"),
+            expected: "a count",
+        };
+        assert_eq!(error.to_string(), "repeat: bad argument 'x' (a count)");
+        assert_eq!(error.status(), USAGE_STATUS);
+        assert_eq!(seconds(Duration::from_millis(12_345)), "12.345");
+    }
+}

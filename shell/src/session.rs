@@ -1,0 +1,292 @@
+//! An operator session on one console: prompt, line editing, running lines with the
+//! rc interpreter, built-ins, Ctrl-C for the foreground job.
+//!
+//! A [`Session`] owns one console: its writer (shared with the jobs through
+//! [`SessionConsole`], see [`crate::console`]) and its reader (owned by the input pump
+//! thread, see [`crate::input`]). [`Session::run`] loops:
+//!
+//! 1. print the prompt (`PS1` if set, else [`DEFAULT_PROMPT`]) and feed input bytes to
+//!    the [`Editor`](crate::editor::Editor) until it reports an event;
+//! 2. a line is parsed and run by `interp.run_text("shell", ...)` with the shell's
+//!    built-ins as hooks, while Ctrl-C cancels the foreground job (the pump calls the
+//!    interpreter's [`Interrupt`](kiln_init::exec::Interrupt)); a parse error is printed
+//!    rendered with its caret; with `set -o status`, `[status N]` follows;
+//! 3. `poweroff`/`halt`/`reboot` return [`Flow::Power`]; the end of the input returns
+//!    [`Flow::Normal`] with `$?`. Ctrl-D on an empty line only prints a line end.
+//!
+//! Jobs a line started and that ended during it are dropped from the job table when
+//! the line is done (their status went to `$?`); background jobs stay until `jobs`
+//! has reported their end.
+//!
+//! Wiring (board): make one session per console for the life of the image, build the
+//! interpreter on its console, and run rc through it so that Ctrl-C works there too and
+//! rc's `shell` opens this session:
+//!
+//! ```ignore
+//! let mut session = Session::new(platform, Serial, Serial, Config::default())?;
+//! let mut interp = session.interpreter(PROGRAMS, FILES);
+//! let flow = match session.run_script(&mut interp, "rc", &rc_text) {
+//!     Ok(flow) => flow,
+//!     Err(error) => {
+//!         session.print(&format!("{}\n", error.render(&rc_text)));
+//!         session.run(&mut interp)
+//!     }
+//! };
+//! ```
+
+use alloc::borrow::ToOwned;
+use alloc::format;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use embedded_io::{Read, Write};
+use kiln_init::exec::{Flow, Hooks, Interpreter};
+use kiln_init::jobs::JobId;
+use kiln_init::platform::{Platform, SpawnError, Status};
+use kiln_init::program::{BakedFile, Program};
+use kiln_init::rc;
+
+use crate::builtins::{self, Builtins};
+use crate::complete::ShellCompleter;
+use crate::console::{CRLF, Screen, SessionConsole};
+use crate::editor::{Config, Event};
+use crate::input::{self, InputState};
+
+/// The prompt when `PS1` is not set.
+pub const DEFAULT_PROMPT: &str = "kiln> ";
+/// The shell variable that holds the prompt.
+pub const PROMPT_VAR: &str = "PS1";
+/// The source name of typed lines in error messages (`shell:1:5: ...`).
+pub const SOURCE_NAME: &str = "shell";
+/// The status of a line that does not parse (as sh's syntax errors).
+pub const PARSE_ERROR_STATUS: Status = 2;
+
+/// The shell's modes that `set -o` / `set +o` change (besides `echo`, the editor's).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Print `[status N]` after every command.
+    pub status: bool,
+}
+
+/// An operator session on one console; see the [module docs](self).
+pub struct Session<W> {
+    platform: &'static dyn Platform,
+    screen: Arc<spin::Mutex<Screen<W>>>,
+    input: Arc<InputState>,
+    console: Arc<SessionConsole<W>>,
+    options: Options,
+    /// The highest job id seen when the last line ended: newer jobs were started since.
+    seen_jobs: JobId,
+}
+
+impl<W: Write + Send + 'static> Session<W> {
+    /// A session writing to `output` and reading `input` on its own pump thread, which
+    /// starts now and lives as long as the image (it cannot be stopped while it blocks
+    /// in `read`). `config` sets the editor up (echo off for a scripted console).
+    pub fn new<R>(
+        platform: &'static dyn Platform,
+        input: R,
+        output: W,
+        config: Config,
+    ) -> Result<Self, SpawnError>
+    where
+        R: Read + Send + 'static,
+    {
+        let screen = Arc::new(spin::Mutex::new(Screen::new(output, config)));
+        let input_state = InputState::new(platform);
+        input::spawn_pump(&input_state, input)?;
+        Ok(Session {
+            platform,
+            console: Arc::new(SessionConsole::new(screen.clone())),
+            screen,
+            input: input_state,
+            options: Options::default(),
+            seen_jobs: 0,
+        })
+    }
+
+    /// The console jobs should write to: give it to [`Interpreter::new`].
+    pub fn console(&self) -> Arc<SessionConsole<W>> {
+        self.console.clone()
+    }
+
+    /// An interpreter whose jobs write to this session's console.
+    pub fn interpreter(
+        &self,
+        programs: &'static [Program],
+        files: &'static [BakedFile],
+    ) -> Interpreter {
+        Interpreter::new(self.platform, programs, files, self.console.clone())
+    }
+
+    /// Prints text on the console (`\n` becomes `\r\n`).
+    pub fn print(&self, text: &str) {
+        self.screen.lock().text(text.as_bytes());
+    }
+
+    /// The current modes.
+    pub fn options(&self) -> Options {
+        self.options
+    }
+
+    /// How many typed-ahead bytes were dropped because the input queue was full.
+    pub fn dropped_input(&self) -> u64 {
+        self.input.dropped()
+    }
+
+    /// Runs rc text (a script) with Ctrl-C cancelling its foreground jobs, and with
+    /// rc's `shell` opening this session. A parse error is returned, not printed.
+    pub fn run_script(
+        &mut self,
+        interp: &mut Interpreter,
+        source_name: &str,
+        text: &str,
+    ) -> Result<Flow, rc::Error> {
+        self.input.clear_interrupted();
+        let handle = interp.interrupt_handle();
+        let outer = self.input.set_foreground(Some(handle.clone()));
+        let result = interp.run_text(source_name, text, self);
+        self.input.set_foreground(outer);
+        handle.clear();
+        result
+    }
+
+    /// Runs the session until `poweroff`/`halt`/`reboot` ([`Flow::Power`]) or the end
+    /// of the input ([`Flow::Normal`] with `$?`).
+    pub fn run(&mut self, interp: &mut Interpreter) -> Flow {
+        // While a line is edited Ctrl-C is the editor's; an enclosing rc run gets its
+        // handle back when the session ends.
+        let outer = self.input.set_foreground(None);
+        self.seen_jobs = newest_job(interp).max(self.seen_jobs);
+        let completer = ShellCompleter::new(interp, builtins::NAMES);
+        let flow = loop {
+            let prompt = interp.var(PROMPT_VAR).unwrap_or(DEFAULT_PROMPT).to_owned();
+            self.screen.lock().begin_line(&prompt);
+            let event = loop {
+                let Some(byte) = self.input.next_byte() else {
+                    self.screen.lock().end_line();
+                    break None;
+                };
+                let event = self.screen.lock().feed(byte, &completer);
+                if event != Event::None {
+                    break Some(event);
+                }
+            };
+            let Some(event) = event else {
+                break Flow::Normal(interp.last_status());
+            };
+            match event {
+                Event::Line(line) => {
+                    if let Some(flow) = self.run_line(interp, &line) {
+                        break flow;
+                    }
+                }
+                Event::TooLong { max } => {
+                    self.print(&format!(
+                        "kiln: line too long (max {max} bytes), discarded\n"
+                    ));
+                }
+                Event::Eof => self.screen.lock().raw(CRLF),
+                // The editor discarded the line and echoed ^C.
+                Event::Interrupt | Event::None => {}
+            }
+        };
+        self.input.set_foreground(outer);
+        flow
+    }
+
+    /// Runs one typed line; `Some` if the session should end.
+    fn run_line(&mut self, interp: &mut Interpreter, line: &str) -> Option<Flow> {
+        if line.trim().is_empty() {
+            return None;
+        }
+        self.input.clear_interrupted();
+        let handle = interp.interrupt_handle();
+        self.input.set_foreground(Some(handle.clone()));
+        let result = interp.run_text(SOURCE_NAME, line, &mut Builtins { session: self });
+        self.input.set_foreground(None);
+        // A Ctrl-C that came as the line ended must not stop the next one.
+        handle.clear();
+        self.forget_foreground_jobs(interp);
+        let status = match result {
+            Ok(Flow::Normal(status)) => status,
+            Ok(Flow::Power(action)) => return Some(Flow::Power(action)),
+            Err(error) => {
+                self.print(&format!("{}\n", error.render(line)));
+                PARSE_ERROR_STATUS
+            }
+        };
+        if self.options.status {
+            self.print(&format!("[status {status}]\n"));
+        }
+        None
+    }
+
+    /// Drops the jobs the last line started that have already ended.
+    fn forget_foreground_jobs(&mut self, interp: &Interpreter) {
+        let table = interp.jobs();
+        for job in table.jobs() {
+            if job.id() > self.seen_jobs && job.state().is_finished() {
+                table.forget(job.id());
+            }
+        }
+        self.seen_jobs = newest_job(interp).max(self.seen_jobs);
+    }
+
+    // ---- for the built-ins ----------------------------------------------------------
+
+    pub(crate) fn input(&self) -> Arc<InputState> {
+        self.input.clone()
+    }
+
+    pub(crate) fn raw(&self, bytes: &[u8]) {
+        self.screen.lock().raw(bytes);
+    }
+
+    /// The history, oldest first.
+    pub(crate) fn history(&self) -> Vec<String> {
+        let screen = self.screen.lock();
+        screen.editor.history().iter().map(String::from).collect()
+    }
+
+    pub(crate) fn set_status_mode(&mut self, on: bool) {
+        self.options.status = on;
+    }
+
+    pub(crate) fn set_echo(&mut self, on: bool) {
+        self.screen.lock().editor.set_echo(on);
+    }
+
+    /// `set -o`'s listing of the options.
+    pub(crate) fn describe_options(&self) -> String {
+        let echo = self.screen.lock().editor.config().echo;
+        let word = |on: bool| if on { "on" } else { "off" };
+        format!(
+            "status {}\necho {}\n",
+            word(self.options.status),
+            word(echo)
+        )
+    }
+}
+
+/// rc's `shell` word opens this session (see [`Session::run_script`]).
+impl<W: Write + Send + 'static> Hooks for Session<W> {
+    fn shell(&mut self, interp: &mut Interpreter) -> Flow {
+        self.run(interp)
+    }
+}
+
+/// The highest job id in `interp`'s table (0 for none).
+fn newest_job(interp: &Interpreter) -> JobId {
+    interp
+        .jobs()
+        .jobs()
+        .iter()
+        .map(|j| j.id())
+        .max()
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests;
