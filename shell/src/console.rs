@@ -1,7 +1,7 @@
 //! The session's screen: one writer shared by the line editor, the built-ins and the
 //! jobs, so that output from a background job does not trample the line being edited.
 //!
-//! [`Screen`] owns the console's writer and the [`Editor`] behind one `spin::Mutex`.
+//! The screen owns the console's writer and the [`Editor`] behind one `spin::Mutex`.
 //! Everything the session prints goes through it:
 //!
 //! - editor output (prompt, echo, redraws) is written as the editor renders it;

@@ -1,7 +1,7 @@
 //! The input pump: a platform thread that reads the console and feeds the session.
 //!
 //! The session thread blocks inside `Interpreter::run_text` while a foreground command
-//! runs, so it cannot watch the console for Ctrl-C itself. [`spawn_pump`] starts a
+//! runs, so it cannot watch the console for Ctrl-C itself. The session starts a
 //! thread that owns the console's [`embedded_io::Read`] half and loops:
 //!
 //! - it reads a chunk (blocking in the reader, which parks through the platform);

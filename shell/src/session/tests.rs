@@ -16,6 +16,8 @@ use std::sync::Mutex;
 use kiln_init::fake::FakePlatform;
 use kiln_init::platform::PowerAction;
 
+use crate::complete::Completer as _;
+
 use super::*;
 
 /// The up arrow as terminals send it.
@@ -70,6 +72,11 @@ impl embedded_io::Read for Typed {
             if self.fake.now() < *at {
                 let at = *at;
                 self.fake.park(Some(at));
+                continue;
+            }
+            if bytes.is_empty() {
+                // An empty chunk only lets time pass.
+                self.chunks.pop_front();
                 continue;
             }
             let n = buf.len().min(bytes.len());
@@ -394,6 +401,32 @@ fn background_output_while_editing_redraws_the_partial_line() {
              kiln> ech{ERASE_TO_END}o x\r\nx\r\nkiln> "
         )
     );
+}
+
+#[test]
+fn the_completer_knows_command_positions() {
+    let rig = typed("");
+    let completer = ShellCompleter::new(&rig.interp, builtins::NAMES);
+    let complete = |line: &str| {
+        let start = crate::complete::word_start(line);
+        let mut found: Vec<String> = completer
+            .complete(line, start)
+            .into_iter()
+            .filter(|c| c.starts_with(&line[start..]))
+            .collect();
+        found.sort();
+        found
+    };
+    assert_eq!(complete("ec"), ["echo"]);
+    assert_eq!(complete("true && ec"), ["echo"]);
+    assert_eq!(complete("if tr"), ["true"]);
+    assert_eq!(complete("repeat 3 ec"), ["echo"]);
+    assert_eq!(complete("timeout 5s sl"), ["sleep"]);
+    assert_eq!(complete("help rep"), ["repeat"]);
+    assert_eq!(complete("p"), ["poweroff", "producer", "programs", "ps"]);
+    assert_eq!(complete("cat r"), ["rc"]);
+    assert_eq!(complete("echo ec"), Vec::<String>::new());
+    assert_eq!(complete("kill %"), Vec::<String>::new());
 }
 
 #[test]
