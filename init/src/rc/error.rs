@@ -169,6 +169,26 @@ pub struct Error {
 /// The rc parser's result.
 pub type Result<T> = core::result::Result<T, Error>;
 
+/// Messages quote at most this many chars of an offending token.
+const MAX_QUOTED_CHARS: usize = 40;
+
+/// `text` for a one-line message: control chars escaped, cut to [`MAX_QUOTED_CHARS`] chars.
+pub(crate) fn excerpt(text: &str) -> String {
+    let mut short = String::new();
+    for (i, c) in text.chars().enumerate() {
+        if i == MAX_QUOTED_CHARS {
+            short.push_str("...");
+            break;
+        }
+        if c.is_control() {
+            short.extend(c.escape_debug());
+        } else {
+            short.push(c);
+        }
+    }
+    short
+}
+
 /// Caret lines under very long tokens are cut to this many columns.
 const MAX_CARETS: usize = 200;
 /// What the source line and the caret line are indented by.

@@ -21,7 +21,7 @@ use nom::sequence::{delimited, pair};
 use nom_locate::LocatedSpan;
 
 use super::ast::{Span, Word, WordPart};
-use super::error::ErrorKind;
+use super::error::{ErrorKind, excerpt};
 
 /// The lexer's input: the remaining text with its byte offset.
 pub(crate) type Input<'a> = LocatedSpan<&'a str>;
@@ -369,6 +369,7 @@ impl<'a> Lexer<'a> {
             if ends_word(c) {
                 break;
             }
+            let before = self.rest.location_offset();
             match c {
                 '\'' => {
                     plain = false;
@@ -406,6 +407,11 @@ impl<'a> Lexer<'a> {
                     }
                 }
             }
+            if self.rest.location_offset() == before {
+                // Every piece consumes input; this guards the loop should one ever not.
+                let kind = ErrorKind::UnexpectedToken(String::from(c));
+                return Err(self.error(kind, before, c.len_utf8()));
+            }
         }
         let end = self.rest.location_offset();
         let raw = self.text.get(start..end).unwrap_or("");
@@ -420,9 +426,9 @@ impl<'a> Lexer<'a> {
         })
     }
 
-    /// Advances past the first `bytes` bytes of the rest (always a char boundary here).
-    fn advance(&mut self, bytes: usize) {
-        let taken: Res<'_, Input<'_>> = nom::bytes::complete::take(bytes).parse(self.rest);
+    /// Advances past the next `chars` chars (callers have seen them).
+    fn advance(&mut self, chars: usize) {
+        let taken: Res<'_, Input<'_>> = nom::bytes::complete::take(chars).parse(self.rest);
         if let Ok((rest, _)) = taken {
             self.rest = rest;
         }
@@ -442,7 +448,7 @@ impl<'a> Lexer<'a> {
             Some(escaped) => {
                 let mut buf = [0u8; 4];
                 builder.push_str(escaped.encode_utf8(&mut buf));
-                self.advance(1 + escaped.len_utf8());
+                self.advance(2);
                 Ok(())
             }
         }
@@ -504,7 +510,7 @@ impl<'a> Lexer<'a> {
                         .map_or(fragment.len(), |i| {
                             i + usize::from(fragment.as_bytes()[i] == b'}')
                         });
-                    let text = String::from(&fragment[..end]);
+                    let text = excerpt(&fragment[..end]);
                     return Err(self.error(ErrorKind::BadSubstitution(text), at, end));
                 }
             }

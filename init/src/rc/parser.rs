@@ -29,12 +29,10 @@ use super::ast::{
     AndOr, Assignment, BUILTIN_NAMES, Builtin, Command, Connector, IfCommand, Item, List,
     Pipeline, Script, SimpleCommand, Span, Word, WordPart,
 };
-use super::error::{Error, ErrorKind, Result};
+use super::error::{Error, ErrorKind, Result, excerpt};
 use super::lexer::{LexedWord, Lexer, Op, Token, TokenKind, is_name};
 use super::{MAX_DEPTH, MAX_SCRIPT_BYTES};
 
-/// Messages quote at most this many chars of an offending token.
-const MAX_QUOTED_CHARS: usize = 40;
 /// Names longer than this get no did-you-mean suggestion (edit distance is quadratic).
 const MAX_SUGGEST_CHARS: usize = 64;
 /// The largest edit distance still offered as a suggestion.
@@ -80,18 +78,6 @@ impl Closer {
 /// Keywords that close a list (everything but `if` and `{`).
 fn is_closing_keyword(keyword: &str) -> bool {
     matches!(keyword, "then" | "elif" | "else" | "fi" | "}")
-}
-
-/// `text` cut to [`MAX_QUOTED_CHARS`] chars for a message.
-fn excerpt(text: &str) -> String {
-    match text.char_indices().nth(MAX_QUOTED_CHARS) {
-        Some((cut, _)) => {
-            let mut short = String::from(&text[..cut]);
-            short.push_str("...");
-            short
-        }
-        None => String::from(text),
-    }
 }
 
 /// Parses `NUMBER` + `ms`|`s`|`m`.

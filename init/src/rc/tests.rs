@@ -249,6 +249,7 @@ fn quoting_and_expansion() {
         words_of("echo pre'q'\"$V\"post"),
         vec![w("echo"), word(vec![lit("preq"), var("V"), lit("post")])]
     );
+    assert_eq!(words_of("echo \\é\\ü"), vec![w("echo"), w("éü")]);
     assert_eq!(words_of("echo $A$B"), vec![w("echo"), word(vec![var("A"), var("B")])]);
 }
 
