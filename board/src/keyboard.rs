@@ -1,6 +1,16 @@
-//! The PS/2 keyboard: scancodes from IRQ 1 into a queue a console thread decodes.
+//! The PS/2 keyboard: scancodes from IRQ 1 into a queue; [`KeyboardInput`] decodes
+//! them with pc-keyboard (layout from `kiln.keymap=us|uk|de|fr|no|fise|dvorak|colemak|jis`
+//! on the kernel command line, US by default) into the bytes a terminal would send
+//! (UTF-8 text, control characters, ANSI sequences for arrows, Home, End, Delete), so
+//! the same line editor serves serial and keyboard. Output goes to [`crate::vga`].
 
 use core::sync::atomic::{AtomicU64, Ordering};
+
+use pc_keyboard::layouts::{
+    AnyLayout, Azerty, Colemak, De105Key, Dvorak104Key, FiSe105Key, Jis109Key, No105Key,
+    Uk105Key, Us104Key,
+};
+use pc_keyboard::{DecodedKey, HandleControl, KeyCode, PS2Keyboard, ScancodeSet1};
 
 use crate::port::inb;
 use crate::sched;
@@ -41,5 +51,100 @@ pub fn next_scancode() -> u8 {
             return code;
         }
         sched::park(None);
+    }
+}
+
+/// Picks the layout named on the kernel command line (`kiln.keymap=NAME`).
+pub fn layout_from_command_line(command_line: &str) -> AnyLayout {
+    let name = command_line
+        .split_whitespace()
+        .find_map(|word| word.strip_prefix("kiln.keymap="))
+        .unwrap_or("us");
+    match name {
+        "uk" => AnyLayout::Uk105Key(Uk105Key),
+        "de" => AnyLayout::De105Key(De105Key),
+        "fr" => AnyLayout::Azerty(Azerty),
+        "no" => AnyLayout::No105Key(No105Key),
+        "fise" => AnyLayout::FiSe105Key(FiSe105Key),
+        "dvorak" => AnyLayout::Dvorak104Key(Dvorak104Key),
+        "colemak" => AnyLayout::Colemak(Colemak),
+        "jis" => AnyLayout::Jis109Key(Jis109Key),
+        _ => AnyLayout::Us104Key(Us104Key),
+    }
+}
+
+/// The keyboard as a terminal's input stream.
+pub struct KeyboardInput {
+    decoder: PS2Keyboard<AnyLayout, ScancodeSet1>,
+    pending: heapless::Deque<u8, 16>,
+}
+
+impl KeyboardInput {
+    pub fn new(layout: AnyLayout) -> KeyboardInput {
+        KeyboardInput {
+            decoder: PS2Keyboard::new(ScancodeSet1::new(), layout, HandleControl::MapLettersToUnicode),
+            pending: heapless::Deque::new(),
+        }
+    }
+
+    fn queue(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            let _ = self.pending.push_back(byte);
+        }
+    }
+
+    /// Decodes scancodes until a key yields bytes.
+    fn fill(&mut self) {
+        while self.pending.is_empty() {
+            let code = next_scancode();
+            let Ok(Some(event)) = self.decoder.add_byte(code) else { continue };
+            match self.decoder.process_keyevent(event) {
+                Some(DecodedKey::Unicode(c)) => {
+                    let mut utf8 = [0u8; 4];
+                    let text = c.encode_utf8(&mut utf8);
+                    // Enter arrives as '\n'; terminals send '\r'.
+                    let bytes = if text == "\n" { b"\r" as &[u8] } else { text.as_bytes() };
+                    self.queue(bytes);
+                }
+                Some(DecodedKey::RawKey(key)) => {
+                    let sequence: &[u8] = match key {
+                        KeyCode::ArrowUp => b"\x1b[A",
+                        KeyCode::ArrowDown => b"\x1b[B",
+                        KeyCode::ArrowRight => b"\x1b[C",
+                        KeyCode::ArrowLeft => b"\x1b[D",
+                        KeyCode::Home => b"\x1b[H",
+                        KeyCode::End => b"\x1b[F",
+                        KeyCode::Delete => b"\x1b[3~",
+                        _ => b"",
+                    };
+                    self.queue(sequence);
+                }
+                None => {}
+            }
+        }
+    }
+}
+
+impl embedded_io::ErrorType for KeyboardInput {
+    type Error = core::convert::Infallible;
+}
+
+impl embedded_io::Read for KeyboardInput {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        self.fill();
+        let mut n = 0;
+        while n < buf.len() {
+            match self.pending.pop_front() {
+                Some(byte) => {
+                    buf[n] = byte;
+                    n += 1;
+                }
+                None => break,
+            }
+        }
+        Ok(n)
     }
 }

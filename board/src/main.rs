@@ -15,7 +15,6 @@ extern crate alloc;
 extern crate kiln_mem;
 
 mod boot;
-mod console;
 mod fault;
 mod fwcfg;
 mod guard;
@@ -33,14 +32,20 @@ mod serial;
 mod symbols;
 mod sync;
 mod time;
+mod vga;
 
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::sync::Arc;
 
-use kiln_init::exec::{Flow, Hooks, Interpreter};
+use alloc::format;
+
+use kiln_init::exec::Flow;
 use kiln_init::platform::{Platform, PowerAction};
 use kiln_init::program::BakedFile;
+use kiln_shell::{Config, Session};
+
+use serial::Serial;
 
 /// Files baked into the image from the repo's `files/` folder (see build.rs).
 pub static FILES: &[BakedFile] = include!(concat!(env!("OUT_DIR"), "/baked_files.rs"));
@@ -92,21 +97,26 @@ fn init_main(command_line: &'static str) {
         power::power_off(if failed == 0 { 0 } else { 1 });
     }
 
+    if keyboard::present() {
+        start_keyboard_console(command_line);
+    }
     let script = load_rc();
-    let mut interp = Interpreter::new(
-        &platform::PLATFORM,
-        kiln_utils::PROGRAMS,
-        FILES,
-        Arc::new(platform::SerialConsole),
-    );
-    let mut hooks = BoardHooks;
-    let flow = match interp.run_text("rc", &script, &mut hooks) {
+    let mut session = match Session::new(&platform::PLATFORM, Serial, Serial, Config::default()) {
+        Ok(session) => session,
+        Err(error) => {
+            kprintln!("kiln: cannot start the serial console ({error:?})");
+            power::halt();
+        }
+    };
+    // Jobs from rc and from the serial shell write to the serial session's console.
+    let mut interp = session.interpreter(kiln_utils::PROGRAMS, FILES);
+    let flow = match session.run_script(&mut interp, "rc", &script) {
         Ok(flow) => flow,
         Err(error) => {
             // A broken script starts nothing; say why and open the console.
-            kprintln!("{}", error.render(&script));
-            kprintln!("kiln: the rc script did not run; opening the shell");
-            hooks.shell(&mut interp)
+            session.print(&format!("{}\n", error.render(&script)));
+            session.print("kiln: the rc script did not run; opening the shell\n");
+            session.run(&mut interp)
         }
     };
     let action = match flow {
@@ -120,6 +130,29 @@ fn init_main(command_line: &'static str) {
     platform::PLATFORM.power(action);
 }
 
+/// A second shell on the PS/2 keyboard and the VGA screen, in its own thread.
+fn start_keyboard_console(command_line: &'static str) {
+    vga::init();
+    let layout = keyboard::layout_from_command_line(command_line);
+    let body = Box::new(move || {
+        let input = keyboard::KeyboardInput::new(layout);
+        let Ok(mut session) =
+            Session::new(&platform::PLATFORM, input, vga::VgaScreen, Config::default())
+        else {
+            kprintln!("kiln: cannot start the keyboard console");
+            return;
+        };
+        session.print(&format!("kiln {VERSION}: keyboard console\n"));
+        let mut interp = session.interpreter(kiln_utils::PROGRAMS, FILES);
+        if let Flow::Power(action) = session.run(&mut interp) {
+            platform::PLATFORM.power(action);
+        }
+    });
+    if sched::spawn("vga-shell", body, None).is_err() {
+        kprintln!("kiln: no memory for the keyboard console");
+    }
+}
+
 /// The rc script: fw_cfg `opt/kiln/rc` if the VMM passed one, else the baked default.
 fn load_rc() -> String {
     if let Some(bytes) = fwcfg::read_file(RC_FW_CFG_NAME) {
@@ -130,15 +163,6 @@ fn load_rc() -> String {
         .find(|f| f.name == RC_BAKED_NAME)
         .map(|f| String::from_utf8_lossy(f.contents).into_owned())
         .unwrap_or_else(|| String::from("shell\n"))
-}
-
-/// What the image adds to the rc language: the interactive shell.
-struct BoardHooks;
-
-impl Hooks for BoardHooks {
-    fn shell(&mut self, interp: &mut Interpreter) -> Flow {
-        console::run(interp, self)
-    }
 }
 
 /// Unwinding never happens (panic = "abort"), but the prebuilt `core` refers to it.

@@ -1,0 +1,189 @@
+//! The VGA text screen (80x25 at 0xB8000): a small terminal for the keyboard console.
+//!
+//! It understands what the line editor sends: printable text, `\r`, `\n`, backspace,
+//! and the ANSI sequences `ESC[K` (erase to end of line), `ESC[nD`/`ESC[nC` (cursor
+//! left/right), `ESC[H` (home) and `ESC[2J` (clear). Other sequences are dropped.
+//! The screen scrolls; the hardware cursor follows through the CRTC ports.
+
+use crate::port::outb;
+use crate::sync::IrqMutex;
+
+const BUFFER: usize = 0xB8000;
+const WIDTH: usize = 80;
+const HEIGHT: usize = 25;
+/// Light grey on black.
+const ATTRIBUTE: u16 = 0x07 << 8;
+const BLANK: u16 = ATTRIBUTE | b' ' as u16;
+const CRTC_INDEX: u16 = 0x3D4;
+const CRTC_DATA: u16 = 0x3D5;
+const CURSOR_HIGH: u8 = 0x0E;
+const CURSOR_LOW: u8 = 0x0F;
+const ESC: u8 = 0x1B;
+const BACKSPACE: u8 = 0x08;
+/// Parameter digits kept for one CSI sequence.
+const MAX_PARAM: usize = 999;
+
+/// Where the escape-sequence parser is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum EscState {
+    /// Plain text.
+    Normal,
+    /// Got ESC.
+    Escape,
+    /// Got ESC [ and maybe digits.
+    Csi,
+}
+
+struct Screen {
+    row: usize,
+    column: usize,
+    state: EscState,
+    param: usize,
+}
+
+static SCREEN: IrqMutex<Screen> = IrqMutex::new(Screen {
+    row: 0,
+    column: 0,
+    state: EscState::Normal,
+    param: 0,
+});
+
+fn cell(row: usize, column: usize) -> *mut u16 {
+    (BUFFER + 2 * (row * WIDTH + column)) as *mut u16
+}
+
+fn put(row: usize, column: usize, value: u16) {
+    // SAFETY: row < HEIGHT and column < WIDTH keep the write inside the text buffer,
+    // which is identity-mapped device memory.
+    unsafe { core::ptr::write_volatile(cell(row, column), value) }
+}
+
+fn get(row: usize, column: usize) -> u16 {
+    // SAFETY: as in `put`.
+    unsafe { core::ptr::read_volatile(cell(row, column)) }
+}
+
+impl Screen {
+    fn newline(&mut self) {
+        self.column = 0;
+        if self.row + 1 < HEIGHT {
+            self.row += 1;
+            return;
+        }
+        for row in 1..HEIGHT {
+            for column in 0..WIDTH {
+                put(row - 1, column, get(row, column));
+            }
+        }
+        for column in 0..WIDTH {
+            put(HEIGHT - 1, column, BLANK);
+        }
+    }
+
+    fn clear(&mut self) {
+        for row in 0..HEIGHT {
+            for column in 0..WIDTH {
+                put(row, column, BLANK);
+            }
+        }
+        self.row = 0;
+        self.column = 0;
+    }
+
+    fn byte(&mut self, byte: u8) {
+        match self.state {
+            EscState::Normal => match byte {
+                ESC => self.state = EscState::Escape,
+                b'\n' => self.newline(),
+                b'\r' => self.column = 0,
+                BACKSPACE => self.column = self.column.saturating_sub(1),
+                0x20..=0x7E => {
+                    if self.column == WIDTH {
+                        self.newline();
+                    }
+                    put(self.row, self.column, ATTRIBUTE | u16::from(byte));
+                    self.column += 1;
+                }
+                // UTF-8 lead bytes show as one placeholder; continuation bytes none.
+                0xC0..=0xFF => self.byte(b'?'),
+                _ => {}
+            },
+            EscState::Escape => {
+                self.param = 0;
+                self.state = if byte == b'[' {
+                    EscState::Csi
+                } else {
+                    EscState::Normal
+                };
+            }
+            EscState::Csi => match byte {
+                b'0'..=b'9' => {
+                    self.param = (self.param * 10 + usize::from(byte - b'0')).min(MAX_PARAM);
+                }
+                b';' => {}
+                final_byte => {
+                    let count = self.param.max(1);
+                    match final_byte {
+                        b'K' => {
+                            for column in self.column..WIDTH {
+                                put(self.row, column, BLANK);
+                            }
+                        }
+                        b'D' => self.column = self.column.saturating_sub(count),
+                        b'C' => self.column = (self.column + count).min(WIDTH - 1),
+                        b'H' => {
+                            self.row = 0;
+                            self.column = 0;
+                        }
+                        b'J' if self.param == 2 => self.clear(),
+                        _ => {}
+                    }
+                    self.state = EscState::Normal;
+                }
+            },
+        }
+    }
+
+    fn move_cursor(&self) {
+        let position = (self.row * WIDTH + self.column.min(WIDTH - 1)) as u16;
+        outb(CRTC_INDEX, CURSOR_HIGH);
+        outb(CRTC_DATA, (position >> 8) as u8);
+        outb(CRTC_INDEX, CURSOR_LOW);
+        outb(CRTC_DATA, position as u8);
+    }
+}
+
+/// Clears the screen.
+pub fn init() {
+    let mut screen = SCREEN.lock();
+    screen.clear();
+    screen.move_cursor();
+}
+
+/// Writes bytes as a terminal would show them.
+pub fn write(bytes: &[u8]) {
+    let mut screen = SCREEN.lock();
+    for &byte in bytes {
+        screen.byte(byte);
+    }
+    screen.move_cursor();
+}
+
+/// The screen as an output stream.
+#[derive(Clone, Copy, Default)]
+pub struct VgaScreen;
+
+impl embedded_io::ErrorType for VgaScreen {
+    type Error = core::convert::Infallible;
+}
+
+impl embedded_io::Write for VgaScreen {
+    fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
+        write(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> Result<(), Self::Error> {
+        Ok(())
+    }
+}
