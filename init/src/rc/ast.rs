@@ -191,6 +191,15 @@ pub const BUILTIN_NAMES: &[&str] = &[
 ];
 
 impl Word {
+    /// The word's text if it is literal only (no expansion), without copying.
+    pub fn literal(&self) -> Option<&str> {
+        match self.parts.as_slice() {
+            [] => Some(""),
+            [WordPart::Literal(text)] => Some(text),
+            _ => None,
+        }
+    }
+
     /// The word's text if it is literal only (no expansion), e.g. a program name.
     pub fn as_literal(&self) -> Option<String> {
         let mut text = String::new();

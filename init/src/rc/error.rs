@@ -58,10 +58,7 @@ pub enum ErrorKind {
         suggestion: Option<String>,
     },
     /// A built-in used where a program is needed (`timeout 5s wait`).
-    NotAProgram {
-        builtin: &'static str,
-        name: String,
-    },
+    NotAProgram { builtin: &'static str, name: String },
     /// A built-in needed an argument it did not get.
     MissingArgument {
         builtin: &'static str,
@@ -146,7 +143,10 @@ impl fmt::Display for ErrorKind {
                 write!(f, "assignments cannot precede '{builtin}'")
             }
             ErrorKind::NestingTooDeep { limit } => {
-                write!(f, "nesting too deep (more than {limit} levels of {{ }} or if)")
+                write!(
+                    f,
+                    "nesting too deep (more than {limit} levels of {{ }} or if)"
+                )
             }
             ErrorKind::ScriptTooLarge { size, limit } => {
                 write!(f, "script too large ({size} bytes, limit {limit})")
@@ -246,7 +246,11 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.source, self.line, self.column, self.kind)
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.source, self.line, self.column, self.kind
+        )
     }
 }
 

@@ -134,9 +134,7 @@ pub(crate) fn is_name(text: &str) -> bool {
 /// The length of the longest variable name at the start of `text` (0 if none).
 fn name_prefix_len(text: &str) -> usize {
     match text.chars().next() {
-        Some(c) if is_name_start(c) => text
-            .find(|c: char| !is_name_char(c))
-            .unwrap_or(text.len()),
+        Some(c) if is_name_start(c) => text.find(|c: char| !is_name_char(c)).unwrap_or(text.len()),
         _ => 0,
     }
 }
@@ -362,10 +360,7 @@ impl<'a> Lexer<'a> {
     fn word(&mut self, start: usize) -> Result<LexedWord<'a>, LexError> {
         let mut builder = WordBuilder::new();
         let mut plain = true;
-        loop {
-            let Some(c) = self.rest.fragment().chars().next() else {
-                break;
-            };
+        while let Some(c) = self.rest.fragment().chars().next() {
             if ends_word(c) {
                 break;
             }
@@ -459,7 +454,8 @@ impl<'a> Lexer<'a> {
         let quote = self.rest.location_offset();
         self.advance(1);
         loop {
-            if let Ok((rest, run)) = take_while1::<_, _, ()>(|c| !ends_quoted_run(c)).parse(self.rest)
+            if let Ok((rest, run)) =
+                take_while1::<_, _, ()>(|c| !ends_quoted_run(c)).parse(self.rest)
             {
                 builder.push_str(run.fragment());
                 self.rest = rest;

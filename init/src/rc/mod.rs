@@ -40,7 +40,7 @@ pub trait Names {
 
 impl Names for &[&str] {
     fn contains(&self, name: &str) -> bool {
-        self.iter().any(|n| *n == name)
+        <[&str]>::contains(self, &name)
     }
 
     fn candidates(&self) -> Vec<&str> {
@@ -50,7 +50,7 @@ impl Names for &[&str] {
 
 impl<const N: usize> Names for [&str; N] {
     fn contains(&self, name: &str) -> bool {
-        self.iter().any(|n| *n == name)
+        <[&str]>::contains(self, &name)
     }
 
     fn candidates(&self) -> Vec<&str> {
@@ -60,7 +60,7 @@ impl<const N: usize> Names for [&str; N] {
 
 impl Names for Vec<&str> {
     fn contains(&self, name: &str) -> bool {
-        self.iter().any(|n| *n == name)
+        <[&str]>::contains(self, &name)
     }
 
     fn candidates(&self) -> Vec<&str> {

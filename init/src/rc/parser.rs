@@ -26,8 +26,8 @@ use nom::sequence::pair;
 
 use super::Names;
 use super::ast::{
-    AndOr, Assignment, BUILTIN_NAMES, Builtin, Command, Connector, IfCommand, Item, List,
-    Pipeline, Script, SimpleCommand, Span, Word, WordPart,
+    AndOr, Assignment, BUILTIN_NAMES, Builtin, Command, Connector, IfCommand, Item, List, Pipeline,
+    Script, SimpleCommand, Span, Word, WordPart,
 };
 use super::error::{Error, ErrorKind, Result, excerpt};
 use super::lexer::{LexedWord, Lexer, Op, Token, TokenKind, is_name};
@@ -90,7 +90,9 @@ pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
     match unit {
         "ms" => Some(Duration::from_millis(value)),
         "s" => Some(Duration::from_secs(value)),
-        _ => value.checked_mul(SECONDS_PER_MINUTE).map(Duration::from_secs),
+        _ => value
+            .checked_mul(SECONDS_PER_MINUTE)
+            .map(Duration::from_secs),
     }
 }
 
@@ -98,7 +100,12 @@ const SECONDS_PER_MINUTE: u64 = 60;
 
 /// Parses a decimal number that fits `T`.
 fn parse_number<T: core::str::FromStr>(text: &str) -> Option<T> {
-    all_consuming(digit1::<_, ()>).parse(text).ok()?.1.parse().ok()
+    all_consuming(digit1::<_, ()>)
+        .parse(text)
+        .ok()?
+        .1
+        .parse()
+        .ok()
 }
 
 /// The Levenshtein distance between `a` and `b`, counted in chars.
@@ -129,7 +136,11 @@ fn suggest(name: &str, names: &dyn Names) -> Option<String> {
     let limit = MAX_SUGGEST_DISTANCE.min(length.saturating_sub(1)).max(1);
     let mut best: Option<(usize, &str)> = None;
     let candidates = names.candidates();
-    for candidate in candidates.iter().copied().chain(BUILTIN_NAMES.iter().copied()) {
+    for candidate in candidates
+        .iter()
+        .copied()
+        .chain(BUILTIN_NAMES.iter().copied())
+    {
         if candidate.chars().count() > MAX_SUGGEST_CHARS + MAX_SUGGEST_DISTANCE {
             continue;
         }
@@ -367,11 +378,7 @@ impl<'a> Parser<'a, '_> {
     }
 
     /// Runs `body` one nesting level deeper, failing past [`MAX_DEPTH`].
-    fn nested(
-        &mut self,
-        span: Span,
-        body: fn(&mut Self) -> Result<Command>,
-    ) -> Result<Command> {
+    fn nested(&mut self, span: Span, body: fn(&mut Self) -> Result<Command>) -> Result<Command> {
         if self.depth >= MAX_DEPTH {
             return Err(self.error(ErrorKind::NestingTooDeep { limit: MAX_DEPTH }, span));
         }
@@ -451,26 +458,27 @@ impl<'a> Parser<'a, '_> {
 
     /// A simple command, or a built-in if the first non-assignment word names one.
     fn simple_or_builtin(&mut self) -> Result<Command> {
-        let words = self.words()?;
-        let mut words = words.into_iter().peekable();
-        let mut assignments = Vec::new();
-        while let Some(word) = words.next_if(|w| w.assignment_name_len().is_some()) {
-            assignments.push(into_assignment(word));
-        }
-        let rest: Vec<LexedWord<'a>> = words.collect();
-        if let Some(first) = rest.first() {
-            let literal = first.word.as_literal();
-            if let Some(builtin) = literal
-                .as_deref()
-                .and_then(|name| BUILTIN_NAMES.iter().copied().find(|b| *b == name))
+        let mut words = self.words()?;
+        let assignment_count = words
+            .iter()
+            .take_while(|w| w.assignment_name_len().is_some())
+            .count();
+        let assignments: Vec<Assignment> = words
+            .drain(..assignment_count)
+            .map(into_assignment)
+            .collect();
+        if let Some(first) = words.first() {
+            let literal = first.word.literal();
+            if let Some(builtin) =
+                literal.and_then(|name| BUILTIN_NAMES.iter().copied().find(|b| *b == name))
             {
-                return self.builtin(builtin, assignments, rest);
+                return self.builtin(builtin, assignments, words);
             }
             if let Some(name) = literal {
-                self.check_program(&name, first.word.span)?;
+                self.check_program(name, first.word.span)?;
             }
         }
-        Ok(Command::Simple(simple_command(assignments, rest)))
+        Ok(Command::Simple(simple_command(assignments, words)))
     }
 
     /// Fails unless `name` is a known program (or an extra built-in of the caller).
@@ -550,9 +558,9 @@ impl<'a> Parser<'a, '_> {
 
     /// A literal `poweroff` status must be 0..=255.
     fn check_status(&self, word: &Word) -> Result<()> {
-        match word.as_literal() {
-            Some(text) if parse_number::<u8>(&text).is_none() => {
-                Err(self.error(ErrorKind::BadNumber(excerpt(&text)), word.span))
+        match word.literal() {
+            Some(text) if parse_number::<u8>(text).is_none() => {
+                Err(self.error(ErrorKind::BadNumber(excerpt(text)), word.span))
             }
             _ => Ok(()),
         }
@@ -562,11 +570,11 @@ impl<'a> Parser<'a, '_> {
     fn wait_args(&self, args: Vec<LexedWord<'a>>) -> Result<Vec<Word>> {
         let mut jobs = Vec::with_capacity(args.len());
         for arg in args {
-            if let Some(text) = arg.word.as_literal()
+            if let Some(text) = arg.word.literal()
                 && let Some(number) = text.strip_prefix('%')
                 && parse_number::<u32>(number).is_none()
             {
-                return Err(self.error(ErrorKind::BadJobSpec(excerpt(&text)), arg.word.span));
+                return Err(self.error(ErrorKind::BadJobSpec(excerpt(text)), arg.word.span));
             }
             jobs.push(arg.word);
         }
@@ -604,7 +612,7 @@ impl<'a> Parser<'a, '_> {
         }
         let mut names = Vec::with_capacity(args.len());
         for arg in args {
-            if !arg.word.as_literal().is_some_and(|name| is_name(&name)) {
+            if !arg.word.literal().is_some_and(is_name) {
                 return Err(self.error(ErrorKind::BadName(excerpt(arg.raw)), arg.word.span));
             }
             names.push(arg.word);
@@ -615,8 +623,8 @@ impl<'a> Parser<'a, '_> {
     /// A literal duration.
     fn duration(&self, word: &LexedWord<'a>) -> Result<Duration> {
         word.word
-            .as_literal()
-            .and_then(|text| parse_duration(&text))
+            .literal()
+            .and_then(parse_duration)
             .ok_or_else(|| self.error(ErrorKind::BadDuration(excerpt(word.raw)), word.word.span))
     }
 
@@ -629,7 +637,10 @@ impl<'a> Parser<'a, '_> {
         value: Option<LexedWord<'a>>,
     ) -> Result<LexedWord<'a>> {
         value.ok_or_else(|| {
-            self.error(ErrorKind::MissingArgument { builtin, what }, option.word.span)
+            self.error(
+                ErrorKind::MissingArgument { builtin, what },
+                option.word.span,
+            )
         })
     }
 
@@ -647,7 +658,8 @@ impl<'a> Parser<'a, '_> {
             if option.raw != "--timeout" {
                 return Err(self.unknown_option(builtin, &option));
             }
-            let value = self.option_value(builtin, "a duration after --timeout", &option, args.next())?;
+            let value =
+                self.option_value(builtin, "a duration after --timeout", &option, args.next())?;
             timeout = Some(self.duration(&value)?);
         }
         let command = self.inner_command(builtin, assignments, args.collect(), name_span)?;
@@ -667,13 +679,19 @@ impl<'a> Parser<'a, '_> {
         while let Some(option) = args.next_if(LexedWord::is_option) {
             match option.raw {
                 "--max" => {
-                    let value = self.option_value(builtin, "a number after --max", &option, args.next())?;
-                    let number = value.word.as_literal().and_then(|t| parse_number::<u32>(&t));
+                    let value =
+                        self.option_value(builtin, "a number after --max", &option, args.next())?;
+                    let number = value.word.literal().and_then(parse_number::<u32>);
                     let kind = ErrorKind::BadNumber(excerpt(value.raw));
                     max = Some(number.ok_or_else(|| self.error(kind, value.word.span))?);
                 }
                 "--delay" => {
-                    let value = self.option_value(builtin, "a duration after --delay", &option, args.next())?;
+                    let value = self.option_value(
+                        builtin,
+                        "a duration after --delay",
+                        &option,
+                        args.next(),
+                    )?;
                     delay = Some(self.duration(&value)?);
                 }
                 _ => return Err(self.unknown_option(builtin, &option)),
@@ -738,15 +756,15 @@ impl<'a> Parser<'a, '_> {
             };
             return Err(self.error(kind, name_span));
         };
-        if let Some(name) = program.word.as_literal() {
-            if BUILTIN_NAMES.contains(&name.as_str()) {
+        if let Some(name) = program.word.literal() {
+            if BUILTIN_NAMES.contains(&name) {
                 let kind = ErrorKind::NotAProgram {
                     builtin,
-                    name,
+                    name: excerpt(name),
                 };
                 return Err(self.error(kind, program.word.span));
             }
-            self.check_program(&name, program.word.span)?;
+            self.check_program(name, program.word.span)?;
         }
         Ok(simple_command(assignments, words))
     }
@@ -794,7 +812,9 @@ fn into_assignment(word: LexedWord<'_>) -> Assignment {
     let value_span = Span {
         offset: span.offset + prefix,
         line: span.line,
-        column: span.column.saturating_add(u32::try_from(prefix).unwrap_or(u32::MAX)),
+        column: span
+            .column
+            .saturating_add(u32::try_from(prefix).unwrap_or(u32::MAX)),
         len: span.len.saturating_sub(prefix),
     };
     Assignment {

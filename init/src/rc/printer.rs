@@ -135,9 +135,9 @@ fn write_words(f: &mut Formatter<'_>, words: &[Word]) -> fmt::Result {
 
 fn write_duration(f: &mut Formatter<'_>, duration: &Duration) -> fmt::Result {
     let millis = duration.as_millis();
-    if millis != 0 && millis % MILLIS_PER_MINUTE == 0 {
+    if millis != 0 && millis.is_multiple_of(MILLIS_PER_MINUTE) {
         write!(f, "{}m", millis / MILLIS_PER_MINUTE)
-    } else if millis % MILLIS_PER_SECOND == 0 {
+    } else if millis.is_multiple_of(MILLIS_PER_SECOND) {
         write!(f, "{}s", millis / MILLIS_PER_SECOND)
     } else {
         write!(f, "{millis}ms")
@@ -195,8 +195,25 @@ fn is_safe(c: char) -> bool {
     c.is_ascii_alphanumeric()
         || matches!(
             c,
-            '-' | '_' | '.' | '/' | ':' | ',' | '+' | '@' | '%' | '^' | '~' | '!' | '*' | '?'
-                | '[' | ']' | '=' | '#' | '{' | '}'
+            '-' | '_'
+                | '.'
+                | '/'
+                | ':'
+                | ','
+                | '+'
+                | '@'
+                | '%'
+                | '^'
+                | '~'
+                | '!'
+                | '*'
+                | '?'
+                | '['
+                | ']'
+                | '='
+                | '#'
+                | '{'
+                | '}'
         )
 }
 

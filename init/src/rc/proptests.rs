@@ -36,11 +36,60 @@ const CORPUS: &[&str] = &[
 
 /// Pieces that random scripts are glued from: words, keywords, operators, quoting.
 const PIECES: &[&str] = &[
-    "fw", "echo", "x", "A=1", "B=", "'q q'", "\"d $X\"", "${Y}z", "$?", "$P", "\\ ", "#c",
-    "if", "then", "elif", "else", "fi", "{", "}", ";", "&", "|", "&&", "||", "\n", " ", "wait",
-    "%1", "export", "unset", "start", "--timeout", "respawn", "--max", "--delay", "timeout",
-    "5s", "2m", "500ms", "3", "source", "shell", "poweroff", "halt", "reboot", "'", "\"", "\\",
-    "é", "-v", "=", "\t", "\\\n", "it's",
+    "fw",
+    "echo",
+    "x",
+    "A=1",
+    "B=",
+    "'q q'",
+    "\"d $X\"",
+    "${Y}z",
+    "$?",
+    "$P",
+    "\\ ",
+    "#c",
+    "if",
+    "then",
+    "elif",
+    "else",
+    "fi",
+    "{",
+    "}",
+    ";",
+    "&",
+    "|",
+    "&&",
+    "||",
+    "\n",
+    " ",
+    "wait",
+    "%1",
+    "export",
+    "unset",
+    "start",
+    "--timeout",
+    "respawn",
+    "--max",
+    "--delay",
+    "timeout",
+    "5s",
+    "2m",
+    "500ms",
+    "3",
+    "source",
+    "shell",
+    "poweroff",
+    "halt",
+    "reboot",
+    "'",
+    "\"",
+    "\\",
+    "é",
+    "-v",
+    "=",
+    "\t",
+    "\\\n",
+    "it's",
 ];
 
 /// Characters that mutations insert.
@@ -59,7 +108,8 @@ enum Mutation {
 
 fn mutation() -> impl Strategy<Value = Mutation> {
     prop_oneof![
-        (any::<usize>(), proptest::sample::select(SPECIAL)).prop_map(|(at, c)| Mutation::Insert(at, c)),
+        (any::<usize>(), proptest::sample::select(SPECIAL))
+            .prop_map(|(at, c)| Mutation::Insert(at, c)),
         (any::<usize>(), 1..8usize).prop_map(|(at, n)| Mutation::Delete(at, n)),
         (any::<usize>(), 1..12usize).prop_map(|(at, n)| Mutation::Duplicate(at, n)),
     ]
@@ -117,7 +167,10 @@ fn assert_round_trip(script: &Script, source: &str) {
             e.render(&printed)
         )
     });
-    assert_eq!(&reparsed, script, "source {source:?} printed as {printed:?}");
+    assert_eq!(
+        &reparsed, script,
+        "source {source:?} printed as {printed:?}"
+    );
     assert_eq!(reparsed.to_string(), printed);
 }
 
@@ -150,5 +203,4 @@ fn the_corpus_parses_and_round_trips() {
         let script = parse("rc", text, &AnyName).unwrap_or_else(|e| panic!("{}", e.render(text)));
         assert_round_trip(&script, text);
     }
-    let _ = "unused".to_string();
 }

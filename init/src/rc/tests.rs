@@ -11,14 +11,13 @@ use super::ast::*;
 use super::*;
 
 const NAMES: [&str; 12] = [
-    "httpd", "fw", "memstat", "producer", "consumer", "logger", "echo", "prog1", "prog2",
-    "prog3", "prog", "jobs",
+    "httpd", "fw", "memstat", "producer", "consumer", "logger", "echo", "prog1", "prog2", "prog3",
+    "prog", "jobs",
 ];
 
 fn try_parse(text: &str) -> Result<Script> {
     parse("rc", text, &NAMES)
 }
-
 
 fn ok(text: &str) -> Script {
     try_parse(text).unwrap_or_else(|e| panic!("{}", e.render(text)))
@@ -169,7 +168,8 @@ fn groups() {
 
 #[test]
 fn if_elif_else() {
-    let command = only_command("if fw check; then echo ok; elif prog; then echo maybe; else echo bad; fi");
+    let command =
+        only_command("if fw check; then echo ok; elif prog; then echo maybe; else echo bad; fi");
     assert_eq!(
         command,
         Command::If(IfCommand {
@@ -190,7 +190,10 @@ fn if_elif_else() {
     let multiline = only_command("if fw check\nthen\n  echo ok\nfi");
     assert!(matches!(multiline, Command::If(ref i) if i.otherwise.is_none()));
     // Keywords are plain words in argument position.
-    assert_eq!(words_of("echo if then fi"), vec![w("echo"), w("if"), w("then"), w("fi")]);
+    assert_eq!(
+        words_of("echo if then fi"),
+        vec![w("echo"), w("if"), w("then"), w("fi")]
+    );
     // A compound command may be followed directly by a closing keyword.
     ok("if fw; then { echo; } fi");
 }
@@ -243,14 +246,20 @@ fn quoting_and_expansion() {
         ]
     );
     // Other backslashes stay inside double quotes; `$` without a name is literal.
-    assert_eq!(words_of(r#"echo "\n" $ a$"#), vec![w("echo"), w("\\n"), w("$"), w("a$")]);
+    assert_eq!(
+        words_of(r#"echo "\n" $ a$"#),
+        vec![w("echo"), w("\\n"), w("$"), w("a$")]
+    );
     // Adjacent pieces make one word.
     assert_eq!(
         words_of("echo pre'q'\"$V\"post"),
         vec![w("echo"), word(vec![lit("preq"), var("V"), lit("post")])]
     );
     assert_eq!(words_of("echo \\é\\ü"), vec![w("echo"), w("éü")]);
-    assert_eq!(words_of("echo $A$B"), vec![w("echo"), word(vec![var("A"), var("B")])]);
+    assert_eq!(
+        words_of("echo $A$B"),
+        vec![w("echo"), word(vec![var("A"), var("B")])]
+    );
 }
 
 #[test]
@@ -264,7 +273,10 @@ fn line_continuation() {
 #[test]
 fn command_names_from_expansions_are_not_checked() {
     assert_eq!(words_of("$PROG x"), vec![word(vec![var("PROG")]), w("x")]);
-    assert_eq!(words_of("\"$P\"rog"), vec![word(vec![var("P"), lit("rog")])]);
+    assert_eq!(
+        words_of("\"$P\"rog"),
+        vec![word(vec![var("P"), lit("rog")])]
+    );
     // A quoted literal name is still checked.
     assert!(try_parse("'nope'").is_err());
     assert_eq!(words_of("'echo' hi"), vec![w("echo"), w("hi")]);
@@ -277,12 +289,18 @@ fn builtins() {
         other => panic!("not a built-in: {other:?}"),
     };
     assert_eq!(builtin("wait"), Builtin::Wait(vec![]));
-    assert_eq!(builtin("wait %1 httpd"), Builtin::Wait(vec![w("%1"), w("httpd")]));
+    assert_eq!(
+        builtin("wait %1 httpd"),
+        Builtin::Wait(vec![w("%1"), w("httpd")])
+    );
     assert_eq!(
         builtin("export NAME=value B="),
         Builtin::Export(vec![assign("NAME", w("value")), assign("B", word(vec![]))])
     );
-    assert_eq!(builtin("unset NAME B"), Builtin::Unset(vec![w("NAME"), w("B")]));
+    assert_eq!(
+        builtin("unset NAME B"),
+        Builtin::Unset(vec![w("NAME"), w("B")])
+    );
     assert_eq!(
         builtin("start --timeout 5s httpd --port 80"),
         Builtin::Start {
@@ -294,7 +312,10 @@ fn builtins() {
         builtin("LEVEL=debug start A=1 httpd"),
         Builtin::Start {
             timeout: None,
-            command: simple(vec![assign("LEVEL", w("debug")), assign("A", w("1"))], &["httpd"]),
+            command: simple(
+                vec![assign("LEVEL", w("debug")), assign("A", w("1"))],
+                &["httpd"]
+            ),
         }
     );
     assert_eq!(
@@ -323,7 +344,10 @@ fn builtins() {
     assert_eq!(builtin("source boot.rc"), Builtin::Source(w("boot.rc")));
     assert_eq!(builtin("shell"), Builtin::Shell);
     assert_eq!(builtin("poweroff"), Builtin::Poweroff(None));
-    assert_eq!(builtin("poweroff $?"), Builtin::Poweroff(Some(word(vec![WordPart::LastStatus]))));
+    assert_eq!(
+        builtin("poweroff $?"),
+        Builtin::Poweroff(Some(word(vec![WordPart::LastStatus])))
+    );
     assert_eq!(builtin("halt"), Builtin::Halt);
     assert_eq!(builtin("reboot"), Builtin::Reboot);
     // The inner command of start/respawn/timeout may be an expansion.
@@ -333,10 +357,23 @@ fn builtins() {
 #[test]
 fn durations() {
     assert_eq!(parser::parse_duration("0ms"), Some(Duration::ZERO));
-    assert_eq!(parser::parse_duration("500ms"), Some(Duration::from_millis(500)));
+    assert_eq!(
+        parser::parse_duration("500ms"),
+        Some(Duration::from_millis(500))
+    );
     assert_eq!(parser::parse_duration("5s"), Some(Duration::from_secs(5)));
     assert_eq!(parser::parse_duration("2m"), Some(Duration::from_secs(120)));
-    for bad in ["", "5", "s", "5x", "5 s", "-5s", "1.5s", "5sm", "99999999999999999999s"] {
+    for bad in [
+        "",
+        "5",
+        "s",
+        "5x",
+        "5 s",
+        "-5s",
+        "1.5s",
+        "5sm",
+        "99999999999999999999s",
+    ] {
         assert_eq!(parser::parse_duration(bad), None, "{bad:?}");
     }
 }
@@ -348,14 +385,23 @@ fn spans_are_lines_and_char_columns() {
         panic!("not simple");
     };
     let span = simple.words[2].span;
-    assert_eq!((span.offset, span.line, span.column, span.len), (13, 2, 10, 5));
+    assert_eq!(
+        (span.offset, span.line, span.column, span.len),
+        (13, 2, 10, 5)
+    );
     let error = try_parse("fw\n  echo é; nope\n").unwrap_err();
     assert_eq!((error.line, error.column, error.len), (2, 11, 4));
     let error = try_parse("echo 'é").unwrap_err();
-    assert_eq!(error.render("echo 'é"), "rc:1:6: unterminated single quote\n    echo 'é\n         ^");
+    assert_eq!(
+        error.render("echo 'é"),
+        "rc:1:6: unterminated single quote\n    echo 'é\n         ^"
+    );
     let words = words_of("echo  \"a b\"");
     let span = words[1].span;
-    assert_eq!((span.offset, span.line, span.column, span.len), (6, 1, 7, 5));
+    assert_eq!(
+        (span.offset, span.line, span.column, span.len),
+        (6, 1, 7, 5)
+    );
     let Command::Simple(simple) = only_command("A=1 echo hi") else {
         panic!("not simple");
     };
@@ -374,7 +420,16 @@ fn extra_names_of_the_caller_are_known() {
 
 #[test]
 fn incomplete_input_is_flagged_for_the_shell() {
-    for text in ["echo 'a", "echo \"a", "echo \\", "if fw", "if fw; then echo", "{ echo", "fw &&", "fw |"] {
+    for text in [
+        "echo 'a",
+        "echo \"a",
+        "echo \\",
+        "if fw",
+        "if fw; then echo",
+        "{ echo",
+        "fw &&",
+        "fw |",
+    ] {
         assert!(try_parse(text).unwrap_err().is_incomplete(), "{text:?}");
     }
     for text in ["}", "fi", "fw && ;", "nope"] {
@@ -394,49 +449,166 @@ fn error_messages_render_with_a_caret() {
             "fw\n\nhtttpd --port 80 &\n",
             "rc:3:1: unknown program 'htttpd' (did you mean 'httpd'?)\n    htttpd --port 80 &\n    ^^^^^^",
         ),
-        ("zzzzzz", "rc:1:1: unknown program 'zzzzzz'\n    zzzzzz\n    ^^^^^^"),
-        ("wiat %1", "rc:1:1: unknown program 'wiat' (did you mean 'wait'?)\n    wiat %1\n    ^^^^"),
-        ("echo 'abc", "rc:1:6: unterminated single quote\n    echo 'abc\n         ^"),
-        ("echo \"abc\nd", "rc:1:6: unterminated double quote\n    echo \"abc\n         ^"),
-        ("echo \\", "rc:1:6: backslash at end of script\n    echo \\\n         ^"),
-        ("echo ${1x}", "rc:1:6: bad substitution '${1x}' (use ${NAME})\n    echo ${1x}\n         ^^^^^"),
-        ("echo ${X", "rc:1:6: bad substitution '${X' (use ${NAME})\n    echo ${X\n         ^^^"),
+        (
+            "zzzzzz",
+            "rc:1:1: unknown program 'zzzzzz'\n    zzzzzz\n    ^^^^^^",
+        ),
+        (
+            "wiat %1",
+            "rc:1:1: unknown program 'wiat' (did you mean 'wait'?)\n    wiat %1\n    ^^^^",
+        ),
+        (
+            "echo 'abc",
+            "rc:1:6: unterminated single quote\n    echo 'abc\n         ^",
+        ),
+        (
+            "echo \"abc\nd",
+            "rc:1:6: unterminated double quote\n    echo \"abc\n         ^",
+        ),
+        (
+            "echo \\",
+            "rc:1:6: backslash at end of script\n    echo \\\n         ^",
+        ),
+        (
+            "echo ${1x}",
+            "rc:1:6: bad substitution '${1x}' (use ${NAME})\n    echo ${1x}\n         ^^^^^",
+        ),
+        (
+            "echo ${X",
+            "rc:1:6: bad substitution '${X' (use ${NAME})\n    echo ${X\n         ^^^",
+        ),
         ("fw; }", "rc:1:5: '}' without '{'\n    fw; }\n        ^"),
         ("fi", "rc:1:1: 'fi' without 'if'\n    fi\n    ^^"),
-        ("fw\nthen echo", "rc:2:1: 'then' without 'if'\n    then echo\n    ^^^^"),
-        ("{ fw; else echo; }", "rc:1:7: 'else' without 'if'\n    { fw; else echo; }\n          ^^^^"),
-        ("if fw; elif", "rc:1:8: expected 'then', found 'elif'\n    if fw; elif\n           ^^^^"),
-        ("{ if fw; then echo; }", "rc:1:21: expected 'fi', found '}'\n    { if fw; then echo; }\n                        ^"),
+        (
+            "fw\nthen echo",
+            "rc:2:1: 'then' without 'if'\n    then echo\n    ^^^^",
+        ),
+        (
+            "{ fw; else echo; }",
+            "rc:1:7: 'else' without 'if'\n    { fw; else echo; }\n          ^^^^",
+        ),
+        (
+            "if fw; elif",
+            "rc:1:8: expected 'then', found 'elif'\n    if fw; elif\n           ^^^^",
+        ),
+        (
+            "{ if fw; then echo; }",
+            "rc:1:21: expected 'fi', found '}'\n    { if fw; then echo; }\n                        ^",
+        ),
         ("if fw\n", "rc:1:1: 'if' without 'then'\n    if fw\n    ^^"),
-        ("if fw; then\n  echo\n", "rc:1:1: 'if' without 'fi'\n    if fw; then\n    ^^"),
-        ("fw\n{ echo;\n", "rc:2:1: '{' without '}'\n    { echo;\n    ^"),
-        ("timeout 5x prog", "rc:1:9: bad duration '5x' (use ms, s or m)\n    timeout 5x prog\n            ^^"),
-        ("start --timeout 1.5s httpd", "rc:1:17: bad duration '1.5s' (use ms, s or m)\n    start --timeout 1.5s httpd\n                    ^^^^"),
-        ("respawn --max -1 logger", "rc:1:15: bad number '-1'\n    respawn --max -1 logger\n                  ^^"),
-        ("poweroff 256", "rc:1:10: bad number '256'\n    poweroff 256\n             ^^^"),
-        ("wait %x", "rc:1:6: bad job '%x' (use %N or a name)\n    wait %x\n         ^^"),
-        ("unset A-B", "rc:1:7: bad variable name 'A-B'\n    unset A-B\n          ^^^"),
-        ("&& fw", "rc:1:1: empty command before '&&'\n    && fw\n    ^^"),
+        (
+            "if fw; then\n  echo\n",
+            "rc:1:1: 'if' without 'fi'\n    if fw; then\n    ^^",
+        ),
+        (
+            "fw\n{ echo;\n",
+            "rc:2:1: '{' without '}'\n    { echo;\n    ^",
+        ),
+        (
+            "timeout 5x prog",
+            "rc:1:9: bad duration '5x' (use ms, s or m)\n    timeout 5x prog\n            ^^",
+        ),
+        (
+            "start --timeout 1.5s httpd",
+            "rc:1:17: bad duration '1.5s' (use ms, s or m)\n    start --timeout 1.5s httpd\n                    ^^^^",
+        ),
+        (
+            "respawn --max -1 logger",
+            "rc:1:15: bad number '-1'\n    respawn --max -1 logger\n                  ^^",
+        ),
+        (
+            "poweroff 256",
+            "rc:1:10: bad number '256'\n    poweroff 256\n             ^^^",
+        ),
+        (
+            "wait %x",
+            "rc:1:6: bad job '%x' (use %N or a name)\n    wait %x\n         ^^",
+        ),
+        (
+            "unset A-B",
+            "rc:1:7: bad variable name 'A-B'\n    unset A-B\n          ^^^",
+        ),
+        (
+            "&& fw",
+            "rc:1:1: empty command before '&&'\n    && fw\n    ^^",
+        ),
         ("| fw", "rc:1:1: empty command before '|'\n    | fw\n    ^"),
-        ("fw;;", "rc:1:4: empty command before ';'\n    fw;;\n       ^"),
-        ("fw && ;", "rc:1:4: expected a command after '&&'\n    fw && ;\n       ^^"),
-        ("{ }", "rc:1:1: expected a command after '{'\n    { }\n    ^"),
-        ("if fw; then fi", "rc:1:8: expected a command after 'then'\n    if fw; then fi\n           ^^^^"),
-        ("fw ||", "rc:1:4: script ends where a command should follow '||'\n    fw ||\n       ^^"),
-        ("echo a > b", "rc:1:8: unexpected '>'\n    echo a > b\n           ^"),
-        ("{ fw; } echo", "rc:1:9: unexpected 'echo'\n    { fw; } echo\n            ^^^^"),
-        ("timeout", "rc:1:1: timeout: missing a duration\n    timeout\n    ^^^^^^^"),
-        ("start --timeout", "rc:1:7: start: missing a duration after --timeout\n    start --timeout\n          ^^^^^^^^^"),
-        ("respawn --delay 1s", "rc:1:1: respawn: missing a program to run\n    respawn --delay 1s\n    ^^^^^^^"),
-        ("source", "rc:1:1: source: missing a script name\n    source\n    ^^^^^^"),
-        ("export", "rc:1:1: export: missing NAME=value\n    export\n    ^^^^^^"),
-        ("source a b", "rc:1:10: source: too many arguments\n    source a b\n             ^"),
-        ("halt now", "rc:1:6: halt: too many arguments\n    halt now\n         ^^^"),
-        ("start --foo x", "rc:1:7: start: unknown option '--foo'\n    start --foo x\n          ^^^^^"),
-        ("export A", "rc:1:8: export: 'A' is not NAME=value\n    export A\n           ^"),
-        ("A=1 wait", "rc:1:1: assignments cannot precede 'wait'\n    A=1 wait\n    ^^^"),
-        ("timeout 1s halt", "rc:1:12: timeout: 'halt' is a built-in, not a program\n    timeout 1s halt\n               ^^^^"),
-        ("\techo\t'a", "rc:1:7: unterminated single quote\n     echo 'a\n          ^"),
+        (
+            "fw;;",
+            "rc:1:4: empty command before ';'\n    fw;;\n       ^",
+        ),
+        (
+            "fw && ;",
+            "rc:1:4: expected a command after '&&'\n    fw && ;\n       ^^",
+        ),
+        (
+            "{ }",
+            "rc:1:1: expected a command after '{'\n    { }\n    ^",
+        ),
+        (
+            "if fw; then fi",
+            "rc:1:8: expected a command after 'then'\n    if fw; then fi\n           ^^^^",
+        ),
+        (
+            "fw ||",
+            "rc:1:4: script ends where a command should follow '||'\n    fw ||\n       ^^",
+        ),
+        (
+            "echo a > b",
+            "rc:1:8: unexpected '>'\n    echo a > b\n           ^",
+        ),
+        (
+            "{ fw; } echo",
+            "rc:1:9: unexpected 'echo'\n    { fw; } echo\n            ^^^^",
+        ),
+        (
+            "timeout",
+            "rc:1:1: timeout: missing a duration\n    timeout\n    ^^^^^^^",
+        ),
+        (
+            "start --timeout",
+            "rc:1:7: start: missing a duration after --timeout\n    start --timeout\n          ^^^^^^^^^",
+        ),
+        (
+            "respawn --delay 1s",
+            "rc:1:1: respawn: missing a program to run\n    respawn --delay 1s\n    ^^^^^^^",
+        ),
+        (
+            "source",
+            "rc:1:1: source: missing a script name\n    source\n    ^^^^^^",
+        ),
+        (
+            "export",
+            "rc:1:1: export: missing NAME=value\n    export\n    ^^^^^^",
+        ),
+        (
+            "source a b",
+            "rc:1:10: source: too many arguments\n    source a b\n             ^",
+        ),
+        (
+            "halt now",
+            "rc:1:6: halt: too many arguments\n    halt now\n         ^^^",
+        ),
+        (
+            "start --foo x",
+            "rc:1:7: start: unknown option '--foo'\n    start --foo x\n          ^^^^^",
+        ),
+        (
+            "export A",
+            "rc:1:8: export: 'A' is not NAME=value\n    export A\n           ^",
+        ),
+        (
+            "A=1 wait",
+            "rc:1:1: assignments cannot precede 'wait'\n    A=1 wait\n    ^^^",
+        ),
+        (
+            "timeout 1s halt",
+            "rc:1:12: timeout: 'halt' is a built-in, not a program\n    timeout 1s halt\n               ^^^^",
+        ),
+        (
+            "\techo\t'a",
+            "rc:1:7: unterminated single quote\n     echo 'a\n          ^",
+        ),
     ];
     for (text, expected) in cases {
         assert_eq!(rendered_error(text), *expected, "for {text:?}");
@@ -461,7 +633,10 @@ fn nesting_is_bounded() {
     assert_eq!(error.kind, ErrorKind::NestingTooDeep { limit: MAX_DEPTH });
     // Far deeper input fails the same way, without exhausting the stack.
     let very_deep = "{ ".repeat(100_000);
-    assert!(matches!(try_parse(&very_deep).unwrap_err().kind, ErrorKind::NestingTooDeep { .. }));
+    assert!(matches!(
+        try_parse(&very_deep).unwrap_err().kind,
+        ErrorKind::NestingTooDeep { .. }
+    ));
 }
 
 #[test]
@@ -470,7 +645,11 @@ fn size_is_bounded() {
     let error = try_parse(&big).unwrap_err();
     assert_eq!(
         error.to_string(),
-        format!("rc:1:1: script too large ({} bytes, limit {})", MAX_SCRIPT_BYTES + 1, MAX_SCRIPT_BYTES)
+        format!(
+            "rc:1:1: script too large ({} bytes, limit {})",
+            MAX_SCRIPT_BYTES + 1,
+            MAX_SCRIPT_BYTES
+        )
     );
     ok(&"#".repeat(MAX_SCRIPT_BYTES));
 }
@@ -487,18 +666,36 @@ fn printer_writes_canonical_text() {
     let cases: &[(&str, &str)] = &[
         ("fw   load\tdefault", "fw load default\n"),
         ("memstat --every 1s&", "memstat --every 1s &\n"),
-        ("fw check&&httpd||poweroff 3", "fw check && httpd || poweroff 3\n"),
-        ("prog1; { prog2 & prog3 & wait; }", "prog1\n{ prog2 & prog3 & wait; }\n"),
-        ("LEVEL=debug httpd --port 80", "LEVEL=debug httpd --port 80\n"),
-        ("export NAME=value; unset NAME", "export NAME=value\nunset NAME\n"),
+        (
+            "fw check&&httpd||poweroff 3",
+            "fw check && httpd || poweroff 3\n",
+        ),
+        (
+            "prog1; { prog2 & prog3 & wait; }",
+            "prog1\n{ prog2 & prog3 & wait; }\n",
+        ),
+        (
+            "LEVEL=debug httpd --port 80",
+            "LEVEL=debug httpd --port 80\n",
+        ),
+        (
+            "export NAME=value; unset NAME",
+            "export NAME=value\nunset NAME\n",
+        ),
         (
             "if fw check\nthen echo ok\nelse echo bad\nfi",
             "if fw check; then echo ok; else echo bad; fi\n",
         ),
         ("start --timeout 5000ms httpd", "start --timeout 5s httpd\n"),
-        ("respawn --max 2 --delay 120s logger", "respawn --max 2 --delay 2m logger\n"),
+        (
+            "respawn --max 2 --delay 120s logger",
+            "respawn --max 2 --delay 2m logger\n",
+        ),
         ("timeout 1500ms prog", "timeout 1500ms prog\n"),
-        ("echo \"a b\" it\\'s \"$X\"y \"${X}\" '' $?", "echo 'a b' 'it'\\''s' ${X}y $X '' $?\n"),
+        (
+            "echo \"a b\" it\\'s \"$X\"y \"${X}\" '' $?",
+            "echo 'a b' 'it'\\''s' ${X}y $X '' $?\n",
+        ),
         ("echo \\# '#' a#", "echo '#' '#' a#\n"),
         ("'if' x", "'if' x\n"),
     ];
