@@ -33,7 +33,14 @@ pub fn build(quiet: bool) -> Result<PathBuf, String> {
     let mut command = Command::new(cargo());
     command
         .current_dir(workspace_root())
-        .args(["build", "--release", "-p", "kiln-board", "--bin", "kiln-image"])
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "kiln-board",
+            "--bin",
+            "kiln-image",
+        ])
         .arg("--target-dir")
         .arg(target_dir())
         // The image must not inherit flags meant for host code (e.g. coverage).
@@ -56,7 +63,15 @@ pub fn build(quiet: bool) -> Result<PathBuf, String> {
 pub fn build_launcher() -> Result<PathBuf, String> {
     let status = Command::new(cargo())
         .current_dir(workspace_root())
-        .args(["build", "--quiet", "--release", "-p", "kiln", "--bin", "kiln"])
+        .args([
+            "build",
+            "--quiet",
+            "--release",
+            "-p",
+            "kiln",
+            "--bin",
+            "kiln",
+        ])
         .arg("--target-dir")
         .arg(target_dir())
         .status()

@@ -134,7 +134,10 @@ impl Config {
                 .arg(format!("name={RC_FW_CFG_NAME},file={}", rc.display()));
         }
         if let Some(port) = self.gdb_port {
-            command.arg("-gdb").arg(format!("tcp:127.0.0.1:{port}")).arg("-S");
+            command
+                .arg("-gdb")
+                .arg(format!("tcp:127.0.0.1:{port}"))
+                .arg("-S");
         }
         if let Some(socket) = &self.monitor_socket {
             command

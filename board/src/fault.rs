@@ -47,7 +47,11 @@ pub fn on_exception(frame: *mut Frame) -> *mut Frame {
         sched::current_id(),
         thread
     );
-    kprintln!("kiln:   at rip {:#x}{}", f.rip, crate::symbols::describe(f.rip));
+    kprintln!(
+        "kiln:   at rip {:#x}{}",
+        f.rip,
+        crate::symbols::describe(f.rip)
+    );
     if f.vector == PAGE_FAULT {
         let address = Cr2::read_raw();
         let (guard, _top) = sched::current_stack();

@@ -92,10 +92,7 @@ pub fn init(memory_map: &[MemoryRegion], image_end: u64) -> usize {
     let mut heap = ALLOCATOR.heap.lock();
     // SAFETY: the region is RAM the VMM reported free, above the image, identity-mapped,
     // and claimed once.
-    let claimed = unsafe {
-        heap.talc
-            .claim(Span::new(start as *mut u8, end as *mut u8))
-    };
+    let claimed = unsafe { heap.talc.claim(Span::new(start as *mut u8, end as *mut u8)) };
     if claimed.is_ok() {
         heap.size = (end - start) as usize;
     }
@@ -131,7 +128,9 @@ fn largest_free_block() -> usize {
     let (mut low, mut high) = (0usize, heap.size);
     while low < high {
         let mid = low + (high - low).div_ceil(2);
-        let Ok(layout) = Layout::from_size_align(mid, 1) else { break };
+        let Ok(layout) = Layout::from_size_align(mid, 1) else {
+            break;
+        };
         // SAFETY: a trial allocation, freed at once with its layout.
         match unsafe { heap.talc.malloc(layout) } {
             Ok(ptr) => {

@@ -115,8 +115,12 @@ struct IstStack([u8; IST_STACK_SIZE]);
 
 static mut IST_STACKS: [IstStack; IST_COUNT] = [const { IstStack([0; IST_STACK_SIZE]) }; IST_COUNT];
 static TSS: spin::Once<TaskStateSegment> = spin::Once::new();
-static GDT: spin::Once<(GlobalDescriptorTable, SegmentSelector, SegmentSelector, SegmentSelector)> =
-    spin::Once::new();
+static GDT: spin::Once<(
+    GlobalDescriptorTable,
+    SegmentSelector,
+    SegmentSelector,
+    SegmentSelector,
+)> = spin::Once::new();
 static IDT: spin::Once<InterruptDescriptorTable> = spin::Once::new();
 
 /// Each entry stub is padded to this many bytes, so vector N's is at `isr_stubs + N * 16`.
@@ -180,7 +184,9 @@ fn build_idt() -> InterruptDescriptorTable {
         idt.double_fault
             .set_handler_addr(stub(8))
             .set_stack_index(IST_DOUBLE_FAULT);
-        idt.invalid_tss.set_handler_addr(stub(10)).set_stack_index(IST_FAULT);
+        idt.invalid_tss
+            .set_handler_addr(stub(10))
+            .set_stack_index(IST_FAULT);
         idt.segment_not_present
             .set_handler_addr(stub(11))
             .set_stack_index(IST_FAULT);
@@ -190,11 +196,15 @@ fn build_idt() -> InterruptDescriptorTable {
         idt.general_protection_fault
             .set_handler_addr(stub(13))
             .set_stack_index(IST_FAULT);
-        idt.page_fault.set_handler_addr(stub(14)).set_stack_index(IST_FAULT);
+        idt.page_fault
+            .set_handler_addr(stub(14))
+            .set_stack_index(IST_FAULT);
         idt.alignment_check
             .set_handler_addr(stub(17))
             .set_stack_index(IST_FAULT);
-        idt.machine_check.set_handler_addr(stub(18)).set_stack_index(IST_NMI);
+        idt.machine_check
+            .set_handler_addr(stub(18))
+            .set_stack_index(IST_NMI);
         idt.cp_protection_exception
             .set_handler_addr(stub(21))
             .set_stack_index(IST_FAULT);

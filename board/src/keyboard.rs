@@ -7,8 +7,8 @@
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use pc_keyboard::layouts::{
-    AnyLayout, Azerty, Colemak, De105Key, Dvorak104Key, FiSe105Key, Jis109Key, No105Key,
-    Uk105Key, Us104Key,
+    AnyLayout, Azerty, Colemak, De105Key, Dvorak104Key, FiSe105Key, Jis109Key, No105Key, Uk105Key,
+    Us104Key,
 };
 use pc_keyboard::{DecodedKey, HandleControl, KeyCode, PS2Keyboard, ScancodeSet1};
 
@@ -82,7 +82,11 @@ pub struct KeyboardInput {
 impl KeyboardInput {
     pub fn new(layout: AnyLayout) -> KeyboardInput {
         KeyboardInput {
-            decoder: PS2Keyboard::new(ScancodeSet1::new(), layout, HandleControl::MapLettersToUnicode),
+            decoder: PS2Keyboard::new(
+                ScancodeSet1::new(),
+                layout,
+                HandleControl::MapLettersToUnicode,
+            ),
             pending: heapless::Deque::new(),
         }
     }
@@ -97,13 +101,19 @@ impl KeyboardInput {
     fn fill(&mut self) {
         while self.pending.is_empty() {
             let code = next_scancode();
-            let Ok(Some(event)) = self.decoder.add_byte(code) else { continue };
+            let Ok(Some(event)) = self.decoder.add_byte(code) else {
+                continue;
+            };
             match self.decoder.process_keyevent(event) {
                 Some(DecodedKey::Unicode(c)) => {
                     let mut utf8 = [0u8; 4];
                     let text = c.encode_utf8(&mut utf8);
                     // Enter arrives as '\n'; terminals send '\r'.
-                    let bytes = if text == "\n" { b"\r" as &[u8] } else { text.as_bytes() };
+                    let bytes = if text == "\n" {
+                        b"\r" as &[u8]
+                    } else {
+                        text.as_bytes()
+                    };
                     self.queue(bytes);
                 }
                 Some(DecodedKey::RawKey(key)) => {

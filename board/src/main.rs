@@ -136,9 +136,12 @@ fn start_keyboard_console(command_line: &'static str) {
     let layout = keyboard::layout_from_command_line(command_line);
     let body = Box::new(move || {
         let input = keyboard::KeyboardInput::new(layout);
-        let Ok(mut session) =
-            Session::new(&platform::PLATFORM, input, vga::VgaScreen, Config::default())
-        else {
+        let Ok(mut session) = Session::new(
+            &platform::PLATFORM,
+            input,
+            vga::VgaScreen,
+            Config::default(),
+        ) else {
             kprintln!("kiln: cannot start the keyboard console");
             return;
         };

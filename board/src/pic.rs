@@ -92,7 +92,10 @@ fn lapic_virtual_wire() {
         // its architectural registers.
         unsafe { core::ptr::write_volatile((base as usize + offset) as *mut u32, value) }
     };
-    write(LAPIC_SPURIOUS, APIC_SOFTWARE_ENABLE | u32::from(SPURIOUS_VECTOR));
+    write(
+        LAPIC_SPURIOUS,
+        APIC_SOFTWARE_ENABLE | u32::from(SPURIOUS_VECTOR),
+    );
     write(LAPIC_LINT0, LVT_EXTINT);
     write(LAPIC_LINT1, LVT_NMI);
 }

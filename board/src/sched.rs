@@ -18,8 +18,8 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::arch::asm;
 
-use x86_64::instructions::interrupts;
 use core::sync::atomic::{AtomicU64, Ordering};
+use x86_64::instructions::interrupts;
 
 use kiln_init::platform::{SpawnError, Status};
 
@@ -123,16 +123,22 @@ impl Scheduler {
     }
 
     fn get_mut(&mut self, id: u64) -> Option<&mut Thread> {
-        self.threads.iter_mut().find(|t| t.id == id).map(|t| &mut **t)
+        self.threads
+            .iter_mut()
+            .find(|t| t.id == id)
+            .map(|t| &mut **t)
     }
 
     fn current_mut(&mut self) -> &mut Thread {
         let id = self.current;
-        self.get_mut(id).expect("the current thread is in the table")
+        self.get_mut(id)
+            .expect("the current thread is in the table")
     }
 
     fn wake(&mut self, id: u64) {
-        let Some(thread) = self.get_mut(id) else { return };
+        let Some(thread) = self.get_mut(id) else {
+            return;
+        };
         match thread.state {
             State::Blocked => {
                 thread.state = State::Runnable;
@@ -146,9 +152,7 @@ impl Scheduler {
 
     fn pick_next(&mut self) -> u64 {
         while let Some(id) = self.wake_queue.pop_front() {
-            if id != self.current
-                && self.get_mut(id).map(|t| t.state) == Some(State::Runnable)
-            {
+            if id != self.current && self.get_mut(id).map(|t| t.state) == Some(State::Runnable) {
                 return id;
             }
         }

@@ -219,11 +219,10 @@ impl Interpreter {
             .runner
             .lock()
             .replace(self.platform.current_thread());
-        if previous_runner.is_none() {
-            // An outermost run starts afresh: a stale request (Ctrl-C between runs) is
-            // dropped. Runs nested in a `shell` hook keep their caller's request.
-            self.interrupt.clear();
-        }
+        // A request made before the run starts is kept: a Ctrl-C typed right after
+        // Enter must stop the command it followed. Callers clear stale requests
+        // (`Interrupt::clear`) before they start a new command.
+        let _ = previous_runner.is_none();
         let step = self.run_list(&script.items, hooks);
         *self.interrupt.runner.lock() = previous_runner;
         match step {

@@ -130,6 +130,19 @@ impl InputState {
         }
     }
 
+    /// Drops queued input up to and including a Ctrl-C typed ahead, if there is one:
+    /// it was typed after the line now starting, so it is meant for that command.
+    pub(crate) fn take_typed_ahead_interrupt(&self) -> bool {
+        let mut queue = self.queue.lock();
+        let Some(at) = queue.bytes.iter().position(|&b| b == CTRL_C) else {
+            return false;
+        };
+        for _ in 0..=at {
+            queue.bytes.pop_front();
+        }
+        true
+    }
+
     /// Wakes the session thread if it waits for input.
     fn wake(&self) {
         let waiter = self.queue.lock().waiter.take();

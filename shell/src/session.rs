@@ -145,6 +145,7 @@ impl<W: Write + Send + 'static> Session<W> {
     ) -> Result<Flow, rc::Error> {
         self.input.clear_interrupted();
         let handle = interp.interrupt_handle();
+        handle.clear();
         let outer = self.input.set_foreground(Some(handle.clone()));
         let result = interp.run_text(source_name, text, self);
         self.input.set_foreground(outer);
@@ -203,7 +204,12 @@ impl<W: Write + Send + 'static> Session<W> {
         }
         self.input.clear_interrupted();
         let handle = interp.interrupt_handle();
+        handle.clear();
         self.input.set_foreground(Some(handle.clone()));
+        if self.input.take_typed_ahead_interrupt() {
+            // Ctrl-C typed right after Enter, before the command started: it stops it.
+            handle.cancel_foreground();
+        }
         let result = interp.run_text(SOURCE_NAME, line, &mut Builtins { session: self });
         self.input.set_foreground(None);
         // A Ctrl-C that came as the line ended must not stop the next one.

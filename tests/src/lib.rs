@@ -259,10 +259,8 @@ impl TempFile {
     pub fn new(name: &str, contents: &[u8]) -> TempFile {
         static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let unique = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!(
-            "kiln-test-{}-{unique}-{name}",
-            std::process::id()
-        ));
+        let path =
+            std::env::temp_dir().join(format!("kiln-test-{}-{unique}-{name}", std::process::id()));
         std::fs::write(&path, contents).expect("write temp file");
         TempFile { path }
     }
@@ -300,4 +298,110 @@ pub fn expect_fails_on_wrong_text() -> bool {
     let mut vm = Vm::boot_to_prompt();
     vm.send_line("echo right");
     vm.try_expect("wrong", Duration::from_secs(3)).is_err()
+}
+
+impl Vm {
+    /// Boots with an rc script that only opens the shell, and waits for the prompt.
+    pub fn boot_shell() -> (Vm, TempFile) {
+        Vm::boot_shell_with(config())
+    }
+
+    /// `boot_shell` with a configuration of your own (its `rc` is replaced).
+    pub fn boot_shell_with(mut config: Config) -> (Vm, TempFile) {
+        let rc = TempFile::new("rc", b"shell\n");
+        config.rc = Some(rc.path.clone());
+        let mut vm = Vm::boot(&config);
+        vm.expect(PROMPT);
+        (vm, rc)
+    }
+}
+
+/// QEMU's human monitor on a Unix socket: `sendkey` for the PS/2 keyboard, `xp` to read
+/// guest memory (the VGA text buffer).
+pub struct Monitor {
+    stream: std::os::unix::net::UnixStream,
+}
+
+/// The monitor's prompt.
+const MONITOR_PROMPT: &str = "(qemu) ";
+/// The VGA text buffer: 80 x 25 cells of (character, attribute).
+const VGA_TEXT: u64 = 0xB8000;
+pub const VGA_COLUMNS: usize = 80;
+pub const VGA_ROWS: usize = 25;
+
+impl Monitor {
+    /// Connects to the socket QEMU was told to serve (`Config::monitor_socket`).
+    pub fn connect(path: &Path) -> Monitor {
+        let deadline = Instant::now() + DEFAULT_TIMEOUT;
+        let stream = loop {
+            match std::os::unix::net::UnixStream::connect(path) {
+                Ok(stream) => break stream,
+                Err(e) if Instant::now() > deadline => panic!("monitor socket: {e}"),
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        };
+        stream
+            .set_read_timeout(Some(DEFAULT_TIMEOUT))
+            .expect("socket timeout");
+        let mut monitor = Monitor { stream };
+        monitor.read_until_prompt();
+        monitor
+    }
+
+    fn read_until_prompt(&mut self) -> String {
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !String::from_utf8_lossy(&seen).ends_with(MONITOR_PROMPT) {
+            let n = self.stream.read(&mut buf).expect("monitor read");
+            assert!(n > 0, "the monitor closed");
+            seen.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&seen).into_owned()
+    }
+
+    /// Runs a monitor command and returns what it printed.
+    pub fn command(&mut self, command: &str) -> String {
+        self.stream
+            .write_all(format!("{command}\n").as_bytes())
+            .expect("monitor write");
+        self.read_until_prompt()
+    }
+
+    /// Types `text` on the PS/2 keyboard, one `sendkey` per character.
+    pub fn type_text(&mut self, text: &str) {
+        for c in text.chars() {
+            let key = match c {
+                'a'..='z' | '0'..='9' => c.to_string(),
+                'A'..='Z' => format!("shift-{}", c.to_ascii_lowercase()),
+                ' ' => "spc".into(),
+                '\n' => "ret".into(),
+                '-' => "minus".into(),
+                '.' => "dot".into(),
+                '/' => "slash".into(),
+                '=' => "equal".into(),
+                other => panic!("no sendkey name for {other:?}"),
+            };
+            self.command(&format!("sendkey {key}"));
+        }
+    }
+
+    /// The VGA text screen as 25 lines of 80 characters.
+    pub fn screen(&mut self) -> Vec<String> {
+        let cells = VGA_COLUMNS * VGA_ROWS;
+        let dump = self.command(&format!("xp /{cells}hx {VGA_TEXT:#x}"));
+        let chars: Vec<char> = dump
+            .lines()
+            .filter_map(|line| line.split_once(": "))
+            .flat_map(|(_, words)| words.split_whitespace())
+            .filter_map(|word| u16::from_str_radix(word.trim_start_matches("0x"), 16).ok())
+            .map(|cell| match (cell & 0xFF) as u8 {
+                0x20..=0x7E => (cell & 0xFF) as u8 as char,
+                _ => ' ',
+            })
+            .collect();
+        chars
+            .chunks(VGA_COLUMNS)
+            .map(|row| row.iter().collect::<String>().trim_end().to_string())
+            .collect()
+    }
 }

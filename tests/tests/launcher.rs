@@ -37,7 +37,10 @@ fn piped_stdin_reaches_the_console_and_the_exit_status_is_the_guests() {
 
 #[test]
 fn print_image_prints_the_elf_path() {
-    let output = launcher().arg("--print-image").output().expect("launcher runs");
+    let output = launcher()
+        .arg("--print-image")
+        .output()
+        .expect("launcher runs");
     assert!(output.status.success());
     let path = String::from_utf8_lossy(&output.stdout).trim().to_string();
     let bytes = std::fs::read(&path).expect("the printed path exists");

@@ -48,7 +48,13 @@ fn sequence_then_parallel_group_then_wait() {
                   sleep 100ms & ret 4 &\n\
                   wait ret\necho ret status $?\n";
     let (out, status) = run_rc(script);
-    let order = ["prog1 start", "prog1 end", "3000 lines", "group status 0", "ret status 4"];
+    let order = [
+        "prog1 start",
+        "prog1 end",
+        "3000 lines",
+        "group status 0",
+        "ret status 4",
+    ];
     let mut at = 0;
     for text in order {
         match out[at..].find(text) {
@@ -68,7 +74,10 @@ fn and_or_and_if_branch_on_real_statuses() {
                   if false; then echo wrong; else echo else-ran; fi\n\
                   ret 9 || ret 6\n";
     let (out, status) = run_rc(script);
-    assert!(!out.contains("not-printed") && !out.contains("wrong"), "{out}");
+    assert!(
+        !out.contains("not-printed") && !out.contains("wrong"),
+        "{out}"
+    );
     for text in ["or-ran 3", "and-ran", "elif-ran", "else-ran"] {
         assert!(out.contains(text), "{text:?} missing:\n{out}");
     }
@@ -94,7 +103,10 @@ fn start_waits_for_readiness_or_times_out() {
     let Some(started) = out.find("started 0") else {
         panic!("start did not return 0 once ready:\n{out}");
     };
-    assert!(heap_line < started, "start returned before readiness:\n{out}");
+    assert!(
+        heap_line < started,
+        "start returned before readiness:\n{out}"
+    );
     for text in ["timed out 124", "timeout 124", "in time 0"] {
         assert!(out.contains(text), "{text:?} missing:\n{out}");
     }
@@ -105,8 +117,14 @@ fn start_waits_for_readiness_or_times_out() {
 fn respawn_restarts_a_failing_program_up_to_max() {
     let script = "respawn --max 2 --delay 50ms ret 7\nwait\necho all done\n";
     let (out, _) = run_rc(script);
-    assert!(out.contains("'ret' exited with status 7, restart 1 of 2"), "{out}");
-    assert!(out.contains("'ret' exited with status 7, restart 2 of 2"), "{out}");
+    assert!(
+        out.contains("'ret' exited with status 7, restart 1 of 2"),
+        "{out}"
+    );
+    assert!(
+        out.contains("'ret' exited with status 7, restart 2 of 2"),
+        "{out}"
+    );
     assert!(!out.contains("restart 3"), "{out}");
     assert!(out.contains("all done"), "{out}");
 }
@@ -127,7 +145,10 @@ fn a_typo_reports_line_and_column_and_opens_the_console() {
     vm.expect("      memsat --every 1s &\r\n");
     vm.expect("      ^^^^^^\r\n");
     vm.expect(PROMPT);
-    assert!(!vm.transcript().contains("must-not-run"), "a broken script ran");
+    assert!(
+        !vm.transcript().contains("must-not-run"),
+        "a broken script ran"
+    );
     let out = vm.run("echo still here");
     assert_eq!(out.trim_end(), "still here");
 }

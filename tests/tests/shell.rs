@@ -1,0 +1,168 @@
+//! The console shell over serial, and the keyboard + VGA console through QEMU's monitor.
+
+use std::time::{Duration, Instant};
+
+use kiln_tests::{Monitor, PROMPT, TempFile, Vm, Xorshift, config};
+
+const CTRL_C: &[u8] = b"\x03";
+const UP_ARROW: &[u8] = b"\x1b[A";
+const TAB: &[u8] = b"\t";
+
+#[test]
+fn runs_a_baked_program_with_arguments() {
+    let (mut vm, _rc) = Vm::boot_shell();
+    let output = vm.run("args one 'two three' \"\"");
+    assert_eq!(output, "[one]\r\n[two three]\r\n[]\r\n");
+    let output = vm.run("ret 3; echo status $?");
+    assert_eq!(output, "status 3\r\n");
+}
+
+#[test]
+fn background_job_listed_killed_and_gone() {
+    let (mut vm, _rc) = Vm::boot_shell();
+    vm.run("sleep 30 &");
+    let jobs = vm.run("jobs");
+    assert!(
+        jobs.contains("[%1]") && jobs.contains("running") && jobs.contains("sleep 30"),
+        "{jobs}"
+    );
+    vm.run("kill %1");
+    // The job ends (cancelled) and `jobs` reports it once as ended.
+    let mut ended = String::new();
+    let deadline = Instant::now() + kiln_tests::DEFAULT_TIMEOUT;
+    while Instant::now() < deadline {
+        ended = vm.run("jobs");
+        if !ended.contains("running") {
+            break;
+        }
+    }
+    assert!(
+        ended.contains("[%1]") && ended.contains("done(130)"),
+        "{ended}"
+    );
+    let after = vm.run("jobs");
+    assert!(
+        !after.contains("sleep"),
+        "a reported job is forgotten: {after}"
+    );
+}
+
+#[test]
+fn ctrl_c_interrupts_a_foreground_job() {
+    let (mut vm, _rc) = Vm::boot_shell();
+    vm.send_line("sleep 30");
+    vm.expect("sleep 30\r\n");
+    let sent = Instant::now();
+    vm.send_bytes(CTRL_C);
+    vm.expect(PROMPT);
+    // Not a timing assertion on speed: only that it did not wait out the 30 s sleep.
+    assert!(sent.elapsed() < Duration::from_secs(25));
+    assert_eq!(vm.run("echo $?"), "130\r\n");
+}
+
+#[test]
+fn up_arrow_recalls_history() {
+    let (mut vm, _rc) = Vm::boot_shell();
+    vm.run("echo from history");
+    vm.send_bytes(UP_ARROW);
+    // The editor redraws the recalled line (and erases the rest of the row).
+    vm.expect("echo from history");
+    vm.send_bytes(b"\r");
+    vm.expect("\r\nfrom history\r\n");
+    vm.expect(PROMPT);
+}
+
+#[test]
+fn tab_completes_a_unique_program_name() {
+    let (mut vm, _rc) = Vm::boot_shell();
+    vm.send_bytes(b"mems");
+    vm.send_bytes(TAB);
+    vm.send_bytes(b"\r");
+    vm.expect("memstat \r\n");
+    vm.expect("heap: size=");
+    vm.expect(PROMPT);
+}
+
+#[test]
+fn ps_lists_a_running_job() {
+    let (mut vm, _rc) = Vm::boot_shell();
+    vm.run("sleep 60 &");
+    let ps = vm.run("ps");
+    assert!(
+        ps.contains("ID") && ps.contains("NAME") && ps.contains("CPU"),
+        "{ps}"
+    );
+    let row = ps
+        .lines()
+        .find(|l| l.contains("sleep"))
+        .unwrap_or_else(|| panic!("no sleep row:\n{ps}"));
+    assert!(row.contains("running"), "{row}");
+}
+
+#[test]
+fn parse_errors_show_a_caret() {
+    let (mut vm, _rc) = Vm::boot_shell();
+    let output = vm.run("echo ok && memsat");
+    assert!(
+        output.contains("shell:1:12: unknown program 'memsat' (did you mean 'memstat'?)"),
+        "{output}"
+    );
+    assert!(output.contains("               ^^^^^^"), "{output}");
+}
+
+#[test]
+fn random_bytes_then_echo_alive() {
+    let (mut vm, _rc) = Vm::boot_shell();
+    let mut rng = Xorshift::new(0x5eed);
+    // Avoid the power words and Ctrl-D only by chance: the bytes are random.
+    for chunk in rng.bytes(64 * 1024).chunks(512) {
+        vm.send_bytes(chunk);
+    }
+    vm.send_bytes(CTRL_C);
+    vm.send_line("echo alive");
+    vm.expect("alive\r\n");
+}
+
+#[test]
+fn keyboard_and_vga_console() {
+    let socket = TempFile::new("monitor.sock", b"");
+    let _ = std::fs::remove_file(&socket.path);
+    let mut config = config();
+    config.vga = true;
+    config.monitor_socket = Some(socket.path.clone());
+    let (mut vm, _rc) = Vm::boot_shell_with(config);
+    let mut monitor = Monitor::connect(&socket.path);
+    let deadline = Instant::now() + kiln_tests::DEFAULT_TIMEOUT;
+    while !monitor
+        .screen()
+        .iter()
+        .any(|l| l.starts_with(PROMPT.trim_end()))
+    {
+        if Instant::now() > deadline {
+            vm.fail(&format!(
+                "no prompt on the VGA screen:\n{:#?}",
+                monitor.screen()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    monitor.type_text("args vga-typed 42\n");
+    let deadline = Instant::now() + kiln_tests::DEFAULT_TIMEOUT;
+    loop {
+        let screen = monitor.screen();
+        let typed = screen.iter().any(|l| l == "kiln> args vga-typed 42");
+        let output =
+            screen.iter().any(|l| l == "[vga-typed]") && screen.iter().any(|l| l == "[42]");
+        if typed && output {
+            break;
+        }
+        if Instant::now() > deadline {
+            vm.fail(&format!(
+                "command or output missing on the VGA screen:\n{screen:#?}"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The serial console is a separate session and saw none of it.
+    assert!(!vm.transcript().contains("vga-typed"));
+}
