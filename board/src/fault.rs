@@ -1,18 +1,22 @@
 //! CPU exceptions and panics: end the job, never the image.
 //!
-//! A fault in a program's thread prints a report (thread, exception, instruction
-//! pointer, faulting address for a page fault, "stack overflow" when it hit the guard
-//! page) and ends that thread with status 128 + vector; a panic ends it with 101.
-//! Either way the thread is never resumed and its job learns the status through the
-//! `on_abort` hook. A fault or panic in the kernel itself (an interrupt handler, the
-//! idle thread, a thread without a job) halts with the report.
+//! A fault in a program's thread ends that thread with status 128 + vector, a panic
+//! with 101. The thread is never resumed; its job gets the status and a one-line
+//! report (the exception, the instruction pointer and its symbol, the faulting address
+//! for a page fault, "stack overflow" when it hit the guard page, or the panic message
+//! and location) through the `on_abort` hook, and writes it to the job's stderr. A
+//! fault or panic in the kernel itself (an interrupt handler, the idle thread, a
+//! thread without a job) prints the report on the serial console and halts.
 
+use alloc::format;
+use alloc::string::String;
 use core::sync::atomic::{AtomicU32, Ordering};
 
+use kiln_init::platform::Abort;
 use x86_64::registers::control::Cr2;
 
 use crate::interrupts::{Frame, exception_name};
-use crate::{kprintln, power, sched};
+use crate::{kprintln, power, sched, symbols};
 
 /// Status base for a job ended by a CPU exception (as sh reports signals).
 pub const FAULT_STATUS_BASE: u8 = 128;
@@ -32,56 +36,53 @@ pub fn interrupt_left() {
     INTERRUPT_DEPTH.fetch_sub(1, Ordering::Relaxed);
 }
 
+/// What went wrong, in one line.
+fn describe(f: &Frame) -> String {
+    let name = exception_name(f.vector);
+    let at = format!("rip {:#x}{}", f.rip, symbols::describe(f.rip));
+    if f.vector != PAGE_FAULT {
+        return format!("{name} (vector {}) at {at}", f.vector);
+    }
+    let address = Cr2::read_raw();
+    let (guard, _top) = sched::current_stack();
+    if (guard..guard + crate::guard::PAGE_SIZE as u64).contains(&address) {
+        format!("stack overflow: page fault on the guard page at {address:#x}, {at}")
+    } else {
+        format!(
+            "page fault (vector 14) at address {address:#x} (error code {:#x}), {at}",
+            f.error_code
+        )
+    }
+}
+
 /// A CPU exception (vectors 0-31).
 pub fn on_exception(frame: *mut Frame) -> *mut Frame {
     // SAFETY: the entry stub passes its freshly pushed frame.
     let f = unsafe { &*frame };
-    let name = exception_name(f.vector);
-    let thread = sched::current_name();
     let in_kernel = INTERRUPT_DEPTH.load(Ordering::Relaxed) > 1
         || sched::current_is_idle()
         || !sched::current_has_job();
-    kprintln!(
-        "kiln: fault: {name} (vector {}) in thread {} '{}'",
-        f.vector,
-        sched::current_id(),
-        thread
-    );
-    kprintln!(
-        "kiln:   at rip {:#x}{}",
-        f.rip,
-        crate::symbols::describe(f.rip)
-    );
-    if f.vector == PAGE_FAULT {
-        let address = Cr2::read_raw();
-        let (guard, _top) = sched::current_stack();
-        if (guard..guard + crate::guard::PAGE_SIZE as u64).contains(&address) {
-            kprintln!("kiln:   stack overflow (hit the guard page at {address:#x})");
-        } else {
-            kprintln!(
-                "kiln:   faulting address {address:#x}, error code {:#x}",
-                f.error_code
-            );
-        }
-    }
+    let report = describe(f);
     if in_kernel {
-        kprintln!("kiln: fault in the kernel; halting");
+        kprintln!(
+            "kiln: fault in the kernel, thread {} '{}': {report}; halting",
+            sched::current_id(),
+            sched::current_name()
+        );
         power::halt();
     }
-    sched::abort_from_interrupt(frame, FAULT_STATUS_BASE + f.vector as u8)
+    let status = FAULT_STATUS_BASE + f.vector as u8;
+    sched::abort_from_interrupt(frame, Abort { status, report })
 }
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
-    let thread = sched::current_name();
     let location = info
         .location()
         .map(|l| (l.file(), l.line(), l.column()))
         .unwrap_or(("?", 0, 0));
-    kprintln!(
-        "kiln: panic in thread {} '{}' at {}:{}:{}: {}",
-        sched::current_id(),
-        thread,
+    let report = format!(
+        "panicked at {}:{}:{}: {}",
         location.0,
         location.1,
         location.2,
@@ -91,8 +92,15 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
         || sched::current_is_idle()
         || !sched::current_has_job()
     {
-        kprintln!("kiln: panic in the kernel; halting");
+        kprintln!(
+            "kiln: panic in the kernel, thread {} '{}': {report}; halting",
+            sched::current_id(),
+            sched::current_name()
+        );
         power::halt();
     }
-    sched::abort_current(PANIC_STATUS)
+    sched::abort_current(Abort {
+        status: PANIC_STATUS,
+        report,
+    })
 }

@@ -119,6 +119,7 @@ pub fn stats() -> HeapStats {
         allocations,
         frees,
         largest_free: largest_free_block(),
+        lost: 0,
     }
 }
 

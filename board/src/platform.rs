@@ -4,7 +4,7 @@ use alloc::boxed::Box;
 use core::time::Duration;
 
 use kiln_init::platform::{
-    Console, Fault, HeapStats, Platform, PowerAction, SpawnError, Status, ThreadId,
+    Abort, Console, Fault, HeapStats, Platform, PowerAction, SpawnError, Status, ThreadId,
 };
 
 use crate::{heap, power, sched, serial, time};
@@ -49,7 +49,7 @@ impl Platform for BoardPlatform {
         &self,
         name: &str,
         body: Box<dyn FnOnce() + Send + 'static>,
-        on_abort: Box<dyn FnOnce(Status) + Send + 'static>,
+        on_abort: Box<dyn FnOnce(Abort) + Send + 'static>,
     ) -> Result<ThreadId, SpawnError> {
         sched::spawn(name, body, Some(on_abort))
     }

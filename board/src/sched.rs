@@ -21,7 +21,7 @@ use core::arch::asm;
 use core::sync::atomic::{AtomicU64, Ordering};
 use x86_64::instructions::interrupts;
 
-use kiln_init::platform::{SpawnError, Status};
+use kiln_init::platform::{Abort, SpawnError};
 
 use crate::interrupts::{Frame, YIELD_VECTOR};
 use crate::pic::TICK_HZ;
@@ -41,7 +41,7 @@ const NANOS_PER_TICK: u64 = 1_000_000_000 / TICK_HZ;
 const IDLE_ID: u64 = 1;
 
 type Body = Box<dyn FnOnce() + Send + 'static>;
-type AbortHook = Box<dyn FnOnce(Status) + Send + 'static>;
+type AbortHook = Box<dyn FnOnce(Abort) + Send + 'static>;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum State {
@@ -358,11 +358,11 @@ pub fn exit_current() -> ! {
     }
 }
 
-/// Ends the calling thread abnormally with `status`: its `on_abort` runs elsewhere.
-pub fn abort_current(status: Status) -> ! {
+/// Ends the calling thread abnormally: its `on_abort` runs on a fresh thread.
+pub fn abort_current(abort: Abort) -> ! {
     let hook = SCHED.lock().current_mut().on_abort.take();
     if let Some(hook) = hook {
-        let _ = spawn("reaper", Box::new(move || hook(status)), None);
+        let _ = spawn("reaper", Box::new(move || hook(abort)), None);
     }
     exit_current()
 }
@@ -396,7 +396,11 @@ pub fn on_tick(frame: *mut Frame) -> *mut Frame {
     // be), so it holds no kernel lock; end it here.
     if s.current != IDLE_ID && s.current_mut().kill_requested {
         drop(s);
-        return abort_from_interrupt(frame, crate::platform::KILLED_STATUS);
+        let abort = Abort {
+            status: crate::platform::KILLED_STATUS,
+            report: alloc::string::String::from("killed (kill -9)"),
+        };
+        return abort_from_interrupt(frame, abort);
     }
     s.current_mut().cpu_ns += NANOS_PER_TICK;
     let mut woke = false;
@@ -510,7 +514,7 @@ pub fn current_has_job() -> bool {
 }
 
 /// Ends the running thread from an exception handler and switches away.
-pub fn abort_from_interrupt(frame: *mut Frame, status: Status) -> *mut Frame {
+pub fn abort_from_interrupt(frame: *mut Frame, abort: Abort) -> *mut Frame {
     let hook = {
         let mut s = SCHED.lock();
         let thread = s.current_mut();
@@ -523,7 +527,7 @@ pub fn abort_from_interrupt(frame: *mut Frame, status: Status) -> *mut Frame {
         hook
     };
     if let Some(hook) = hook {
-        let _ = spawn("reaper", Box::new(move || hook(status)), None);
+        let _ = spawn("reaper", Box::new(move || hook(abort)), None);
     }
     SCHED.lock().reschedule(frame)
 }

@@ -30,7 +30,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::{Condvar, Mutex, MutexGuard};
 
-use crate::platform::{Console, Fault, Platform, PowerAction, SpawnError, Status, ThreadId};
+use crate::platform::{Abort, Console, Fault, Platform, PowerAction, SpawnError, Status, ThreadId};
 
 /// How far simulated time moves for a `yield_now` when every other thread is parked.
 pub const YIELD_TICK: Duration = Duration::from_millis(1);
@@ -349,7 +349,7 @@ impl Platform for FakePlatform {
         &self,
         name: &str,
         body: Box<dyn FnOnce() + Send + 'static>,
-        on_abort: Box<dyn FnOnce(Status) + Send + 'static>,
+        on_abort: Box<dyn FnOnce(Abort) + Send + 'static>,
     ) -> Result<ThreadId, SpawnError> {
         let id = {
             let mut state = self.shared.lock();
@@ -368,12 +368,23 @@ impl Platform for FakePlatform {
                 });
                 let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body));
                 if let Err(payload) = outcome {
-                    let status = if payload.is::<KilledByPlatform>() {
-                        KILLED_STATUS
+                    let abort = if payload.is::<KilledByPlatform>() {
+                        Abort {
+                            status: KILLED_STATUS,
+                            report: String::from("killed"),
+                        }
                     } else {
-                        PANIC_STATUS
+                        let message = payload
+                            .downcast_ref::<&str>()
+                            .map(|s| String::from(*s))
+                            .or_else(|| payload.downcast_ref::<String>().cloned())
+                            .unwrap_or_default();
+                        Abort {
+                            status: PANIC_STATUS,
+                            report: std::format!("panicked: {message}"),
+                        }
                     };
-                    on_abort(status);
+                    on_abort(abort);
                 }
                 fake.unregister_current();
             });
@@ -502,20 +513,24 @@ mod tests {
         fake.spawn(
             "panicker",
             Box::new(|| panic!("on purpose")),
-            Box::new(move |s| tx.send(s).unwrap()),
+            Box::new(move |abort: Abort| tx.send(abort).unwrap()),
         )
         .unwrap();
         let victim = fake
             .spawn(
                 "victim",
                 Box::new(move || fake.park(None)),
-                Box::new(move |s| tx2.send(s).unwrap()),
+                Box::new(move |abort: Abort| tx2.send(abort).unwrap()),
             )
             .unwrap();
         assert!(fake.kill(victim));
-        let mut statuses = [rx.recv().unwrap(), rx.recv().unwrap()];
-        statuses.sort();
-        assert_eq!(statuses, [PANIC_STATUS, KILLED_STATUS]);
+        let mut aborts = [rx.recv().unwrap(), rx.recv().unwrap()];
+        aborts.sort_by_key(|a| a.status);
+        assert_eq!(
+            [aborts[0].status, aborts[1].status],
+            [PANIC_STATUS, KILLED_STATUS]
+        );
+        assert_eq!(aborts[0].report, "panicked: on purpose");
     }
 
     #[test]

@@ -21,6 +21,14 @@ pub enum Fault {
     PageFault,
 }
 
+/// How a thread died without returning: the job status and a one-line report
+/// (what happened and where), which the job writes to its stderr.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Abort {
+    pub status: Status,
+    pub report: alloc::string::String,
+}
+
 /// Identifies a thread of the platform.
 pub type ThreadId = u64;
 
@@ -53,6 +61,9 @@ pub struct HeapStats {
     pub allocations: u64,
     pub frees: u64,
     pub largest_free: usize,
+    /// Bytes still charged to jobs that died without freeing them (a crash or
+    /// `kill -9` cannot run a program's destructors); shown, never hidden.
+    pub lost: usize,
 }
 
 /// A console a job can write to (serial or VGA).
@@ -77,13 +88,14 @@ pub trait Platform: Send + Sync {
     /// Starts `body` on a new thread named `name`.
     ///
     /// If the thread dies without returning from `body` (a panic, a CPU exception, a
-    /// forced kill), the platform calls `on_abort` with the job status (101 for a panic,
-    /// 128 + vector for an exception, 137 for a kill) from another thread.
+    /// forced kill), the platform calls `on_abort` from another thread with the job
+    /// status (101 for a panic, 128 + vector for an exception, 137 for a kill) and a
+    /// report of what happened.
     fn spawn(
         &self,
         name: &str,
         body: Box<dyn FnOnce() + Send + 'static>,
-        on_abort: Box<dyn FnOnce(Status) + Send + 'static>,
+        on_abort: Box<dyn FnOnce(Abort) + Send + 'static>,
     ) -> Result<ThreadId, SpawnError>;
     /// Ends `thread` at its next preemption point without its cooperation (`kill -9`).
     /// Returns false where the platform cannot.
@@ -104,6 +116,11 @@ pub trait Platform: Send + Sync {
     fn power(&self, action: PowerAction);
     /// The allocator's statistics, where the platform has them.
     fn heap_stats(&self) -> Option<HeapStats> {
+        None
+    }
+    /// Heap bytes a thread holds now (allocated and not yet freed), where measured.
+    fn memory(&self, thread: ThreadId) -> Option<usize> {
+        let _ = thread;
         None
     }
 }

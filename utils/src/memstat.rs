@@ -1,6 +1,6 @@
 //! `memstat [--every DUR]`: prints the allocator's statistics on one line:
 //!
-//! `heap: size=N used=N free=N peak=N allocs=N frees=N largest_free=N`
+//! `heap: size=N used=N free=N peak=N allocs=N frees=N largest_free=N lost=N`
 //!
 //! With `--every DUR` it repeats every DUR until the job is cancelled (status 0 then)
 //! and reports ready after the first line. A platform without statistics is an
@@ -31,7 +31,7 @@ pub fn main(ctx: &mut Context<'_>) -> Status {
 /// The one-line report for `stats`.
 pub fn format_stats(stats: &HeapStats) -> String {
     alloc::format!(
-        "heap: size={} used={} free={} peak={} allocs={} frees={} largest_free={}",
+        "heap: size={} used={} free={} peak={} allocs={} frees={} largest_free={} lost={}",
         stats.size,
         stats.used,
         stats.size.saturating_sub(stats.used),
@@ -39,6 +39,7 @@ pub fn format_stats(stats: &HeapStats) -> String {
         stats.allocations,
         stats.frees,
         stats.largest_free,
+        stats.lost,
     )
 }
 
@@ -98,9 +99,9 @@ mod tests {
         allocations: 7,
         frees: 3,
         largest_free: 3000,
+        lost: 24,
     };
-    const LINE: &str =
-        "heap: size=4096 used=1000 free=3096 peak=2000 allocs=7 frees=3 largest_free=3000\n";
+    const LINE: &str = "heap: size=4096 used=1000 free=3096 peak=2000 allocs=7 frees=3 largest_free=3000 lost=24\n";
 
     #[test]
     fn prints_one_line() {

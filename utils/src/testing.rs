@@ -85,7 +85,7 @@ impl Platform for FakePlatform {
         &self,
         _name: &str,
         _body: Box<dyn FnOnce() + Send + 'static>,
-        _on_abort: Box<dyn FnOnce(Status) + Send + 'static>,
+        _on_abort: Box<dyn FnOnce(kiln_init::platform::Abort) + Send + 'static>,
     ) -> Result<ThreadId, SpawnError> {
         Err(SpawnError::TooManyThreads)
     }

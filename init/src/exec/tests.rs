@@ -552,7 +552,9 @@ fn timeout_gives_124_when_the_job_runs_longer() {
     assert_eq!(rig.time_of("early"), 6);
     // A job that ignores cancellation is killed after the grace period.
     rig.run("timeout 1s stubborn; echo stubborn $?; now");
-    assert_eq!(rig.time_of("stubborn"), 124);
+    assert_eq!(rig.time_of("stubborn "), 124);
+    // The forced end is reported on the job's stderr.
+    assert!(rig.lines().iter().any(|l| l == "stubborn: killed"));
     let grace = KILL_GRACE.as_millis();
     assert_eq!(
         rig.lines().last().unwrap(),

@@ -32,7 +32,7 @@ use core::fmt;
 use core::sync::atomic::{AtomicBool, Ordering};
 use core::time::Duration;
 
-use crate::platform::{Console, Platform, SpawnError, Status, ThreadId};
+use crate::platform::{Abort, Console, Platform, SpawnError, Status, ThreadId};
 use crate::program::{BakedFile, ByteSink, ByteSource, Context, Input, JobLink, Output, Program};
 
 /// A job's number: `%1` is 1.
@@ -222,6 +222,8 @@ struct JobInner {
     /// Jobs this job started (a background group's jobs, a supervisor's runs).
     children: Vec<Arc<Job>>,
     kill_requested: bool,
+    /// The program's stderr, for an abort report.
+    stderr: Option<Output>,
 }
 
 /// One job: a task on its own thread. See the module docs.
@@ -268,8 +270,14 @@ impl Job {
                 waiters: Vec::new(),
                 children: Vec::new(),
                 kill_requested: false,
+                stderr: None,
             }),
         })
+    }
+
+    /// Where an abort report goes: the program's stderr, once it has started.
+    fn set_stderr(&self, stderr: Output) {
+        self.inner.lock().stderr = Some(stderr);
     }
 
     pub fn id(&self) -> JobId {
@@ -492,8 +500,17 @@ pub fn launch(job: &Arc<Job>, task: Task, owned: Vec<PipeEnd>) -> Result<ThreadI
     let on_abort = {
         let job = job.clone();
         let owned = owned.clone();
-        move |status: Status| {
+        move |abort: Abort| {
             close_owned(&owned);
+            let status = abort.status;
+            let stderr = job.inner.lock().stderr.take();
+            if let Some(Output::Console(console)) = stderr {
+                console.write(format!("{}: {}\n", job.name, abort.report).as_bytes());
+            } else if let Some(Output::Sink(sink)) = stderr {
+                let line = format!("{}: {}\n", job.name, abort.report);
+                let _ = sink.write(line.as_bytes(), &*job);
+                sink.close();
+            }
             let killed = job.inner.lock().kill_requested && status == KILLED_STATUS;
             job.finish(if killed {
                 JobState::Killed
@@ -532,6 +549,7 @@ pub struct ProgramRun {
 /// A task that runs a baked program with the job's argv.
 pub fn program_task(run: ProgramRun) -> Task {
     Box::new(move |job: &Arc<Job>| {
+        job.set_stderr(run.stdio.stderr.clone());
         let mut context = Context {
             argv: job.argv.clone(),
             env: run.env,

@@ -628,7 +628,17 @@ fn kill_9_forces_a_job() {
     // cancellation first and end with done(130)).
     let mut rig = Rig::new(&[(0, "sleep 30 &\r"), (500, "kill -9 %1\r"), (1000, "jobs\r")]);
     let lines = rig.lines();
-    assert_eq!(lines[2..], ["kiln> jobs", "[%1] killed sleep 30", "kiln> "]);
+    // The forced end is reported on the job's stderr (this console), and the prompt
+    // being edited is redrawn after it.
+    assert_eq!(
+        lines[2..],
+        [
+            "kiln> \r\u{1b}[Ksleep: killed",
+            "kiln> \u{1b}[Kjobs",
+            "[%1] killed sleep 30",
+            "kiln> "
+        ]
+    );
 }
 
 #[test]
