@@ -193,7 +193,12 @@ pub const BUILTIN_NAMES: &[&str] = &[
 impl Word {
     /// The word's text if it is literal only (no expansion), without copying.
     pub fn literal(&self) -> Option<&str> {
-        match self.parts.as_slice() {
+        Word::literal_of(&self.parts)
+    }
+
+    /// The text of `parts` if they are literal only (no expansion), without copying.
+    pub(crate) fn literal_of(parts: &[WordPart]) -> Option<&str> {
+        match parts {
             [] => Some(""),
             [WordPart::Literal(text)] => Some(text),
             _ => None,
@@ -210,5 +215,14 @@ impl Word {
             }
         }
         Some(text)
+    }
+}
+
+/// The parts of a word whose text is `text`, taken literally: none for an empty text.
+pub(crate) fn literal_parts(text: &str) -> Vec<WordPart> {
+    if text.is_empty() {
+        Vec::new()
+    } else {
+        alloc::vec![WordPart::Literal(String::from(text))]
     }
 }

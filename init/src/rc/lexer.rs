@@ -1,30 +1,32 @@
 //! The rc lexer: turns source text into words and operators, one token at a time.
 //!
-//! Small nom parsers over a [`nom_locate::LocatedSpan`] recognise each piece (blanks and
-//! comments, operators, plain runs, quotes, `$` expansions); [`Lexer::next_token`] drives them
-//! with an explicit loop per word ([`WordBuilder`] collects parts without per-char
-//! allocation). Quoting is resolved here: a [`LexedWord`] holds the unquoted parts plus what
-//! the parser needs to know about its raw text (keywords, assignments, options).
+//! The lexer walks a byte offset through the text. The common pieces are scanned with byte
+//! loops: blanks and comments, operators, and plain words (no quotes, escapes or `$`), which
+//! are by far the most frequent and need no unquoting. A word that meets a quote, a `\\` or
+//! a `$` continues in [`Lexer::word`]'s state machine, where small nom parsers recognise the
+//! pieces (quotes, `$` expansions) and a [`WordBuilder`] collects the parts. Quoting is
+//! resolved here: a [`LexedWord`] holds the unquoted parts plus what the parser needs to know
+//! about its raw text (keywords, assignments, options). A plain word keeps only its raw
+//! text: its single literal part is built when the parser keeps the word, so keywords and
+//! assignment names never allocate.
 //!
 //! Lines and columns come from a [`Locator`] that walks forward once over the text, since
-//! token starts only move forward (nom_locate's column lookup rescans the line each time).
+//! token starts only move forward.
 
 use alloc::string::String;
 use alloc::vec::Vec;
 
 use nom::Parser;
-use nom::branch::alt;
-use nom::bytes::complete::{tag, take_till, take_till1, take_while, take_while1};
+use nom::bytes::complete::{tag, take_till, take_while, take_while1};
 use nom::character::complete::{char, satisfy};
 use nom::combinator::recognize;
 use nom::sequence::{delimited, pair};
-use nom_locate::LocatedSpan;
 
-use super::ast::{Span, Word, WordPart};
+use super::ast::{Span, Word, WordPart, literal_parts};
 use super::error::{ErrorKind, excerpt};
 
-/// The lexer's input: the remaining text with its byte offset.
-pub(crate) type Input<'a> = LocatedSpan<&'a str>;
+/// The input of the nom sub-parsers: the text from the lexer's position on.
+type Input<'a> = &'a str;
 
 /// The result of a nom sub-parser; failures carry no data (callers know what they expected).
 type Res<'a, O> = nom::IResult<Input<'a>, O, ()>;
@@ -69,17 +71,25 @@ impl Op {
 /// A word as lexed: its unquoted parts plus facts about its raw source text.
 #[derive(Debug, Clone)]
 pub(crate) struct LexedWord<'a> {
-    pub word: Word,
     /// The source text of the word, quotes and all.
     pub raw: &'a str,
-    /// No quotes, escapes, continuations or `$` in the raw text: the literal is `raw` itself.
-    pub plain: bool,
+    /// Where the word is (the [`Word`] built from it gets the same span).
+    pub span: Span,
+    /// The unquoted parts, or `None` for a plain word: no quotes, escapes, continuations or
+    /// `$` in the raw text, so its only part is the literal `raw` itself (built by
+    /// [`LexedWord::into_word`] only for words the tree keeps).
+    pub parts: Option<Vec<WordPart>>,
 }
 
 impl LexedWord<'_> {
+    /// True for a word without quotes, escapes, continuations or `$`.
+    pub(crate) fn is_plain(&self) -> bool {
+        self.parts.is_none()
+    }
+
     /// The keyword this word is, if it is an unquoted reserved word.
     pub(crate) fn keyword(&self) -> Option<&'static str> {
-        if !self.plain {
+        if !self.is_plain() {
             return None;
         }
         KEYWORDS.iter().copied().find(|k| *k == self.raw)
@@ -93,7 +103,23 @@ impl LexedWord<'_> {
 
     /// True for an unquoted word starting with `-` (an option of a built-in).
     pub(crate) fn is_option(&self) -> bool {
-        self.plain && self.raw.starts_with('-')
+        self.is_plain() && self.raw.starts_with('-')
+    }
+
+    /// The word's text if it is literal only, as [`Word::literal`] gives it.
+    pub(crate) fn literal(&self) -> Option<&str> {
+        match &self.parts {
+            None => Some(self.raw),
+            Some(parts) => Word::literal_of(parts),
+        }
+    }
+
+    /// The word as the tree keeps it.
+    pub(crate) fn into_word(self) -> Word {
+        Word {
+            parts: self.parts.unwrap_or_else(|| literal_parts(self.raw)),
+            span: self.span,
+        }
     }
 }
 
@@ -139,17 +165,48 @@ fn name_prefix_len(text: &str) -> usize {
     }
 }
 
-/// Characters that end a word when unquoted.
-fn ends_word(c: char) -> bool {
-    matches!(
-        c,
-        ' ' | '\t' | '\r' | '\n' | ';' | '&' | '|' | '<' | '>' | '(' | ')' | '`'
-    )
+/// The characters that end a word when unquoted (all ASCII).
+const WORD_ENDERS: &[u8] = b" \t\r\n;&|<>()`";
+/// The characters that end a plain run inside a word besides [`WORD_ENDERS`]: quoting and `$`.
+const RUN_ENDERS: &[u8] = b"'\"\\$";
+
+/// [`BYTE_CLASS`] bit: the byte is one of [`WORD_ENDERS`].
+const ENDS_WORD: u8 = 1;
+/// [`BYTE_CLASS`] bit: the byte is one of [`WORD_ENDERS`] or [`RUN_ENDERS`].
+const ENDS_RUN: u8 = 2;
+
+/// The class bits of every byte value, so the scanning loops do one lookup per byte. Bytes of
+/// multi-byte chars (`0x80..`) have none: only ASCII chars end words and runs.
+static BYTE_CLASS: [u8; 256] = byte_classes();
+
+const fn byte_classes() -> [u8; 256] {
+    let mut table = [0u8; 256];
+    let mut i = 0;
+    while i < WORD_ENDERS.len() {
+        table[WORD_ENDERS[i] as usize] = ENDS_WORD | ENDS_RUN;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < RUN_ENDERS.len() {
+        table[RUN_ENDERS[i] as usize] = ENDS_RUN;
+        i += 1;
+    }
+    table
 }
 
-/// Characters that end a plain run inside a word.
-fn ends_plain_run(c: char) -> bool {
-    ends_word(c) || matches!(c, '\'' | '"' | '\\' | '$')
+/// True if `byte` ends a word when unquoted.
+fn byte_ends_word(byte: u8) -> bool {
+    BYTE_CLASS[usize::from(byte)] & ENDS_WORD != 0
+}
+
+/// True if `byte` ends a plain run inside a word.
+fn byte_ends_run(byte: u8) -> bool {
+    BYTE_CLASS[usize::from(byte)] & ENDS_RUN != 0
+}
+
+/// Characters that end a word when unquoted.
+fn ends_word(c: char) -> bool {
+    c.is_ascii() && byte_ends_word(c as u8)
 }
 
 /// Characters that end a literal run inside double quotes.
@@ -157,32 +214,25 @@ fn ends_quoted_run(c: char) -> bool {
     matches!(c, '"' | '\\' | '$')
 }
 
-/// Spaces, tabs and carriage returns.
-fn blanks(input: Input<'_>) -> Res<'_, Input<'_>> {
-    take_while(|c| c == ' ' || c == '\t' || c == '\r').parse(input)
+/// The offset of the first `needle` in `bytes` at or after `from`, or the end.
+fn find_byte(bytes: &[u8], from: usize, needle: u8) -> usize {
+    bytes
+        .get(from..)
+        .and_then(|rest| rest.iter().position(|&b| b == needle))
+        .map_or(bytes.len(), |i| from + i)
 }
 
-/// `# ...` up to (not including) the line break.
-fn comment(input: Input<'_>) -> Res<'_, Input<'_>> {
-    recognize(pair(char('#'), take_till(|c| c == '\n'))).parse(input)
-}
-
-/// A backslash-newline pair, which is removed.
-fn continuation(input: Input<'_>) -> Res<'_, Input<'_>> {
-    tag("\\\n").parse(input)
-}
-
-/// One operator token; `&&` and `||` before `&` and `|`.
-fn operator(input: Input<'_>) -> Res<'_, Op> {
-    alt((
-        tag("&&").map(|_| Op::AndIf),
-        tag("||").map(|_| Op::OrIf),
-        char(';').map(|_| Op::Semi),
-        char('&').map(|_| Op::Amp),
-        char('|').map(|_| Op::Pipe),
-        char('\n').map(|_| Op::Newline),
-    ))
-    .parse(input)
+/// The operator at the start of `rest` and its length; `&&` and `||` before `&` and `|`.
+fn operator(rest: &[u8]) -> Option<(Op, usize)> {
+    match rest {
+        [b'&', b'&', ..] => Some((Op::AndIf, 2)),
+        [b'|', b'|', ..] => Some((Op::OrIf, 2)),
+        [b';', ..] => Some((Op::Semi, 1)),
+        [b'&', ..] => Some((Op::Amp, 1)),
+        [b'|', ..] => Some((Op::Pipe, 1)),
+        [b'\n', ..] => Some((Op::Newline, 1)),
+        _ => None,
+    }
 }
 
 /// A variable name.
@@ -200,6 +250,11 @@ fn braced_var(input: Input<'_>) -> Res<'_, Input<'_>> {
     delimited(tag("${"), name, char('}')).parse(input)
 }
 
+/// A literal run inside double quotes.
+fn quoted_run(input: Input<'_>) -> Res<'_, Input<'_>> {
+    take_while1(|c| !ends_quoted_run(c)).parse(input)
+}
+
 /// Collects the parts of one word; literal text is appended to one buffer until an expansion.
 struct WordBuilder {
     parts: Vec<WordPart>,
@@ -207,10 +262,11 @@ struct WordBuilder {
 }
 
 impl WordBuilder {
-    fn new() -> WordBuilder {
+    /// A builder whose literal starts with `text`.
+    fn starting_with(text: &str) -> WordBuilder {
         WordBuilder {
             parts: Vec::new(),
-            literal: String::new(),
+            literal: String::from(text),
         }
     }
 
@@ -282,24 +338,29 @@ const UTF8_CONTINUATION_BITS: u8 = 0b1000_0000;
 
 /// Produces tokens on demand.
 pub(crate) struct Lexer<'a> {
-    rest: Input<'a>,
     text: &'a str,
+    /// The byte offset where the next token (or the blanks before it) starts.
+    pos: usize,
     locator: Locator<'a>,
 }
 
 impl<'a> Lexer<'a> {
     pub(crate) fn new(text: &'a str) -> Lexer<'a> {
         Lexer {
-            rest: Input::new(text),
             text,
+            pos: 0,
             locator: Locator::new(text),
         }
     }
 
-    /// The span from byte `start` to the current position.
-    fn span_from(&mut self, start: usize) -> Span {
-        let end = self.rest.location_offset();
-        self.locator.span(start, end.saturating_sub(start))
+    /// The text from the current position on.
+    fn rest(&self) -> &'a str {
+        self.text.get(self.pos..).unwrap_or("")
+    }
+
+    /// Moves to where a nom sub-parser stopped (`rest` is a suffix of the text).
+    fn resume(&mut self, rest: &'a str) {
+        self.pos = self.text.len() - rest.len();
     }
 
     fn error(&mut self, kind: ErrorKind, start: usize, len: usize) -> LexError {
@@ -309,141 +370,128 @@ impl<'a> Lexer<'a> {
         }
     }
 
-    /// Skips blanks, comments and line continuations.
+    /// Skips blanks (spaces, tabs, carriage returns), comments and line continuations.
     fn skip_blanks(&mut self) {
-        loop {
-            if let Ok((rest, _)) = blanks(self.rest) {
-                self.rest = rest;
-            }
-            if let Ok((rest, _)) = continuation(self.rest) {
-                self.rest = rest;
-            } else if let Ok((rest, _)) = comment(self.rest) {
-                self.rest = rest;
-            } else {
-                return;
+        let bytes = self.text.as_bytes();
+        while let Some(&byte) = bytes.get(self.pos) {
+            match byte {
+                b' ' | b'\t' | b'\r' => self.pos += 1,
+                b'\\' if bytes.get(self.pos + 1) == Some(&b'\n') => self.pos += 2,
+                // A comment runs up to (not including) the line break.
+                b'#' => self.pos = find_byte(bytes, self.pos, b'\n'),
+                _ => return,
             }
         }
+    }
+
+    /// The end of the plain run (no word enders, quotes, escapes or `$`) starting at `from`.
+    fn plain_run_end(&self, from: usize) -> usize {
+        let bytes = self.text.as_bytes();
+        bytes
+            .get(from..)
+            .and_then(|rest| rest.iter().position(|&b| byte_ends_run(b)))
+            .map_or(bytes.len(), |i| from + i)
     }
 
     /// The next token; [`TokenKind::Eof`] forever at the end.
     pub(crate) fn next_token(&mut self) -> Result<Token<'a>, LexError> {
         self.skip_blanks();
-        let start = self.rest.location_offset();
-        let Some(first) = self.rest.fragment().chars().next() else {
+        let start = self.pos;
+        let rest = self.rest().as_bytes();
+        let Some(&first) = rest.first() else {
             return Ok(Token {
                 kind: TokenKind::Eof,
                 span: self.locator.span(start, 0),
             });
         };
-        if let Ok((rest, op)) = operator(self.rest) {
-            self.rest = rest;
-            let span = self.span_from(start);
+        if let Some((op, len)) = operator(rest) {
+            self.pos += len;
             return Ok(Token {
                 kind: TokenKind::Op(op),
-                span,
+                span: self.locator.span(start, len),
             });
         }
-        if ends_word(first) {
-            let mut text = String::new();
-            text.push(first);
-            return Err(self.error(ErrorKind::UnexpectedToken(text), start, first.len_utf8()));
+        if byte_ends_word(first) {
+            let text = String::from(char::from(first));
+            return Err(self.error(ErrorKind::UnexpectedToken(text), start, 1));
         }
         let word = self.word(start)?;
-        let span = word.word.span;
+        let span = word.span;
         Ok(Token {
             kind: TokenKind::Word(word),
             span,
         })
     }
 
-    /// One word starting at byte `start`; the state is the builder plus the `plain` flag.
+    /// One word starting at byte `start`.
+    ///
+    /// A plain word is one byte scan. Otherwise the scanned run starts the literal and a
+    /// state machine takes the rest, piece by piece: quotes, escapes, `$`, plain runs.
     fn word(&mut self, start: usize) -> Result<LexedWord<'a>, LexError> {
-        let mut builder = WordBuilder::new();
-        let mut plain = true;
-        while let Some(c) = self.rest.fragment().chars().next() {
+        let run_end = self.plain_run_end(start);
+        self.pos = run_end;
+        let after = self.text.as_bytes().get(run_end).copied();
+        if run_end > start && after.is_none_or(byte_ends_word) {
+            return Ok(LexedWord {
+                raw: self.text.get(start..run_end).unwrap_or(""),
+                span: self.locator.span(start, run_end - start),
+                parts: None,
+            });
+        }
+        let mut builder = WordBuilder::starting_with(self.text.get(start..run_end).unwrap_or(""));
+        while let Some(c) = self.rest().chars().next() {
             if ends_word(c) {
                 break;
             }
-            let before = self.rest.location_offset();
+            let before = self.pos;
             match c {
-                '\'' => {
-                    plain = false;
-                    let quote = self.rest.location_offset();
-                    match single_quoted(self.rest) {
-                        Ok((rest, inner)) => {
-                            builder.push_str(inner.fragment());
-                            self.rest = rest;
-                        }
-                        Err(_) => {
-                            return Err(self.error(ErrorKind::UnterminatedSingleQuote, quote, 1));
-                        }
+                '\'' => match single_quoted(self.rest()) {
+                    Ok((rest, inner)) => {
+                        builder.push_str(inner);
+                        self.resume(rest);
                     }
-                }
-                '"' => {
-                    plain = false;
-                    self.double_quoted(&mut builder)?;
-                }
-                '\\' => {
-                    plain = false;
-                    self.escape_outside_quotes(&mut builder)?;
-                }
-                '$' => {
-                    plain = false;
-                    self.dollar(&mut builder)?;
-                }
+                    Err(_) => {
+                        return Err(self.error(ErrorKind::UnterminatedSingleQuote, before, 1));
+                    }
+                },
+                '"' => self.double_quoted(&mut builder)?,
+                '\\' => self.escape_outside_quotes(&mut builder)?,
+                '$' => self.dollar(&mut builder)?,
                 _ => {
-                    let run: Res<'_, Input<'_>> = take_till1(ends_plain_run).parse(self.rest);
-                    match run {
-                        Ok((rest, run)) => {
-                            builder.push_str(run.fragment());
-                            self.rest = rest;
-                        }
-                        Err(_) => break,
-                    }
+                    let end = self.plain_run_end(before);
+                    builder.push_str(self.text.get(before..end).unwrap_or(""));
+                    self.pos = end;
                 }
             }
-            if self.rest.location_offset() == before {
+            if self.pos == before {
                 // Every piece consumes input; this guards the loop should one ever not.
                 let kind = ErrorKind::UnexpectedToken(String::from(c));
                 return Err(self.error(kind, before, c.len_utf8()));
             }
         }
-        let end = self.rest.location_offset();
-        let raw = self.text.get(start..end).unwrap_or("");
-        let span = self.locator.span(start, end.saturating_sub(start));
+        let end = self.pos;
         Ok(LexedWord {
-            word: Word {
-                parts: builder.finish(),
-                span,
-            },
-            raw,
-            plain,
+            raw: self.text.get(start..end).unwrap_or(""),
+            span: self.locator.span(start, end - start),
+            parts: Some(builder.finish()),
         })
-    }
-
-    /// Advances past the next `chars` chars (callers have seen them).
-    fn advance(&mut self, chars: usize) {
-        let taken: Res<'_, Input<'_>> = nom::bytes::complete::take(chars).parse(self.rest);
-        if let Ok((rest, _)) = taken {
-            self.rest = rest;
-        }
     }
 
     /// `\` outside quotes: a continuation is removed, any other char is taken literally.
     fn escape_outside_quotes(&mut self, builder: &mut WordBuilder) -> Result<(), LexError> {
-        let at = self.rest.location_offset();
-        let mut chars = self.rest.fragment().chars();
+        let at = self.pos;
+        let mut chars = self.rest().chars();
         chars.next();
         match chars.next() {
             None => Err(self.error(ErrorKind::TrailingBackslash, at, 1)),
             Some('\n') => {
-                self.advance(2);
+                self.pos += 2;
                 Ok(())
             }
             Some(escaped) => {
                 let mut buf = [0u8; 4];
                 builder.push_str(escaped.encode_utf8(&mut buf));
-                self.advance(2);
+                self.pos += 1 + escaped.len_utf8();
                 Ok(())
             }
         }
@@ -451,20 +499,18 @@ impl<'a> Lexer<'a> {
 
     /// `"..."`: literal runs, `\"` `\\` `\$` escapes, continuations and `$` expansions.
     fn double_quoted(&mut self, builder: &mut WordBuilder) -> Result<(), LexError> {
-        let quote = self.rest.location_offset();
-        self.advance(1);
+        let quote = self.pos;
+        self.pos += 1;
         loop {
-            if let Ok((rest, run)) =
-                take_while1::<_, _, ()>(|c| !ends_quoted_run(c)).parse(self.rest)
-            {
-                builder.push_str(run.fragment());
-                self.rest = rest;
+            if let Ok((rest, run)) = quoted_run(self.rest()) {
+                builder.push_str(run);
+                self.resume(rest);
             }
-            let mut chars = self.rest.fragment().chars();
+            let mut chars = self.rest().chars();
             match chars.next() {
                 None => return Err(self.error(ErrorKind::UnterminatedDoubleQuote, quote, 1)),
                 Some('"') => {
-                    self.advance(1);
+                    self.pos += 1;
                     return Ok(());
                 }
                 Some('$') => self.dollar(builder)?,
@@ -472,15 +518,15 @@ impl<'a> Lexer<'a> {
                     None => {
                         return Err(self.error(ErrorKind::UnterminatedDoubleQuote, quote, 1));
                     }
-                    Some('\n') => self.advance(2),
+                    Some('\n') => self.pos += 2,
                     Some(escaped @ ('"' | '\\' | '$')) => {
                         let mut buf = [0u8; 4];
                         builder.push_str(escaped.encode_utf8(&mut buf));
-                        self.advance(2);
+                        self.pos += 2;
                     }
                     Some(_) => {
                         builder.push_str("\\");
-                        self.advance(1);
+                        self.pos += 1;
                     }
                 },
             }
@@ -489,16 +535,16 @@ impl<'a> Lexer<'a> {
 
     /// `$?`, `${NAME}`, `$NAME`, or a lone `$` taken literally.
     fn dollar(&mut self, builder: &mut WordBuilder) -> Result<(), LexError> {
-        let at = self.rest.location_offset();
-        let fragment = *self.rest.fragment();
+        let at = self.pos;
+        let fragment = self.rest();
         if fragment.starts_with("$?") {
             builder.push_expansion(WordPart::LastStatus);
-            self.advance(2);
+            self.pos += 2;
         } else if fragment.starts_with("${") {
-            match braced_var(self.rest) {
+            match braced_var(fragment) {
                 Ok((rest, var)) => {
-                    builder.push_expansion(WordPart::Var(String::from(*var.fragment())));
-                    self.rest = rest;
+                    builder.push_expansion(WordPart::Var(String::from(var)));
+                    self.resume(rest);
                 }
                 Err(_) => {
                     let end = fragment
@@ -511,11 +557,11 @@ impl<'a> Lexer<'a> {
                 }
             }
         } else {
-            self.advance(1);
-            match name(self.rest) {
+            self.pos += 1;
+            match name(self.rest()) {
                 Ok((rest, var)) => {
-                    builder.push_expansion(WordPart::Var(String::from(*var.fragment())));
-                    self.rest = rest;
+                    builder.push_expansion(WordPart::Var(String::from(var)));
+                    self.resume(rest);
                 }
                 Err(_) => builder.push_str("$"),
             }

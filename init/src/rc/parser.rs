@@ -14,7 +14,7 @@
 //! Nesting is bounded by [`MAX_DEPTH`], so no input can exhaust the stack.
 
 use alloc::string::String;
-use alloc::vec::Vec;
+use alloc::vec::{self, Vec};
 use core::time::Duration;
 
 use nom::Parser as _;
@@ -27,7 +27,7 @@ use nom::sequence::pair;
 use super::Names;
 use super::ast::{
     AndOr, Assignment, BUILTIN_NAMES, Builtin, Command, Connector, IfCommand, Item, List, Pipeline,
-    Script, SimpleCommand, Span, Word, WordPart,
+    Script, SimpleCommand, Span, Word, WordPart, literal_parts,
 };
 use super::error::{Error, ErrorKind, Result, excerpt};
 use super::lexer::{LexedWord, Lexer, Op, Token, TokenKind, is_name};
@@ -165,7 +165,13 @@ pub(crate) struct Parser<'a, 'n> {
     open_braces: usize,
     /// Open `if`s (a `fi` with none has no `if`).
     open_ifs: usize,
+    /// The words of the simple command being parsed; kept between commands so that
+    /// collecting words allocates only while the longest command so far grows.
+    words: Vec<LexedWord<'a>>,
 }
+
+/// The words of a command after its name, taken out of [`Parser::words`].
+type Args<'s, 'a> = vec::Drain<'s, LexedWord<'a>>;
 
 /// Parses a whole script; see [`super::parse`].
 pub(crate) fn parse_script(source: &str, text: &str, names: &dyn Names) -> Result<Script> {
@@ -191,6 +197,7 @@ pub(crate) fn parse_script(source: &str, text: &str, names: &dyn Names) -> Resul
         depth: 0,
         open_braces: 0,
         open_ifs: 0,
+        words: Vec::new(),
     };
     let items = parser.list(Closer::Eof, Span::default())?;
     Ok(Script { items })
@@ -338,7 +345,8 @@ impl<'a> Parser<'a, '_> {
 
     /// A pipeline; `after` is the operator before it, if any.
     fn pipeline(&mut self, after: Option<(&'static str, Span)>) -> Result<Pipeline> {
-        let mut commands = Vec::new();
+        // Most pipelines are one command.
+        let mut commands = Vec::with_capacity(1);
         commands.push(self.command(after)?);
         while matches!(self.peek()?.kind, TokenKind::Op(Op::Pipe)) {
             let pipe = self.next()?;
@@ -445,39 +453,47 @@ impl<'a> Parser<'a, '_> {
         }))
     }
 
-    /// The words up to the next operator.
-    fn words(&mut self) -> Result<Vec<LexedWord<'a>>> {
-        let mut words = Vec::new();
+    /// A simple command, or a built-in if the first non-assignment word names one.
+    ///
+    /// The words up to the next operator are collected in [`Parser::words`], then moved
+    /// into the tree's exactly sized vectors.
+    fn simple_or_builtin(&mut self) -> Result<Command> {
+        self.words.clear();
         while matches!(self.peek()?.kind, TokenKind::Word(_)) {
             if let TokenKind::Word(word) = self.next()?.kind {
-                words.push(word);
+                self.words.push(word);
             }
         }
-        Ok(words)
+        let mut words = core::mem::take(&mut self.words);
+        let command = self.command_from_words(words.drain(..));
+        self.words = words;
+        command
     }
 
-    /// A simple command, or a built-in if the first non-assignment word names one.
-    fn simple_or_builtin(&mut self) -> Result<Command> {
-        let mut words = self.words()?;
+    /// The command made of `words`: assignments, then a built-in or a program and its args.
+    fn command_from_words(&self, mut words: Args<'_, 'a>) -> Result<Command> {
         let assignment_count = words
+            .as_slice()
             .iter()
             .take_while(|w| w.assignment_name_len().is_some())
             .count();
         let assignments: Vec<Assignment> = words
-            .drain(..assignment_count)
+            .by_ref()
+            .take(assignment_count)
             .map(into_assignment)
             .collect();
-        if let Some(first) = words.first() {
-            let literal = first.word.literal();
+        if let Some(first) = words.as_slice().first() {
+            let literal = first.literal();
             if let Some(builtin) =
                 literal.and_then(|name| BUILTIN_NAMES.iter().copied().find(|b| *b == name))
             {
                 return self.builtin(builtin, assignments, words);
             }
             if let Some(name) = literal {
-                self.check_program(name, first.word.span)?;
+                self.check_program(name, first.span)?;
             }
         }
+        let words = words.map(LexedWord::into_word).collect();
         Ok(Command::Simple(simple_command(assignments, words)))
     }
 
@@ -498,11 +514,10 @@ impl<'a> Parser<'a, '_> {
         &self,
         name: &'static str,
         assignments: Vec<Assignment>,
-        words: Vec<LexedWord<'a>>,
+        mut words: Args<'_, 'a>,
     ) -> Result<Command> {
-        let mut words = words.into_iter();
-        let name_span = words.next().map_or(Span::default(), |w| w.word.span);
-        let args: Vec<LexedWord<'a>> = words.collect();
+        let name_span = words.next().map_or(Span::default(), |w| w.span);
+        let args = words;
         let takes_env = matches!(name, "start" | "respawn" | "timeout");
         if let (false, Some(first)) = (takes_env, assignments.first()) {
             return Err(self.error(ErrorKind::AssignmentBeforeBuiltin(name), first.span));
@@ -532,9 +547,9 @@ impl<'a> Parser<'a, '_> {
                 Builtin::Poweroff(status)
             }
             "shell" | "halt" | "reboot" => {
-                if let Some(extra) = args.first() {
+                if let Some(extra) = args.as_slice().first() {
                     let kind = ErrorKind::TooManyArguments { builtin: name };
-                    return Err(self.error(kind, extra.word.span));
+                    return Err(self.error(kind, extra.span));
                 }
                 match name {
                     "shell" => Builtin::Shell,
@@ -548,12 +563,12 @@ impl<'a> Parser<'a, '_> {
     }
 
     /// Zero or one argument.
-    fn at_most_one(&self, name: &'static str, args: Vec<LexedWord<'a>>) -> Result<Option<Word>> {
-        if let Some(extra) = args.get(1) {
+    fn at_most_one(&self, name: &'static str, mut args: Args<'_, 'a>) -> Result<Option<Word>> {
+        if let Some(extra) = args.as_slice().get(1) {
             let kind = ErrorKind::TooManyArguments { builtin: name };
-            return Err(self.error(kind, extra.word.span));
+            return Err(self.error(kind, extra.span));
         }
-        Ok(args.into_iter().next().map(|w| w.word))
+        Ok(args.next().map(LexedWord::into_word))
     }
 
     /// A literal `poweroff` status must be 0..=255.
@@ -567,23 +582,23 @@ impl<'a> Parser<'a, '_> {
     }
 
     /// `%N` job numbers or job names.
-    fn wait_args(&self, args: Vec<LexedWord<'a>>) -> Result<Vec<Word>> {
+    fn wait_args(&self, args: Args<'_, 'a>) -> Result<Vec<Word>> {
         let mut jobs = Vec::with_capacity(args.len());
         for arg in args {
-            if let Some(text) = arg.word.literal()
+            if let Some(text) = arg.literal()
                 && let Some(number) = text.strip_prefix('%')
                 && parse_number::<u32>(number).is_none()
             {
-                return Err(self.error(ErrorKind::BadJobSpec(excerpt(text)), arg.word.span));
+                return Err(self.error(ErrorKind::BadJobSpec(excerpt(text)), arg.span));
             }
-            jobs.push(arg.word);
+            jobs.push(arg.into_word());
         }
         Ok(jobs)
     }
 
     /// `NAME=value...`, at least one.
-    fn export_args(&self, args: Vec<LexedWord<'a>>, name_span: Span) -> Result<Vec<Assignment>> {
-        if args.is_empty() {
+    fn export_args(&self, args: Args<'_, 'a>, name_span: Span) -> Result<Vec<Assignment>> {
+        if args.as_slice().is_empty() {
             let kind = ErrorKind::MissingArgument {
                 builtin: "export",
                 what: "NAME=value",
@@ -594,7 +609,7 @@ impl<'a> Parser<'a, '_> {
         for arg in args {
             if arg.assignment_name_len().is_none() {
                 let kind = ErrorKind::NotAnAssignment(excerpt(arg.raw));
-                return Err(self.error(kind, arg.word.span));
+                return Err(self.error(kind, arg.span));
             }
             assignments.push(into_assignment(arg));
         }
@@ -602,8 +617,8 @@ impl<'a> Parser<'a, '_> {
     }
 
     /// Literal variable names, at least one.
-    fn unset_args(&self, args: Vec<LexedWord<'a>>, name_span: Span) -> Result<Vec<Word>> {
-        if args.is_empty() {
+    fn unset_args(&self, args: Args<'_, 'a>, name_span: Span) -> Result<Vec<Word>> {
+        if args.as_slice().is_empty() {
             let kind = ErrorKind::MissingArgument {
                 builtin: "unset",
                 what: "a variable name",
@@ -612,20 +627,19 @@ impl<'a> Parser<'a, '_> {
         }
         let mut names = Vec::with_capacity(args.len());
         for arg in args {
-            if !arg.word.literal().is_some_and(is_name) {
-                return Err(self.error(ErrorKind::BadName(excerpt(arg.raw)), arg.word.span));
+            if !arg.literal().is_some_and(is_name) {
+                return Err(self.error(ErrorKind::BadName(excerpt(arg.raw)), arg.span));
             }
-            names.push(arg.word);
+            names.push(arg.into_word());
         }
         Ok(names)
     }
 
     /// A literal duration.
     fn duration(&self, word: &LexedWord<'a>) -> Result<Duration> {
-        word.word
-            .literal()
+        word.literal()
             .and_then(parse_duration)
-            .ok_or_else(|| self.error(ErrorKind::BadDuration(excerpt(word.raw)), word.word.span))
+            .ok_or_else(|| self.error(ErrorKind::BadDuration(excerpt(word.raw)), word.span))
     }
 
     /// The value after option `option` of `builtin`.
@@ -636,23 +650,18 @@ impl<'a> Parser<'a, '_> {
         option: &LexedWord<'a>,
         value: Option<LexedWord<'a>>,
     ) -> Result<LexedWord<'a>> {
-        value.ok_or_else(|| {
-            self.error(
-                ErrorKind::MissingArgument { builtin, what },
-                option.word.span,
-            )
-        })
+        value.ok_or_else(|| self.error(ErrorKind::MissingArgument { builtin, what }, option.span))
     }
 
     /// `start [--timeout D] cmd`.
     fn start(
         &self,
         assignments: Vec<Assignment>,
-        args: Vec<LexedWord<'a>>,
+        args: Args<'_, 'a>,
         name_span: Span,
     ) -> Result<Builtin> {
         let builtin = "start";
-        let mut args = args.into_iter().peekable();
+        let mut args = args.peekable();
         let mut timeout = None;
         while let Some(option) = args.next_if(LexedWord::is_option) {
             if option.raw != "--timeout" {
@@ -662,7 +671,7 @@ impl<'a> Parser<'a, '_> {
                 self.option_value(builtin, "a duration after --timeout", &option, args.next())?;
             timeout = Some(self.duration(&value)?);
         }
-        let command = self.inner_command(builtin, assignments, args.collect(), name_span)?;
+        let command = self.inner_command(builtin, assignments, args, name_span)?;
         Ok(Builtin::Start { timeout, command })
     }
 
@@ -670,20 +679,20 @@ impl<'a> Parser<'a, '_> {
     fn respawn(
         &self,
         assignments: Vec<Assignment>,
-        args: Vec<LexedWord<'a>>,
+        args: Args<'_, 'a>,
         name_span: Span,
     ) -> Result<Builtin> {
         let builtin = "respawn";
-        let mut args = args.into_iter().peekable();
+        let mut args = args.peekable();
         let (mut max, mut delay) = (None, None);
         while let Some(option) = args.next_if(LexedWord::is_option) {
             match option.raw {
                 "--max" => {
                     let value =
                         self.option_value(builtin, "a number after --max", &option, args.next())?;
-                    let number = value.word.literal().and_then(parse_number::<u32>);
+                    let number = value.literal().and_then(parse_number::<u32>);
                     let kind = ErrorKind::BadNumber(excerpt(value.raw));
-                    max = Some(number.ok_or_else(|| self.error(kind, value.word.span))?);
+                    max = Some(number.ok_or_else(|| self.error(kind, value.span))?);
                 }
                 "--delay" => {
                     let value = self.option_value(
@@ -697,7 +706,7 @@ impl<'a> Parser<'a, '_> {
                 _ => return Err(self.unknown_option(builtin, &option)),
             }
         }
-        let command = self.inner_command(builtin, assignments, args.collect(), name_span)?;
+        let command = self.inner_command(builtin, assignments, args, name_span)?;
         Ok(Builtin::Respawn {
             max,
             delay,
@@ -709,11 +718,11 @@ impl<'a> Parser<'a, '_> {
     fn timeout(
         &self,
         assignments: Vec<Assignment>,
-        args: Vec<LexedWord<'a>>,
+        args: Args<'_, 'a>,
         name_span: Span,
     ) -> Result<Builtin> {
         let builtin = "timeout";
-        let mut args = args.into_iter();
+        let mut args = args;
         let Some(limit) = args.next() else {
             let kind = ErrorKind::MissingArgument {
                 builtin,
@@ -722,7 +731,7 @@ impl<'a> Parser<'a, '_> {
             return Err(self.error(kind, name_span));
         };
         let limit = self.duration(&limit)?;
-        let command = self.inner_command(builtin, assignments, args.collect(), name_span)?;
+        let command = self.inner_command(builtin, assignments, args, name_span)?;
         Ok(Builtin::Timeout { limit, command })
     }
 
@@ -731,7 +740,7 @@ impl<'a> Parser<'a, '_> {
             builtin,
             option: excerpt(option.raw),
         };
-        self.error(kind, option.word.span)
+        self.error(kind, option.span)
     }
 
     /// The program a `start`/`respawn`/`timeout` runs, with `outer` assignments written
@@ -740,15 +749,15 @@ impl<'a> Parser<'a, '_> {
         &self,
         builtin: &'static str,
         outer: Vec<Assignment>,
-        args: Vec<LexedWord<'a>>,
+        args: impl Iterator<Item = LexedWord<'a>>,
         name_span: Span,
     ) -> Result<SimpleCommand> {
         let mut assignments = outer;
-        let mut args = args.into_iter().peekable();
+        let mut args = args.peekable();
         while let Some(word) = args.next_if(|w| w.assignment_name_len().is_some()) {
             assignments.push(into_assignment(word));
         }
-        let words: Vec<LexedWord<'a>> = args.collect();
+        let words: Vec<Word> = args.map(LexedWord::into_word).collect();
         let Some(program) = words.first() else {
             let kind = ErrorKind::MissingArgument {
                 builtin,
@@ -756,30 +765,30 @@ impl<'a> Parser<'a, '_> {
             };
             return Err(self.error(kind, name_span));
         };
-        if let Some(name) = program.word.literal() {
+        if let Some(name) = program.literal() {
             if BUILTIN_NAMES.contains(&name) {
                 let kind = ErrorKind::NotAProgram {
                     builtin,
                     name: excerpt(name),
                 };
-                return Err(self.error(kind, program.word.span));
+                return Err(self.error(kind, program.span));
             }
-            self.check_program(name, program.word.span)?;
+            self.check_program(name, program.span)?;
         }
         Ok(simple_command(assignments, words))
     }
 }
 
 /// A simple command from its parts; its span runs from the first to the last piece.
-fn simple_command(assignments: Vec<Assignment>, words: Vec<LexedWord<'_>>) -> SimpleCommand {
+fn simple_command(assignments: Vec<Assignment>, words: Vec<Word>) -> SimpleCommand {
     let first = assignments
         .first()
         .map(|a| a.span)
-        .or_else(|| words.first().map(|w| w.word.span))
+        .or_else(|| words.first().map(|w| w.span))
         .unwrap_or_default();
     let last = words
         .last()
-        .map(|w| w.word.span)
+        .map(|w| w.span)
         .or_else(|| assignments.last().map(|a| a.span))
         .unwrap_or_default();
     let end = last.offset + last.len;
@@ -789,7 +798,7 @@ fn simple_command(assignments: Vec<Assignment>, words: Vec<LexedWord<'_>>) -> Si
     };
     SimpleCommand {
         assignments,
-        words: words.into_iter().map(|w| w.word).collect(),
+        words,
         span,
     }
 }
@@ -799,16 +808,22 @@ fn into_assignment(word: LexedWord<'_>) -> Assignment {
     let name_len = word.assignment_name_len().unwrap_or(0);
     let name = String::from(word.raw.get(..name_len).unwrap_or(""));
     let prefix = name_len + 1;
-    let span = word.word.span;
-    let mut parts = word.word.parts;
-    if let Some(WordPart::Literal(first)) = parts.first_mut() {
-        if first.is_char_boundary(prefix) {
-            first.drain(..prefix);
+    let span = word.span;
+    let parts = match word.parts {
+        // A plain word's value is the rest of its raw text.
+        None => literal_parts(word.raw.get(prefix..).unwrap_or(word.raw)),
+        Some(mut parts) => {
+            if let Some(WordPart::Literal(first)) = parts.first_mut() {
+                if first.is_char_boundary(prefix) {
+                    first.drain(..prefix);
+                }
+                if first.is_empty() {
+                    parts.remove(0);
+                }
+            }
+            parts
         }
-        if first.is_empty() {
-            parts.remove(0);
-        }
-    }
+    };
     let value_span = Span {
         offset: span.offset + prefix,
         line: span.line,
