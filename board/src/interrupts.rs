@@ -278,6 +278,10 @@ fn dispatch(frame: *mut Frame) -> *mut Frame {
                     crate::keyboard::on_interrupt();
                     frame
                 }
+                irq if crate::net::owns_irq(irq) => {
+                    crate::net::on_interrupt(irq);
+                    frame
+                }
                 _ => frame,
             };
             pic::end_of_interrupt(irq);

@@ -21,6 +21,8 @@ mod guard;
 mod heap;
 mod interrupts;
 mod keyboard;
+mod net;
+mod pci;
 mod pic;
 mod platform;
 mod port;
@@ -100,6 +102,7 @@ fn init_main(command_line: &'static str) {
     if keyboard::present() {
         start_keyboard_console(command_line);
     }
+    net::start();
     let script = load_rc();
     let mut session = match Session::new(&platform::PLATFORM, Serial, Serial, Config::default()) {
         Ok(session) => session,

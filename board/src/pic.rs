@@ -128,3 +128,42 @@ pub fn end_of_interrupt(irq: u8) {
     }
     outb(PRIMARY_COMMAND, END_OF_INTERRUPT);
 }
+
+/// True for a line a PCI device may have: not one of the lines kiln drives itself
+/// (timer, keyboard, cascade, COM1) and not the spurious ones.
+pub fn is_free_line(irq: u8) -> bool {
+    irq < 16
+        && ![
+            IRQ_TIMER,
+            IRQ_KEYBOARD,
+            IRQ_CASCADE,
+            IRQ_COM1,
+            IRQ_SPURIOUS_PRIMARY,
+            IRQ_SPURIOUS_SECONDARY,
+        ]
+        .contains(&irq)
+}
+
+fn mask_port_and_bit(irq: u8) -> (u16, u8) {
+    if irq < 8 {
+        (PRIMARY_DATA, 1 << irq)
+    } else {
+        (SECONDARY_DATA, 1 << (irq - 8))
+    }
+}
+
+/// Masks `irq` (a device line, e.g. the network's, until its driver has acknowledged
+/// the device). Call with interrupts off: it reads, changes and writes the mask.
+pub fn mask(irq: u8) {
+    let (port, bit) = mask_port_and_bit(irq);
+    outb(port, inb(port) | bit);
+}
+
+/// Unmasks `irq` (and the cascade, for a secondary line). Call with interrupts off.
+pub fn unmask(irq: u8) {
+    let (port, bit) = mask_port_and_bit(irq);
+    outb(port, inb(port) & !bit);
+    if irq >= 8 {
+        outb(PRIMARY_DATA, inb(PRIMARY_DATA) & !(1 << IRQ_CASCADE));
+    }
+}

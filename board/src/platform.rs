@@ -65,6 +65,10 @@ impl Platform for BoardPlatform {
         }
     }
 
+    fn net(&self) -> Option<&dyn kiln_init::net::Net> {
+        Some(&crate::net::NET)
+    }
+
     fn heap_stats(&self) -> Option<HeapStats> {
         Some(heap::stats())
     }

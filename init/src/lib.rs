@@ -15,6 +15,7 @@ extern crate std;
 
 pub mod exec;
 pub mod jobs;
+pub mod net;
 pub mod platform;
 pub mod program;
 pub mod rc;

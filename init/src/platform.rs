@@ -118,6 +118,10 @@ pub trait Platform: Send + Sync {
     fn heap_stats(&self) -> Option<HeapStats> {
         None
     }
+    /// The TCP/IP stack, where the machine has a network device.
+    fn net(&self) -> Option<&dyn crate::net::Net> {
+        None
+    }
     /// Heap bytes a thread holds now (allocated and not yet freed), where measured.
     fn memory(&self, thread: ThreadId) -> Option<usize> {
         let _ = thread;

@@ -22,13 +22,16 @@ pub mod cat;
 pub mod consumer;
 pub mod crash;
 pub mod echo;
+pub mod fetch;
 pub mod r#false;
 pub mod fw;
 pub mod ls;
 pub mod memstat;
+pub mod net;
 pub mod producer;
 pub mod ret;
 pub mod sleep;
+pub mod tcpecho;
 pub mod r#true;
 pub mod upper;
 
@@ -52,6 +55,9 @@ pub const PROGRAMS: &[Program] = &[
     fw::PROGRAM,
     producer::PROGRAM,
     consumer::PROGRAM,
+    net::PROGRAM,
+    tcpecho::PROGRAM,
+    fetch::PROGRAM,
 ];
 
 const _: () = kiln_init::program::assert_unique_names(PROGRAMS);

@@ -14,6 +14,7 @@ pub mod error;
 pub mod parse;
 pub mod rule;
 pub mod table;
+pub mod wire;
 
 #[cfg(test)]
 mod model_tests;

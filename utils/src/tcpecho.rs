@@ -1,0 +1,195 @@
+//! `tcpecho --port N`: a TCP echo server (RFC 862) on port N.
+//!
+//! It listens with [`SLOTS`] sockets on the port, so that up to that many connections
+//! are served at once and a new one is accepted while another is still closing. Every
+//! byte that arrives goes back to its sender; when the peer closes its half, the echo
+//! finishes and the connection is closed, and the slot listens again. It reports ready
+//! once listening (for `start`) and runs until the job is cancelled (status 0 then).
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::time::Duration;
+
+use kiln_init::net::{Net, NetError, SocketId, TcpState};
+use kiln_init::program::{Context, Program, Status};
+
+use crate::cli::{self, Error, STATUS_OK};
+
+pub const PROGRAM: Program = Program {
+    name: "tcpecho",
+    about: "a TCP echo server: sends back every byte it receives",
+    usage: "usage: tcpecho --port N\n  echoes every TCP connection to port N until cancelled",
+    main,
+};
+
+/// Connections served at once (sockets listening on the port).
+pub const SLOTS: usize = 4;
+/// Bytes moved per socket per round.
+const CHUNK: usize = 2048;
+/// How long the server parks when nothing happened (network activity wakes it sooner).
+const IDLE_WAIT: Duration = Duration::from_millis(200);
+
+#[inline(never)]
+pub fn main(ctx: &mut Context<'_>) -> Status {
+    cli::run(ctx, &PROGRAM, body)
+}
+
+/// Parses `--port N`.
+fn parse_port(args: &[String]) -> cli::Result<u16> {
+    match args {
+        [] => Err(Error::missing("missing '--port N'")),
+        [flag] if flag == "--port" => Err(Error::missing("missing port after '--port'")),
+        [flag, port, rest @ ..] if flag == "--port" => {
+            cli::no_more_args(rest)?;
+            port_number(port)
+        }
+        [other, ..] => Err(Error::usage("unexpected argument", other)),
+    }
+}
+
+/// A port number 1-65535, digits only.
+pub fn port_number(text: &str) -> cli::Result<u16> {
+    let digits = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+    match text.parse::<u16>() {
+        Ok(port) if digits && port != 0 => Ok(port),
+        _ => Err(Error::usage("bad port", text)),
+    }
+}
+
+/// One listening-or-connected socket and the bytes it still has to echo.
+struct Slot {
+    id: SocketId,
+    pending: Vec<u8>,
+    /// The peer closed its half: finish echoing, then close.
+    peer_done: bool,
+}
+
+fn body(ctx: &mut Context<'_>) -> cli::Result<Status> {
+    let port = parse_port(ctx.args())?;
+    let platform = ctx.platform;
+    let net = platform
+        .net()
+        .ok_or_else(|| Error::failed("this machine has no network"))?;
+    let mut slots: Vec<Slot> = Vec::with_capacity(SLOTS);
+    let result = serve(ctx, net, port, &mut slots);
+    for slot in &slots {
+        net.tcp_release(slot.id);
+    }
+    result
+}
+
+fn listen(net: &dyn Net, port: u16) -> cli::Result<Slot> {
+    let id = net
+        .tcp_listen(port)
+        .map_err(|error| Error::failed(format_args!("port {port}: {error}")))?;
+    Ok(Slot {
+        id,
+        pending: Vec::new(),
+        peer_done: false,
+    })
+}
+
+fn serve(ctx: &Context<'_>, net: &dyn Net, port: u16, slots: &mut Vec<Slot>) -> cli::Result<Status> {
+    for _ in 0..SLOTS {
+        slots.push(listen(net, port)?);
+    }
+    ctx.ready();
+    let mut buf = [0u8; CHUNK];
+    loop {
+        if ctx.is_cancelled() {
+            return Ok(STATUS_OK);
+        }
+        let mut progress = false;
+        for slot in slots.iter_mut() {
+            match step(net, slot, &mut buf) {
+                Step::Idle => {}
+                Step::Moved => progress = true,
+                Step::Finished => {
+                    net.tcp_release(slot.id);
+                    *slot = listen(net, port)?;
+                    progress = true;
+                }
+            }
+        }
+        if !progress {
+            net.wait(ctx.now() + IDLE_WAIT);
+        }
+    }
+}
+
+/// What one round did for a slot.
+enum Step {
+    Idle,
+    Moved,
+    /// The connection is over: release the socket and listen again.
+    Finished,
+}
+
+fn step(net: &dyn Net, slot: &mut Slot, buf: &mut [u8]) -> Step {
+    let state = match net.tcp_state(slot.id) {
+        Ok(state) => state,
+        Err(_) => return Step::Finished,
+    };
+    match state {
+        TcpState::Listen | TcpState::SynReceived => return Step::Idle,
+        TcpState::Established | TcpState::CloseWait => {}
+        // Closed (reset), or closing states we never enter ourselves before release.
+        _ => return Step::Finished,
+    }
+    let mut moved = false;
+    if slot.pending.is_empty() && !slot.peer_done {
+        match net.tcp_recv(slot.id, buf) {
+            Ok(0) => {}
+            Ok(n) => {
+                slot.pending.extend_from_slice(&buf[..n]);
+                moved = true;
+            }
+            Err(NetError::Closed) => {
+                slot.peer_done = true;
+                moved = true;
+            }
+            Err(_) => return Step::Finished,
+        }
+    }
+    if !slot.pending.is_empty() {
+        match net.tcp_send(slot.id, &slot.pending) {
+            Ok(0) => {}
+            Ok(n) => {
+                slot.pending.drain(..n);
+                moved = true;
+            }
+            Err(_) => return Step::Finished,
+        }
+    }
+    if slot.peer_done && slot.pending.is_empty() {
+        // Our FIN goes after the echoed bytes; the released socket finishes closing on
+        // its own while this slot listens again.
+        let _ = net.tcp_close(slot.id);
+        return Step::Finished;
+    }
+    if moved { Step::Moved } else { Step::Idle }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::run;
+
+    #[test]
+    fn needs_a_port() {
+        for args in [&[][..], &["--port"], &["--port", "0"], &["--port", "+7"], &["--port", "70000"], &["-p", "7"], &["--port", "7", "x"]] {
+            let outcome = run(PROGRAM, args);
+            assert_eq!(outcome.status, 2, "{args:?}");
+            assert!(outcome.stderr.ends_with("usage: tcpecho --port N\n"), "{}", outcome.stderr);
+        }
+        assert_eq!(port_number("7").unwrap(), 7);
+    }
+
+    #[test]
+    fn without_a_network_it_fails() {
+        let outcome = run(PROGRAM, &["--port", "7"]);
+        assert_eq!(outcome.status, 1);
+        assert_eq!(outcome.stderr, "tcpecho: this machine has no network\n");
+        assert!(!outcome.ready);
+    }
+}
