@@ -123,20 +123,26 @@ impl LexedWord<'_> {
     }
 }
 
-/// What a token is.
+/// A token and where it is (a word's span is in the word).
+///
+/// Tokens are moved through the parser's one-token lookahead, so they are kept small: no
+/// span is stored twice.
 #[derive(Debug, Clone)]
-pub(crate) enum TokenKind<'a> {
+pub(crate) enum Token<'a> {
     Word(LexedWord<'a>),
-    Op(Op),
+    Op(Op, Span),
     /// The end of the text.
-    Eof,
+    Eof(Span),
 }
 
-/// A token and where it is.
-#[derive(Debug, Clone)]
-pub(crate) struct Token<'a> {
-    pub kind: TokenKind<'a>,
-    pub span: Span,
+impl Token<'_> {
+    /// Where the token is.
+    pub(crate) fn span(&self) -> Span {
+        match self {
+            Token::Word(word) => word.span,
+            Token::Op(_, span) | Token::Eof(span) => *span,
+        }
+    }
 }
 
 /// The reserved words, recognised only unquoted and in command position.
@@ -393,34 +399,23 @@ impl<'a> Lexer<'a> {
             .map_or(bytes.len(), |i| from + i)
     }
 
-    /// The next token; [`TokenKind::Eof`] forever at the end.
+    /// The next token; [`Token::Eof`] forever at the end.
     pub(crate) fn next_token(&mut self) -> Result<Token<'a>, LexError> {
         self.skip_blanks();
         let start = self.pos;
         let rest = self.rest().as_bytes();
         let Some(&first) = rest.first() else {
-            return Ok(Token {
-                kind: TokenKind::Eof,
-                span: self.locator.span(start, 0),
-            });
+            return Ok(Token::Eof(self.locator.span(start, 0)));
         };
         if let Some((op, len)) = operator(rest) {
             self.pos += len;
-            return Ok(Token {
-                kind: TokenKind::Op(op),
-                span: self.locator.span(start, len),
-            });
+            return Ok(Token::Op(op, self.locator.span(start, len)));
         }
         if byte_ends_word(first) {
             let text = String::from(char::from(first));
             return Err(self.error(ErrorKind::UnexpectedToken(text), start, 1));
         }
-        let word = self.word(start)?;
-        let span = word.span;
-        Ok(Token {
-            kind: TokenKind::Word(word),
-            span,
-        })
+        self.word(start).map(Token::Word)
     }
 
     /// One word starting at byte `start`.

@@ -13,6 +13,7 @@
 //! typed [`Builtin`]s; every other command name is checked against the caller's [`Names`].
 //! Nesting is bounded by [`MAX_DEPTH`], so no input can exhaust the stack.
 
+use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::{self, Vec};
 use core::time::Duration;
@@ -29,9 +30,13 @@ use super::ast::{
     AndOr, Assignment, BUILTIN_NAMES, Builtin, Command, Connector, IfCommand, Item, List, Pipeline,
     Script, SimpleCommand, Span, Word, WordPart, literal_parts,
 };
-use super::error::{Error, ErrorKind, Result, excerpt};
-use super::lexer::{LexedWord, Lexer, Op, Token, TokenKind, is_name};
+use super::error::{Error, ErrorKind, excerpt};
+use super::lexer::{LexedWord, Lexer, Op, Token, is_name};
 use super::{MAX_DEPTH, MAX_SCRIPT_BYTES};
+
+/// The parser's result. Its error is boxed: results (tokens among them) move through `?`
+/// several times per word, and a one-pointer `Err` keeps them small and cheap to move.
+type Result<T> = core::result::Result<T, Box<Error>>;
 
 /// Names longer than this get no did-you-mean suggestion (edit distance is quadratic).
 const MAX_SUGGEST_CHARS: usize = 64;
@@ -174,7 +179,7 @@ pub(crate) struct Parser<'a, 'n> {
 type Args<'s, 'a> = vec::Drain<'s, LexedWord<'a>>;
 
 /// Parses a whole script; see [`super::parse`].
-pub(crate) fn parse_script(source: &str, text: &str, names: &dyn Names) -> Result<Script> {
+pub(crate) fn parse_script(source: &str, text: &str, names: &dyn Names) -> super::Result<Script> {
     if text.len() > MAX_SCRIPT_BYTES {
         let span = Span {
             offset: 0,
@@ -199,13 +204,15 @@ pub(crate) fn parse_script(source: &str, text: &str, names: &dyn Names) -> Resul
         open_ifs: 0,
         words: Vec::new(),
     };
-    let items = parser.list(Closer::Eof, Span::default())?;
-    Ok(Script { items })
+    match parser.list(Closer::Eof, Span::default()) {
+        Ok(items) => Ok(Script { items }),
+        Err(error) => Err(*error),
+    }
 }
 
 impl<'a> Parser<'a, '_> {
-    fn error(&self, kind: ErrorKind, span: Span) -> Error {
-        Error::at(kind, self.source, span, self.text)
+    fn error(&self, kind: ErrorKind, span: Span) -> Box<Error> {
+        Box::new(Error::at(kind, self.source, span, self.text))
     }
 
     fn peek(&mut self) -> Result<&Token<'a>> {
@@ -213,7 +220,7 @@ impl<'a> Parser<'a, '_> {
             let token = self
                 .lexer
                 .next_token()
-                .map_err(|e| Error::at(e.kind, self.source, e.span, self.text))?;
+                .map_err(|e| self.error(e.kind, e.span))?;
             self.peeked = Some(token);
         }
         match &self.peeked {
@@ -224,15 +231,12 @@ impl<'a> Parser<'a, '_> {
 
     fn next(&mut self) -> Result<Token<'a>> {
         self.peek()?;
-        Ok(self.peeked.take().unwrap_or(Token {
-            kind: TokenKind::Eof,
-            span: Span::default(),
-        }))
+        Ok(self.peeked.take().unwrap_or(Token::Eof(Span::default())))
     }
 
     /// Skips line breaks (after `&&`, `||`, `|` and between items).
     fn skip_newlines(&mut self) -> Result<()> {
-        while matches!(self.peek()?.kind, TokenKind::Op(Op::Newline)) {
+        while matches!(self.peek()?, Token::Op(Op::Newline, _)) {
             self.next()?;
         }
         Ok(())
@@ -240,8 +244,8 @@ impl<'a> Parser<'a, '_> {
 
     /// The closing keyword the next token is, if any.
     fn peek_closing_keyword(&mut self) -> Result<Option<&'static str>> {
-        Ok(match &self.peek()?.kind {
-            TokenKind::Word(word) => word.keyword().filter(|k| is_closing_keyword(k)),
+        Ok(match self.peek()? {
+            Token::Word(word) => word.keyword().filter(|k| is_closing_keyword(k)),
             _ => None,
         })
     }
@@ -255,13 +259,13 @@ impl<'a> Parser<'a, '_> {
                 if closer.accepts(keyword) {
                     return Ok(items);
                 }
-                let span = self.peek()?.span;
+                let span = self.peek()?.span();
                 return Err(self.error(self.misplaced(keyword, closer), span));
             }
             let token = self.peek()?;
-            let span = token.span;
-            match token.kind {
-                TokenKind::Eof => {
+            let span = token.span();
+            match token {
+                Token::Eof(_) => {
                     return match closer {
                         Closer::Eof => Ok(items),
                         Closer::Brace => Err(self.error(ErrorKind::MissingCloseBrace, opener)),
@@ -271,10 +275,10 @@ impl<'a> Parser<'a, '_> {
                         }
                     };
                 }
-                TokenKind::Op(op) => {
+                &Token::Op(op, _) => {
                     return Err(self.error(ErrorKind::EmptyCommand { before: op.text() }, span));
                 }
-                TokenKind::Word(_) => {}
+                Token::Word(_) => {}
             }
             let and_or = self.and_or()?;
             let background = self.item_end()?;
@@ -302,20 +306,20 @@ impl<'a> Parser<'a, '_> {
             return Ok(false);
         }
         let token = self.peek()?;
-        let span = token.span;
-        let unexpected = match &token.kind {
-            TokenKind::Op(Op::Semi | Op::Newline) | TokenKind::Eof => None,
-            TokenKind::Op(Op::Amp) => {
+        let span = token.span();
+        let unexpected = match token {
+            Token::Op(Op::Semi | Op::Newline, _) | Token::Eof(_) => None,
+            Token::Op(Op::Amp, _) => {
                 self.next()?;
                 return Ok(true);
             }
-            TokenKind::Op(op) => Some(String::from(op.text())),
-            TokenKind::Word(word) => Some(excerpt(word.raw)),
+            Token::Op(op, _) => Some(String::from(op.text())),
+            Token::Word(word) => Some(excerpt(word.raw)),
         };
         match unexpected {
             Some(text) => Err(self.error(ErrorKind::UnexpectedToken(text), span)),
             None => {
-                if !matches!(self.peek()?.kind, TokenKind::Eof) {
+                if !matches!(self.peek()?, Token::Eof(_)) {
                     self.next()?;
                 }
                 Ok(false)
@@ -328,9 +332,9 @@ impl<'a> Parser<'a, '_> {
         let mut rest = Vec::new();
         loop {
             let token = self.peek()?;
-            let connector = match token.kind {
-                TokenKind::Op(Op::AndIf) => Connector::And,
-                TokenKind::Op(Op::OrIf) => Connector::Or,
+            let connector = match token {
+                Token::Op(Op::AndIf, _) => Connector::And,
+                Token::Op(Op::OrIf, _) => Connector::Or,
                 _ => return Ok(AndOr { first, rest }),
             };
             let operator = self.next()?;
@@ -339,7 +343,7 @@ impl<'a> Parser<'a, '_> {
                 Connector::Or => "||",
             };
             self.skip_newlines()?;
-            rest.push((connector, self.pipeline(Some((after, operator.span)))?));
+            rest.push((connector, self.pipeline(Some((after, operator.span())))?));
         }
     }
 
@@ -348,10 +352,10 @@ impl<'a> Parser<'a, '_> {
         // Most pipelines are one command.
         let mut commands = Vec::with_capacity(1);
         commands.push(self.command(after)?);
-        while matches!(self.peek()?.kind, TokenKind::Op(Op::Pipe)) {
+        while matches!(self.peek()?, Token::Op(Op::Pipe, _)) {
             let pipe = self.next()?;
             self.skip_newlines()?;
-            commands.push(self.command(Some(("|", pipe.span)))?);
+            commands.push(self.command(Some(("|", pipe.span())))?);
         }
         Ok(Pipeline { commands })
     }
@@ -359,14 +363,14 @@ impl<'a> Parser<'a, '_> {
     /// One command; `after` is the operator before it, if any.
     fn command(&mut self, after: Option<(&'static str, Span)>) -> Result<Command> {
         let token = self.peek()?;
-        let span = token.span;
-        let keyword = match &token.kind {
-            TokenKind::Word(word) => word.keyword(),
-            TokenKind::Eof => {
+        let span = token.span();
+        let keyword = match token {
+            Token::Word(word) => word.keyword(),
+            Token::Eof(_) => {
                 let (after, at) = after.unwrap_or(("start", span));
                 return Err(self.error(ErrorKind::UnexpectedEnd { after }, at));
             }
-            TokenKind::Op(op) => {
+            Token::Op(op, _) => {
                 let before = op.text();
                 return Err(match after {
                     Some((after, at)) => self.error(ErrorKind::MissingCommand { after }, at),
@@ -398,7 +402,7 @@ impl<'a> Parser<'a, '_> {
 
     /// `{ list }`.
     fn group(&mut self) -> Result<Command> {
-        let open = self.next()?.span;
+        let open = self.next()?.span();
         self.open_braces += 1;
         let body = self.list(Closer::Brace, open)?;
         if body.is_empty() {
@@ -411,7 +415,7 @@ impl<'a> Parser<'a, '_> {
 
     /// `if ... fi`.
     fn if_command(&mut self) -> Result<Command> {
-        let if_span = self.next()?.span;
+        let if_span = self.next()?.span();
         self.open_ifs += 1;
         let mut branches = Vec::new();
         let mut keyword: &'static str = "if";
@@ -422,7 +426,7 @@ impl<'a> Parser<'a, '_> {
                 let kind = ErrorKind::MissingCommand { after: keyword };
                 return Err(self.error(kind, keyword_span));
             }
-            let then_span = self.next()?.span;
+            let then_span = self.next()?.span();
             let body = self.list(Closer::ElseElifFi, if_span)?;
             if body.is_empty() {
                 let kind = ErrorKind::MissingCommand { after: "then" };
@@ -430,7 +434,7 @@ impl<'a> Parser<'a, '_> {
             }
             branches.push((condition, body));
             let closing = self.peek_closing_keyword()?;
-            keyword_span = self.next()?.span;
+            keyword_span = self.next()?.span();
             match closing {
                 Some("elif") => keyword = "elif",
                 Some("else") => {
@@ -459,8 +463,8 @@ impl<'a> Parser<'a, '_> {
     /// into the tree's exactly sized vectors.
     fn simple_or_builtin(&mut self) -> Result<Command> {
         self.words.clear();
-        while matches!(self.peek()?.kind, TokenKind::Word(_)) {
-            if let TokenKind::Word(word) = self.next()?.kind {
+        while matches!(self.peek()?, Token::Word(_)) {
+            if let Token::Word(word) = self.next()? {
                 self.words.push(word);
             }
         }
@@ -735,7 +739,7 @@ impl<'a> Parser<'a, '_> {
         Ok(Builtin::Timeout { limit, command })
     }
 
-    fn unknown_option(&self, builtin: &'static str, option: &LexedWord<'a>) -> Error {
+    fn unknown_option(&self, builtin: &'static str, option: &LexedWord<'a>) -> Box<Error> {
         let kind = ErrorKind::UnknownOption {
             builtin,
             option: excerpt(option.raw),
