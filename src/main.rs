@@ -29,6 +29,9 @@ usage: cargo run --release -- [FLAGS] [-- QEMU-ARGS...]
   --append TEXT             kernel command line (e.g. kiln.selftest)
   --gdb                     start QEMU's gdb stub on 127.0.0.1, paused, and print the gdb command
   --print-image             build the image, print its path and exit
+  --net user[,hostfwd=tcp:127.0.0.1:HOSTPORT-:GUESTPORT]...
+                            a virtio-net device on QEMU's user network (pc only); forwarded
+                            ports bind to 127.0.0.1 only (udp: forwards work too)
   -h, --help                this text
   -- QEMU-ARGS...           passed to QEMU as they are
 
@@ -89,6 +92,10 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
                 config.append = value(i, arg)?;
                 i += 1;
             }
+            "--net" => {
+                config.net = Some(qemu::NetConfig::parse(&value(i, arg)?)?);
+                i += 1;
+            }
             "--gdb" => gdb = true,
             "--print-image" => print_image = true,
             "-h" | "--help" => return Err(USAGE.to_string()),
@@ -99,6 +106,9 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
             other => return Err(format!("kiln: unknown flag '{other}'\n{USAGE}")),
         }
         i += 1;
+    }
+    if config.net.is_some() && config.machine != Machine::Pc {
+        return Err("kiln: --net needs --machine pc (the driver is virtio-net over PCI)".into());
     }
     Ok(Options {
         config,

@@ -63,6 +63,122 @@ impl Accel {
     }
 }
 
+/// What a forwarded port carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ForwardProtocol {
+    Tcp,
+    Udp,
+}
+
+impl ForwardProtocol {
+    pub fn name(self) -> &'static str {
+        match self {
+            ForwardProtocol::Tcp => "tcp",
+            ForwardProtocol::Udp => "udp",
+        }
+    }
+}
+
+/// A host port forwarded to the guest: 127.0.0.1:HOST_PORT on the host, GUEST_PORT on
+/// the guest's address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Forward {
+    pub protocol: ForwardProtocol,
+    pub host_port: u16,
+    pub guest_port: u16,
+}
+
+/// A virtio-net device on QEMU's user-mode network (slirp), with forwarded ports.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NetConfig {
+    pub forwards: Vec<Forward>,
+    /// `restrict=on`: the guest reaches nothing but its forwarded connections.
+    pub restrict: bool,
+}
+
+/// The only host address a forwarded port may bind to.
+pub const FORWARD_HOST: &str = "127.0.0.1";
+
+impl NetConfig {
+    /// Parses `user[,restrict=on|off][,hostfwd=tcp|udp:127.0.0.1:HOSTPORT-[GUESTADDR]:GUESTPORT]...`.
+    /// A forward must name 127.0.0.1 as its host address: the image is never reachable
+    /// from other machines.
+    pub fn parse(text: &str) -> Result<NetConfig, String> {
+        let mut parts = text.split(',');
+        if parts.next() != Some("user") {
+            return Err(format!(
+                "--net: '{text}': only the user network is supported (user,hostfwd=tcp:127.0.0.1:HOSTPORT-:GUESTPORT)"
+            ));
+        }
+        let mut config = NetConfig::default();
+        for part in parts {
+            if let Some(forward) = part.strip_prefix("hostfwd=") {
+                config.forwards.push(parse_forward(forward)?);
+            } else if part == "restrict=on" || part == "restrict=yes" {
+                config.restrict = true;
+            } else if part == "restrict=off" || part == "restrict=no" {
+                config.restrict = false;
+            } else {
+                return Err(format!("--net: unknown option '{part}' (use hostfwd=... or restrict=on)"));
+            }
+        }
+        Ok(config)
+    }
+
+    /// QEMU's `-netdev` value.
+    pub fn netdev(&self) -> String {
+        let mut netdev = String::from("user,id=net0");
+        if self.restrict {
+            netdev.push_str(",restrict=on");
+        }
+        for forward in &self.forwards {
+            netdev.push_str(&format!(
+                ",hostfwd={}:{FORWARD_HOST}:{}-:{}",
+                forward.protocol.name(),
+                forward.host_port,
+                forward.guest_port
+            ));
+        }
+        netdev
+    }
+}
+
+/// Parses `tcp|udp:127.0.0.1:HOSTPORT-[GUESTADDR]:GUESTPORT`.
+fn parse_forward(text: &str) -> Result<Forward, String> {
+    let bad = |why: &str| format!("--net: hostfwd={text}: {why}");
+    let (protocol, rest) = match text.split_once(':') {
+        Some(("tcp", rest)) => (ForwardProtocol::Tcp, rest),
+        Some(("udp", rest)) => (ForwardProtocol::Udp, rest),
+        _ => return Err(bad("want tcp:127.0.0.1:HOSTPORT-:GUESTPORT")),
+    };
+    let (host, guest) = rest
+        .split_once('-')
+        .ok_or_else(|| bad("want tcp:127.0.0.1:HOSTPORT-:GUESTPORT"))?;
+    let (host_address, host_port) = host
+        .rsplit_once(':')
+        .ok_or_else(|| bad("want 127.0.0.1:HOSTPORT before '-'"))?;
+    if host_address != FORWARD_HOST {
+        return Err(bad("forwarded ports bind to 127.0.0.1 only"));
+    }
+    let (guest_address, guest_port) = guest
+        .rsplit_once(':')
+        .ok_or_else(|| bad("want :GUESTPORT after '-'"))?;
+    if !guest_address.is_empty() && guest_address.parse::<std::net::Ipv4Addr>().is_err() {
+        return Err(bad("the guest address must be empty or an IPv4 address"));
+    }
+    let port = |text: &str| -> Result<u16, String> {
+        text.parse::<u16>()
+            .ok()
+            .filter(|&p| p != 0 && text.bytes().all(|b| b.is_ascii_digit()))
+            .ok_or_else(|| bad(&format!("bad port '{text}'")))
+    };
+    Ok(Forward {
+        protocol,
+        host_port: port(host_port)?,
+        guest_port: port(guest_port)?,
+    })
+}
+
 /// How to boot the image.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -80,6 +196,8 @@ pub struct Config {
     pub monitor_socket: Option<PathBuf>,
     /// A VGA display device (pc only), for the keyboard console.
     pub vga: bool,
+    /// A virtio-net device on the user network (pc only).
+    pub net: Option<NetConfig>,
     /// Arguments passed to QEMU as they are.
     pub extra: Vec<String>,
 }
@@ -96,6 +214,7 @@ impl Config {
             gdb_port: None,
             monitor_socket: None,
             vga: false,
+            net: None,
             extra: Vec::new(),
         }
     }
@@ -143,6 +262,12 @@ impl Config {
             command
                 .arg("-monitor")
                 .arg(format!("unix:{},server=on,wait=off", socket.display()));
+        }
+        if let Some(net) = &self.net {
+            command
+                .arg("-netdev")
+                .arg(net.netdev())
+                .args(["-device", "virtio-net-pci,netdev=net0"]);
         }
         command.args(&self.extra);
         command
@@ -202,6 +327,7 @@ pub fn kvm_probe(qemu: &Path, base: &Config) -> bool {
     config.rc = None;
     config.gdb_port = None;
     config.monitor_socket = None;
+    config.net = None;
     config.extra.clear();
     let Ok(mut child) = config
         .command(qemu)
@@ -245,5 +371,54 @@ pub fn resolve_accel(qemu: &Path, config: &Config) -> Accel {
         Accel::Auto if kvm_looks_usable() && kvm_probe(qemu, config) => Accel::Kvm,
         Accel::Auto => Accel::Tcg,
         chosen => chosen,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn net_forwards_parse_and_bind_to_loopback_only() {
+        let config = NetConfig::parse("user,hostfwd=tcp:127.0.0.1:5555-:7,hostfwd=udp:127.0.0.1:5556-10.0.2.15:9").unwrap();
+        assert_eq!(
+            config.forwards,
+            [
+                Forward { protocol: ForwardProtocol::Tcp, host_port: 5555, guest_port: 7 },
+                Forward { protocol: ForwardProtocol::Udp, host_port: 5556, guest_port: 9 },
+            ]
+        );
+        assert_eq!(
+            config.netdev(),
+            "user,id=net0,hostfwd=tcp:127.0.0.1:5555-:7,hostfwd=udp:127.0.0.1:5556-:9"
+        );
+        assert!(NetConfig::parse("user").unwrap().forwards.is_empty());
+        assert!(NetConfig::parse("user,restrict=on").unwrap().netdev().contains("restrict=on"));
+        for bad in [
+            "tap,ifname=tap0",
+            "user,hostfwd=tcp::5555-:7",
+            "user,hostfwd=tcp:0.0.0.0:5555-:7",
+            "user,hostfwd=tcp:10.1.1.1:5555-:7",
+            "user,hostfwd=sctp:127.0.0.1:5555-:7",
+            "user,hostfwd=tcp:127.0.0.1:0-:7",
+            "user,hostfwd=tcp:127.0.0.1:5555-:x",
+            "user,hostfwd=tcp:127.0.0.1:5555",
+            "user,smb=/tmp",
+        ] {
+            assert!(NetConfig::parse(bad).is_err(), "{bad}");
+        }
+        let error = NetConfig::parse("user,hostfwd=tcp:0.0.0.0:5555-:7").unwrap_err();
+        assert!(error.contains("127.0.0.1 only"), "{error}");
+    }
+
+    #[test]
+    fn the_command_line_has_the_netdev_and_the_device() {
+        let mut config = Config::new(PathBuf::from("kiln.elf"));
+        config.net = Some(NetConfig::parse("user,hostfwd=tcp:127.0.0.1:5555-:7").unwrap());
+        let command = config.command(Path::new("qemu"));
+        let args: Vec<String> = command.get_args().map(|a| a.to_string_lossy().into_owned()).collect();
+        let at = args.iter().position(|a| a == "-netdev").expect("a -netdev");
+        assert_eq!(args[at + 1], "user,id=net0,hostfwd=tcp:127.0.0.1:5555-:7");
+        assert!(args.windows(2).any(|w| w[0] == "-device" && w[1] == "virtio-net-pci,netdev=net0"));
     }
 }
