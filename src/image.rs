@@ -55,7 +55,9 @@ pub fn build(quiet: bool) -> Result<PathBuf, String> {
     if !status.success() {
         return Err(format!("kiln: building the image failed ({status})"));
     }
-    Ok(image_path())
+    let image = image_path();
+    crate::symbols::embed(&image)?;
+    Ok(image)
 }
 
 /// Builds the launcher binary (`kiln`) beside the image, for tests that run it as a

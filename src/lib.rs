@@ -6,7 +6,9 @@
 //! - [`image`]: builds the freestanding image in its own cargo invocation.
 //! - [`qemu`]: finds (or installs) QEMU, picks the accelerator, builds the command line.
 //! - [`status`]: turns QEMU's exit into the status the guest powered off with.
+//! - [`symbols`]: writes the compact symbol table into the built image.
 
 pub mod image;
 pub mod qemu;
 pub mod status;
+pub mod symbols;

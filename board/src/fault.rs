@@ -23,6 +23,8 @@ pub const FAULT_STATUS_BASE: u8 = 128;
 /// Status of a job whose program panicked (as Rust's test harness reports it).
 pub const PANIC_STATUS: u8 = 101;
 const PAGE_FAULT: u64 = 14;
+/// How `alloc::alloc::handle_alloc_error` words its panic.
+const OUT_OF_MEMORY_MESSAGE: &str = "memory allocation of";
 
 /// Interrupt handlers currently running (0 or 1: they never nest).
 static INTERRUPT_DEPTH: AtomicU32 = AtomicU32::new(0);
@@ -81,13 +83,16 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
         .location()
         .map(|l| (l.file(), l.line(), l.column()))
         .unwrap_or(("?", 0, 0));
-    let report = format!(
-        "panicked at {}:{}:{}: {}",
-        location.0,
-        location.1,
-        location.2,
-        info.message()
-    );
+    let message = format!("{}", info.message());
+    // The allocator's out-of-memory path panics inside `alloc`; its location is noise.
+    let report = if message.starts_with(OUT_OF_MEMORY_MESSAGE) {
+        format!("out of memory: {message}")
+    } else {
+        format!(
+            "panicked at {}:{}:{}: {message}",
+            location.0, location.1, location.2
+        )
+    };
     if INTERRUPT_DEPTH.load(Ordering::Relaxed) > 0
         || sched::current_is_idle()
         || !sched::current_has_job()

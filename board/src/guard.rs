@@ -78,6 +78,18 @@ fn set_present(page: u64, present: bool) {
     }
 }
 
+/// Splits every 2 MiB page of `[start, end)` into 4 KiB pages now (at boot), so that
+/// protecting a stack page later never allocates: the page tables' memory is then a
+/// fixed cost, not something that grows as the heap gets used.
+pub fn prepare(start: u64, end: u64) {
+    let _edit = EDIT.lock();
+    let mut page = start & !(TWO_MIB - 1);
+    while page < end {
+        let _ = entry_for(page);
+        page += TWO_MIB;
+    }
+}
+
 /// Unmaps the page at `page` (4 KiB aligned).
 pub fn protect(page: u64) {
     set_present(page, false);

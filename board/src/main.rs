@@ -38,7 +38,6 @@ mod vga;
 
 use alloc::boxed::Box;
 use alloc::string::String;
-use alloc::sync::Arc;
 
 use alloc::format;
 
@@ -76,6 +75,7 @@ pub extern "C" fn kernel_main(start_info: u32) -> ! {
     heap::init(boot.memory_map, image_end);
     let stack_bottom = (&raw const boot_stack_bottom) as u64;
     sched::init((stack_bottom, stack_bottom + boot::BOOT_STACK_SIZE as u64));
+    kiln_init::sync::set_preemption(&sched::PREEMPT);
     pic::init();
     x86_64::instructions::interrupts::enable();
 

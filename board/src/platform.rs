@@ -4,10 +4,13 @@ use alloc::boxed::Box;
 use core::time::Duration;
 
 use kiln_init::platform::{
-    Abort, Console, Fault, HeapStats, Platform, PowerAction, SpawnError, Status, ThreadId,
+    Abort, Fault, HeapStats, Platform, PowerAction, SpawnError, Status, ThreadId,
 };
 
-use crate::{heap, power, sched, serial, time};
+use alloc::format;
+use alloc::string::String;
+
+use crate::{heap, power, sched, symbols, time};
 
 /// The status of a job ended by `kill -9` (128 + SIGKILL).
 pub const KILLED_STATUS: Status = 137;
@@ -27,6 +30,10 @@ fn to_ns(duration: Duration) -> u64 {
 impl Platform for BoardPlatform {
     fn now(&self) -> Duration {
         Duration::from_nanos(time::now_ns())
+    }
+
+    fn shared(&self) -> Option<&'static dyn Platform> {
+        Some(&PLATFORM)
     }
 
     fn current_thread(&self) -> ThreadId {
@@ -66,11 +73,21 @@ impl Platform for BoardPlatform {
     }
 
     fn net(&self) -> Option<&dyn kiln_init::net::Net> {
-        Some(&crate::net::NET)
+        crate::net::stack()
     }
 
     fn heap_stats(&self) -> Option<HeapStats> {
         Some(heap::stats())
+    }
+
+    fn location(&self, thread: ThreadId) -> Option<String> {
+        let rip = sched::saved_rip(thread)?;
+        let (name, offset) = symbols::lookup(rip)?;
+        Some(format!("{name}+{offset:#x}"))
+    }
+
+    fn memory(&self, thread: ThreadId) -> Option<usize> {
+        heap::held_by(thread)
     }
 
     fn kill(&self, thread: ThreadId) -> bool {
@@ -100,14 +117,5 @@ impl Platform for BoardPlatform {
                 core::ptr::read_volatile(UNMAPPED_ADDRESS as *const u8);
             },
         }
-    }
-}
-
-/// The serial console as init's [`Console`]: `\n` becomes `\r\n`.
-pub struct SerialConsole;
-
-impl Console for SerialConsole {
-    fn write(&self, bytes: &[u8]) {
-        serial::write_text(bytes);
     }
 }

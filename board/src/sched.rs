@@ -8,6 +8,11 @@
 //! interrupt (a key, a serial byte) run next, so the shell stays responsive while CPU
 //! hogs share the rest in [`SLICE_TICKS`] slices.
 //!
+//! Kernel locks (`kiln_init::sync::Mutex`) hold off preemption through a per-thread
+//! count ([`Preempt`]): a tick that lands while the count is up defers the switch (and
+//! any `kill -9`) to the moment the last lock is released, so a killed thread never
+//! strands a lock.
+//!
 //! `park`/`unpark` work like `std::thread::park`: an `unpark` that comes first leaves a
 //! permit, so no wake-up is lost. Thread 1 is the boot thread, which ends as the idle
 //! loop. A thread that panics or faults is marked dead and never resumed; its
@@ -18,7 +23,7 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::arch::asm;
 
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use x86_64::instructions::interrupts;
 
 use kiln_init::platform::{Abort, SpawnError};
@@ -81,6 +86,10 @@ struct Thread {
     state: State,
     /// The saved context, valid unless the thread is running.
     frame: *mut Frame,
+    #[expect(
+        dead_code,
+        reason = "held only so that dropping the thread frees its stack"
+    )]
     stack: Option<Stack>,
     stack_range: (u64, u64),
     permit: bool,
@@ -90,6 +99,8 @@ struct Thread {
     on_abort: Option<AbortHook>,
     joiners: heapless::Vec<u64, 4>,
     kill_requested: bool,
+    /// Kernel locks held (saved here while the thread is off the CPU).
+    preempt_count: u32,
 }
 
 // SAFETY: `frame` points into the thread's own stack and is only used by the scheduler
@@ -116,6 +127,12 @@ static SCHED: IrqMutex<Scheduler> = IrqMutex::new(Scheduler {
 
 /// The id of the running thread, for lock-free readers.
 static CURRENT: AtomicU64 = AtomicU64::new(IDLE_ID);
+/// Whether the running thread belongs to a job (the allocator reads it lock-free).
+static CURRENT_IS_JOB: AtomicBool = AtomicBool::new(false);
+/// The running thread's kernel-lock count.
+static PREEMPT_COUNT: AtomicU32 = AtomicU32::new(0);
+/// A tick wanted to switch while the count was up.
+static NEED_RESCHED: AtomicBool = AtomicBool::new(false);
 
 impl Scheduler {
     fn index_of(&self, id: u64) -> Option<usize> {
@@ -186,12 +203,16 @@ impl Scheduler {
             drop(self.threads.swap_remove(index));
         } else {
             thread.frame = save_below_red_zone(frame);
+            thread.preempt_count = PREEMPT_COUNT.load(Ordering::Relaxed);
             if thread.state == State::Running {
                 thread.state = State::Runnable;
             }
         }
         self.current = next;
         CURRENT.store(next, Ordering::Relaxed);
+        let next_thread = self.current_mut();
+        PREEMPT_COUNT.store(next_thread.preempt_count, Ordering::Relaxed);
+        CURRENT_IS_JOB.store(next_thread.on_abort.is_some(), Ordering::Relaxed);
         self.slice_start_tick = time::ticks();
         self.switches += 1;
         let next_thread = self.current_mut();
@@ -230,6 +251,7 @@ pub fn init(boot_stack: (u64, u64)) {
         on_abort: None,
         joiners: heapless::Vec::new(),
         kill_requested: false,
+        preempt_count: 0,
     }));
 }
 
@@ -284,6 +306,7 @@ pub fn spawn(name: &str, body: Body, on_abort: Option<AbortHook>) -> Result<u64,
         on_abort,
         joiners: heapless::Vec::new(),
         kill_requested: false,
+        preempt_count: 0,
     }));
     Ok(id)
 }
@@ -340,6 +363,8 @@ pub fn unpark(id: u64) {
 
 /// Ends the calling thread.
 pub fn exit_current() -> ! {
+    let me = current_id();
+    crate::heap::thread_ended(me, false);
     let on_abort = {
         let mut s = SCHED.lock();
         let thread = s.current_mut();
@@ -360,6 +385,7 @@ pub fn exit_current() -> ! {
 
 /// Ends the calling thread abnormally: its `on_abort` runs on a fresh thread.
 pub fn abort_current(abort: Abort) -> ! {
+    crate::heap::thread_ended(current_id(), true);
     let hook = SCHED.lock().current_mut().on_abort.take();
     if let Some(hook) = hook {
         let _ = spawn("reaper", Box::new(move || hook(abort)), None);
@@ -392,9 +418,10 @@ pub fn on_tick(frame: *mut Frame) -> *mut Frame {
     let ticks = time::on_tick();
     let now = ticks * NANOS_PER_TICK;
     let mut s = SCHED.lock();
-    // `kill -9`: the thread was interrupted in its own code (an IrqMutex holder cannot
-    // be), so it holds no kernel lock; end it here.
-    if s.current != IDLE_ID && s.current_mut().kill_requested {
+    let locks_held = PREEMPT_COUNT.load(Ordering::Relaxed) > 0;
+    // `kill -9`: the thread holds no kernel lock (the count is zero, and an IrqMutex
+    // holder cannot be interrupted), so it can end here.
+    if !locks_held && s.current != IDLE_ID && s.current_mut().kill_requested {
         drop(s);
         let abort = Abort {
             status: crate::platform::KILLED_STATUS,
@@ -416,7 +443,14 @@ pub fn on_tick(frame: *mut Frame) -> *mut Frame {
     }
     let idle = s.current == IDLE_ID;
     let slice_over = ticks - s.slice_start_tick >= SLICE_TICKS;
-    if woke || idle || slice_over || !s.wake_queue.is_empty() {
+    let kill_pending = s.current_mut().kill_requested;
+    let wants_switch = woke || idle || slice_over || !s.wake_queue.is_empty();
+    if locks_held {
+        if wants_switch || kill_pending {
+            NEED_RESCHED.store(true, Ordering::Relaxed);
+        }
+        frame
+    } else if wants_switch {
         s.reschedule(frame)
     } else {
         frame
@@ -426,7 +460,12 @@ pub fn on_tick(frame: *mut Frame) -> *mut Frame {
 /// After a device IRQ: run a thread it woke at once.
 pub fn after_irq(frame: *mut Frame) -> *mut Frame {
     let mut s = SCHED.lock();
-    if s.wake_queue.is_empty() {
+    if PREEMPT_COUNT.load(Ordering::Relaxed) > 0 {
+        if !s.wake_queue.is_empty() {
+            NEED_RESCHED.store(true, Ordering::Relaxed);
+        }
+        frame
+    } else if s.wake_queue.is_empty() {
         frame
     } else {
         s.reschedule(frame)
@@ -445,33 +484,21 @@ pub fn idle_loop() -> ! {
     }
 }
 
-/// A thread as `ps` shows it.
-#[derive(Clone, Debug)]
-pub struct ThreadInfo {
-    pub id: u64,
-    pub name: heapless::String<24>,
-    pub state: State,
-    pub cpu_ns: u64,
+/// Where thread `id` will resume, if it is off the CPU.
+pub fn saved_rip(id: u64) -> Option<u64> {
+    let mut s = SCHED.lock();
+    let thread = s.get_mut(id)?;
+    if thread.state == State::Running || thread.state == State::Dead || thread.frame.is_null() {
+        return None;
+    }
+    // SAFETY: a thread off the CPU has a valid saved frame on its own stack, and the
+    // scheduler lock keeps it from running (and moving) while we read.
+    Some(unsafe { (*thread.frame).rip })
 }
 
 /// CPU time of a thread so far.
 pub fn cpu_ns(id: u64) -> Option<u64> {
     SCHED.lock().get_mut(id).map(|t| t.cpu_ns)
-}
-
-/// Every thread, for `ps` and the self-tests.
-pub fn threads() -> Vec<ThreadInfo> {
-    SCHED
-        .lock()
-        .threads
-        .iter()
-        .map(|t| ThreadInfo {
-            id: t.id,
-            name: t.name.clone(),
-            state: t.state,
-            cpu_ns: t.cpu_ns,
-        })
-        .collect()
 }
 
 /// Context switches so far.
@@ -515,6 +542,7 @@ pub fn current_has_job() -> bool {
 
 /// Ends the running thread from an exception handler and switches away.
 pub fn abort_from_interrupt(frame: *mut Frame, abort: Abort) -> *mut Frame {
+    crate::heap::thread_ended(current_id(), true);
     let hook = {
         let mut s = SCHED.lock();
         let thread = s.current_mut();
@@ -531,3 +559,29 @@ pub fn abort_from_interrupt(frame: *mut Frame, abort: Abort) -> *mut Frame {
     }
     SCHED.lock().reschedule(frame)
 }
+
+/// True when the running thread belongs to a job.
+pub fn current_is_job() -> bool {
+    CURRENT_IS_JOB.load(Ordering::Relaxed)
+}
+
+/// The preemption counter behind `kiln_init::sync::Mutex`; see the module docs.
+pub struct Preempt;
+
+impl kiln_init::sync::Preemption for Preempt {
+    fn disable(&self) {
+        PREEMPT_COUNT.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn enable(&self) {
+        let previous = PREEMPT_COUNT.fetch_sub(1, Ordering::Relaxed);
+        if previous == 1 && NEED_RESCHED.swap(false, Ordering::Relaxed) && interrupts::are_enabled()
+        {
+            // A tick (or a kill) waited for the last lock: take that switch now.
+            raise_yield();
+        }
+    }
+}
+
+/// The one counter, installed at boot.
+pub static PREEMPT: Preempt = Preempt;

@@ -112,9 +112,9 @@ pub struct Interrupt {
     platform: &'static dyn Platform,
     requested: AtomicBool,
     /// The thread inside `run`, to wake.
-    runner: spin::Mutex<Option<ThreadId>>,
+    runner: crate::sync::Mutex<Option<ThreadId>>,
     /// The jobs the interpreter is waiting for in the foreground.
-    foreground: spin::Mutex<Vec<Arc<Job>>>,
+    foreground: crate::sync::Mutex<Vec<Arc<Job>>>,
 }
 
 impl Interrupt {
@@ -122,8 +122,8 @@ impl Interrupt {
         Arc::new(Interrupt {
             platform,
             requested: AtomicBool::new(false),
-            runner: spin::Mutex::new(None),
-            foreground: spin::Mutex::new(Vec::new()),
+            runner: crate::sync::Mutex::new(None),
+            foreground: crate::sync::Mutex::new(Vec::new()),
         })
     }
 

@@ -19,6 +19,7 @@ pub mod net;
 pub mod platform;
 pub mod program;
 pub mod rc;
+pub mod sync;
 
 #[cfg(any(test, feature = "fake"))]
 pub mod fake;

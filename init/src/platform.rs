@@ -85,6 +85,11 @@ pub trait Platform: Send + Sync {
     fn unpark(&self, thread: ThreadId);
     /// Gives the CPU to another runnable thread.
     fn yield_now(&self);
+    /// This platform as a `'static` reference, where it is one: for programs that run
+    /// jobs of their own through a [`crate::jobs::JobTable`] (the `kbench` utility).
+    fn shared(&self) -> Option<&'static dyn Platform> {
+        None
+    }
     /// Starts `body` on a new thread named `name`.
     ///
     /// If the thread dies without returning from `body` (a panic, a CPU exception, a
@@ -102,6 +107,12 @@ pub trait Platform: Send + Sync {
     fn kill(&self, thread: ThreadId) -> bool {
         let _ = thread;
         false
+    }
+    /// Where `thread` was when it last left the CPU (a function name and offset),
+    /// where the platform knows its symbols.
+    fn location(&self, thread: ThreadId) -> Option<alloc::string::String> {
+        let _ = thread;
+        None
     }
     /// CPU time used so far by `thread`, where the platform measures it.
     fn cpu_time(&self, thread: ThreadId) -> Option<Duration> {

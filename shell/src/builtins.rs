@@ -128,8 +128,8 @@ const SPECS: &[Spec] = &[
         builtin: Builtin::Ps,
         name: "ps",
         about: "list the jobs with CPU time, memory and start time",
-        usage: "usage: ps\n  lists the jobs: ID NAME STATE CPU (ms) MEM STARTED \
-                (seconds since boot); - where unknown",
+        usage: "usage: ps\n  lists the jobs: ID NAME STATE CPU (ms) MEM (heap bytes held) STARTED \
+                (seconds since boot) WHERE (the function it last ran in); - where unknown",
     },
     Spec {
         builtin: Builtin::History,
@@ -561,23 +561,33 @@ impl<W: Write + Send + 'static> Builtins<'_, W> {
             .max()
             .unwrap_or(0);
         let mut text = String::new();
-        let row = |text: &mut String, cells: [&str; 6]| {
-            let [id, name, state, cpu, mem, started] = cells;
+        let row = |text: &mut String, cells: [&str; 7]| {
+            let [id, name, state, cpu, mem, started, location] = cells;
             let _ = writeln!(
                 text,
                 "{id:<PS_ID_WIDTH$} {name:<name_width$} {state:<PS_STATE_WIDTH$} \
-                 {cpu:>PS_FIGURE_WIDTH$} {mem:>PS_FIGURE_WIDTH$} {started:>PS_FIGURE_WIDTH$}"
+                 {cpu:>PS_FIGURE_WIDTH$} {mem:>PS_FIGURE_WIDTH$} {started:>PS_FIGURE_WIDTH$}  \
+                 {location}"
             );
         };
         row(
             &mut text,
-            ["ID", PS_NAME_HEADER, "STATE", "CPU", "MEM", "STARTED"],
+            ["ID", PS_NAME_HEADER, "STATE", "CPU", "MEM", "STARTED", "WHERE"],
         );
         for job in &listing {
             let cpu = job
                 .thread
                 .and_then(|t| platform.cpu_time(t))
                 .map_or_else(|| String::from(UNKNOWN), |d| d.as_millis().to_string());
+            let running = job.thread.filter(|_| !job.state.is_finished());
+            // Heap bytes the job's thread holds now; only while it runs.
+            let mem = running
+                .and_then(|t| platform.memory(t))
+                .map_or_else(|| String::from(UNKNOWN), |bytes| bytes.to_string());
+            // The function it was in when it last left the CPU.
+            let location = running
+                .and_then(|t| platform.location(t))
+                .unwrap_or_else(|| String::from(UNKNOWN));
             row(
                 &mut text,
                 [
@@ -585,9 +595,9 @@ impl<W: Write + Send + 'static> Builtins<'_, W> {
                     &job.name,
                     &job.state.to_string(),
                     &cpu,
-                    // The heap does not account memory per job.
-                    UNKNOWN,
+                    &mem,
                     &seconds(job.started),
+                    &location,
                 ],
             );
         }
@@ -674,7 +684,11 @@ impl<W: Write + Send + 'static> Builtins<'_, W> {
             if self.session.input().interrupted() {
                 return Ok(INTERRUPTED_STATUS);
             }
-            status = match interp.run_text(REPEAT_SOURCE, &text, self) {
+            let run = interp.run_text(REPEAT_SOURCE, &text, self);
+            // Each run's finished jobs go now, not after the whole loop: 10,000 runs
+            // must not pile up 10,000 entries.
+            self.session.forget_foreground_jobs(interp);
+            status = match run {
                 Ok(Flow::Normal(status)) => status,
                 Ok(Flow::Power(action)) => {
                     // A built-in cannot end the run: do what a background group does.

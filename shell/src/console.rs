@@ -1,7 +1,7 @@
 //! The session's screen: one writer shared by the line editor, the built-ins and the
 //! jobs, so that output from a background job does not trample the line being edited.
 //!
-//! The screen owns the console's writer and the [`Editor`] behind one `spin::Mutex`.
+//! The screen owns the console's writer and the [`Editor`] behind one `kiln_init::sync::Mutex`.
 //! Everything the session prints goes through it:
 //!
 //! - editor output (prompt, echo, redraws) is written as the editor renders it;
@@ -140,11 +140,11 @@ impl<W: Write> Screen<W> {
 
 /// The console a session's jobs write to (see the module docs); cheap to clone.
 pub struct SessionConsole<W> {
-    screen: Arc<spin::Mutex<Screen<W>>>,
+    screen: Arc<kiln_init::sync::Mutex<Screen<W>>>,
 }
 
 impl<W> SessionConsole<W> {
-    pub(crate) fn new(screen: Arc<spin::Mutex<Screen<W>>>) -> Self {
+    pub(crate) fn new(screen: Arc<kiln_init::sync::Mutex<Screen<W>>>) -> Self {
         SessionConsole { screen }
     }
 }

@@ -50,9 +50,9 @@ struct Queue {
 /// What the pump and the session share.
 pub(crate) struct InputState {
     platform: &'static dyn Platform,
-    queue: spin::Mutex<Queue>,
+    queue: kiln_init::sync::Mutex<Queue>,
     /// The interpreter's interrupt handle while a command runs in the foreground.
-    foreground: spin::Mutex<Option<Arc<Interrupt>>>,
+    foreground: kiln_init::sync::Mutex<Option<Arc<Interrupt>>>,
     /// A Ctrl-C arrived while the current command ran (for `fg` and `repeat`).
     interrupted: AtomicBool,
 }
@@ -61,13 +61,13 @@ impl InputState {
     pub(crate) fn new(platform: &'static dyn Platform) -> Arc<Self> {
         Arc::new(InputState {
             platform,
-            queue: spin::Mutex::new(Queue {
+            queue: kiln_init::sync::Mutex::new(Queue {
                 bytes: Deque::new(),
                 closed: false,
                 waiter: None,
                 dropped: 0,
             }),
-            foreground: spin::Mutex::new(None),
+            foreground: kiln_init::sync::Mutex::new(None),
             interrupted: AtomicBool::new(false),
         })
     }

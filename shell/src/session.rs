@@ -72,7 +72,7 @@ pub struct Options {
 /// An operator session on one console; see the [module docs](self).
 pub struct Session<W> {
     platform: &'static dyn Platform,
-    screen: Arc<spin::Mutex<Screen<W>>>,
+    screen: Arc<kiln_init::sync::Mutex<Screen<W>>>,
     input: Arc<InputState>,
     console: Arc<SessionConsole<W>>,
     options: Options,
@@ -93,7 +93,7 @@ impl<W: Write + Send + 'static> Session<W> {
     where
         R: Read + Send + 'static,
     {
-        let screen = Arc::new(spin::Mutex::new(Screen::new(output, config)));
+        let screen = Arc::new(kiln_init::sync::Mutex::new(Screen::new(output, config)));
         let input_state = InputState::new(platform);
         input::spawn_pump(&input_state, input)?;
         Ok(Session {
@@ -230,7 +230,7 @@ impl<W: Write + Send + 'static> Session<W> {
     }
 
     /// Drops the jobs the last line started that have already ended.
-    fn forget_foreground_jobs(&mut self, interp: &Interpreter) {
+    pub(crate) fn forget_foreground_jobs(&mut self, interp: &Interpreter) {
         let table = interp.jobs();
         for job in table.jobs() {
             if job.id() > self.seen_jobs && job.state().is_finished() {

@@ -234,7 +234,7 @@ pub struct Job {
     started: Duration,
     platform: &'static dyn Platform,
     cancelled: AtomicBool,
-    inner: spin::Mutex<JobInner>,
+    inner: crate::sync::Mutex<JobInner>,
 }
 
 impl fmt::Debug for Job {
@@ -263,7 +263,7 @@ impl Job {
             started: platform.now(),
             platform,
             cancelled: AtomicBool::new(false),
-            inner: spin::Mutex::new(JobInner {
+            inner: crate::sync::Mutex::new(JobInner {
                 state: JobState::Running,
                 ended: None,
                 thread: None,
@@ -480,8 +480,8 @@ pub struct JobInfo {
 pub fn launch(job: &Arc<Job>, task: Task, owned: Vec<PipeEnd>) -> Result<ThreadId> {
     let platform = job.platform;
     // Closed exactly once, by whichever of body and on_abort runs.
-    let owned = Arc::new(spin::Mutex::new(Some(owned)));
-    let close_owned = |owned: &spin::Mutex<Option<Vec<PipeEnd>>>| {
+    let owned = Arc::new(crate::sync::Mutex::new(Some(owned)));
+    let close_owned = |owned: &crate::sync::Mutex<Option<Vec<PipeEnd>>>| {
         let ends = owned.lock().take();
         for end in ends.into_iter().flatten() {
             end.close();
@@ -625,17 +625,31 @@ struct TableState {
     next_id: JobId,
 }
 
+/// Below this capacity the table keeps its memory.
+const MIN_TABLE_CAPACITY: usize = 16;
+
+impl TableState {
+    /// Gives memory back after a burst of jobs (so a loop of many short jobs does not
+    /// keep the burst's peak for good).
+    fn shrink_if_sparse(&mut self) {
+        let capacity = self.jobs.capacity();
+        if capacity > MIN_TABLE_CAPACITY && self.jobs.len() * 4 < capacity {
+            self.jobs.shrink_to((self.jobs.len() * 2).max(MIN_TABLE_CAPACITY));
+        }
+    }
+}
+
 /// The job table: numbered jobs, found by `%N` or name.
 pub struct JobTable {
     platform: &'static dyn Platform,
-    state: spin::Mutex<TableState>,
+    state: crate::sync::Mutex<TableState>,
 }
 
 impl JobTable {
     pub fn new(platform: &'static dyn Platform) -> Self {
         JobTable {
             platform,
-            state: spin::Mutex::new(TableState {
+            state: crate::sync::Mutex::new(TableState {
                 jobs: Vec::new(),
                 next_id: 1,
             }),
@@ -708,6 +722,7 @@ impl JobTable {
         state
             .jobs
             .retain(|j| j.id != id || !j.state().is_finished());
+        state.shrink_if_sparse();
         state.jobs.len() != before
     }
 
@@ -716,6 +731,7 @@ impl JobTable {
         let mut state = self.state.lock();
         let before = state.jobs.len();
         state.jobs.retain(|j| !j.state().is_finished());
+        state.shrink_if_sparse();
         before - state.jobs.len()
     }
 }

@@ -33,7 +33,7 @@ struct PipeState {
 
 struct Pipe {
     platform: &'static dyn Platform,
-    state: spin::Mutex<PipeState>,
+    state: crate::sync::Mutex<PipeState>,
 }
 
 impl Pipe {
@@ -65,7 +65,7 @@ pub fn pipe_with_capacity(
     let capacity = capacity.max(1);
     let shared = Arc::new(Pipe {
         platform,
-        state: spin::Mutex::new(PipeState {
+        state: crate::sync::Mutex::new(PipeState {
             buffer: VecDeque::with_capacity(capacity),
             capacity,
             writer_open: true,

@@ -298,8 +298,8 @@ fn ps_lists_a_running_job() {
     assert_eq!(
         lines[2..5],
         [
-            "ID   NAME  STATE             CPU      MEM  STARTED",
-            "%1   sleep running             -        -    0.000",
+            "ID   NAME  STATE             CPU      MEM  STARTED  WHERE",
+            "%1   sleep running             -        -    0.000  -",
             "kiln> ",
         ]
     );
@@ -628,17 +628,11 @@ fn kill_9_forces_a_job() {
     // cancellation first and end with done(130)).
     let mut rig = Rig::new(&[(0, "sleep 30 &\r"), (500, "kill -9 %1\r"), (1000, "jobs\r")]);
     let lines = rig.lines();
-    // The forced end is reported on the job's stderr (this console), and the prompt
-    // being edited is redrawn after it.
-    assert_eq!(
-        lines[2..],
-        [
-            "kiln> \r\u{1b}[Ksleep: killed",
-            "kiln> \u{1b}[Kjobs",
-            "[%1] killed sleep 30",
-            "kiln> "
-        ]
-    );
+    // The forced end is reported on the job's stderr (this console); whether it lands
+    // before the prompt or while it is shown (then the prompt is redrawn) is a race.
+    assert!(lines.iter().any(|l| l.ends_with("sleep: killed")), "{lines:#?}");
+    assert!(lines.iter().any(|l| l.ends_with("jobs")), "{lines:#?}");
+    assert_eq!(lines[lines.len() - 2..], ["[%1] killed sleep 30", "kiln> "]);
 }
 
 #[test]

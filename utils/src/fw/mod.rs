@@ -24,7 +24,7 @@ use alloc::string::{String, ToString};
 use core::fmt::Write as _;
 
 use kiln_init::program::{Context, Program, Status};
-use spin::Mutex;
+use kiln_init::sync::Mutex;
 
 pub use error::{Error, LineError, Result};
 pub use parse::{RuleSet, parse_rule};

@@ -1,0 +1,148 @@
+//! Fault containment: a crashing program ends its job with a status and a report,
+//! never the image; the shell and the other jobs carry on.
+
+use kiln_tests::Vm;
+
+/// (kind, status, words of the report on the job's stderr)
+const CRASHES: [(&str, u8, &str); 6] = [
+    ("panic", 101, "crash: panicked at utils/src/crash.rs"),
+    ("divzero", 128, "crash: divide error (vector 0) at rip"),
+    ("ud2", 134, "crash: invalid opcode (vector 6) at rip"),
+    (
+        "pagefault",
+        142,
+        "crash: page fault (vector 14) at address 0x4000000000",
+    ),
+    (
+        "stack",
+        142,
+        "crash: stack overflow: page fault on the guard page",
+    ),
+    ("oom", 101, "crash: out of memory: memory allocation of"),
+];
+
+/// Starts a healthy background job and returns its job spec.
+fn start_healthy(vm: &mut Vm) {
+    vm.run("sleep 3600 &");
+}
+
+fn assert_healthy_and_alive(vm: &mut Vm) {
+    let jobs = vm.run("jobs");
+    assert!(
+        jobs.contains("running sleep 3600"),
+        "the healthy job is gone:\n{jobs}"
+    );
+    assert_eq!(vm.run("echo alive"), "alive\r\n");
+}
+
+#[test]
+fn each_crash_in_the_foreground_ends_only_its_job() {
+    let (mut vm, _rc) = Vm::boot_shell();
+    start_healthy(&mut vm);
+    for (kind, status, report) in CRASHES {
+        let output = vm.run(&format!("crash {kind}"));
+        assert!(
+            output.contains(report),
+            "crash {kind}: no report {report:?}:\n{output}"
+        );
+        assert_eq!(vm.run("echo $?"), format!("{status}\r\n"), "crash {kind}");
+        assert_healthy_and_alive(&mut vm);
+    }
+}
+
+#[test]
+fn each_crash_in_the_background_ends_only_its_job() {
+    let (mut vm, _rc) = Vm::boot_shell();
+    start_healthy(&mut vm);
+    for (kind, status, report) in CRASHES {
+        vm.run(&format!("crash {kind} &"));
+        // The report arrives while the prompt is shown; the prompt is redrawn after it.
+        vm.expect(report);
+        vm.expect(kiln_tests::PROMPT);
+        let output = vm.run("wait crash; echo status $?");
+        assert!(
+            output.contains(&format!("status {status}")),
+            "crash {kind} &: {output}"
+        );
+        assert_healthy_and_alive(&mut vm);
+    }
+}
+
+#[test]
+fn a_hang_is_ended_by_kill_9_in_the_background_and_foreground() {
+    let (mut vm, _rc) = Vm::boot_shell();
+    start_healthy(&mut vm);
+    vm.run("crash hang &");
+    // `kill` alone asks politely; `crash hang` ignores it and keeps running.
+    vm.run("kill crash");
+    let jobs = vm.run("jobs");
+    assert!(jobs.contains("running crash hang"), "{jobs}");
+    vm.run("kill -9 crash");
+    vm.expect("crash: killed (kill -9)");
+    let jobs = vm.run("wait crash; echo status $?");
+    assert!(jobs.contains("status 137"), "{jobs}");
+    assert_healthy_and_alive(&mut vm);
+
+    // In the foreground, Ctrl-C gives the prompt back at once; the hang goes on until
+    // kill -9 ends it.
+    vm.send_line("crash hang");
+    vm.expect("crash hang\r\n");
+    vm.send_bytes(b"\x03");
+    vm.expect(kiln_tests::PROMPT);
+    assert_eq!(vm.run("echo $?"), "130\r\n");
+    vm.run("kill -9 crash");
+    vm.expect("crash: killed (kill -9)");
+    assert_healthy_and_alive(&mut vm);
+}
+
+/// The `used=` figure of a `memstat` line.
+fn used_bytes(memstat: &str) -> u64 {
+    memstat
+        .split_whitespace()
+        .find_map(|field| field.strip_prefix("used="))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no used= in {memstat:?}"))
+}
+
+#[test]
+fn ten_thousand_spawns_leave_the_heap_as_it_was() {
+    let (mut vm, _rc) = Vm::boot_shell();
+    // Warm up: the first runs allocate lasting state (history, completion tables).
+    vm.run("repeat 10 true");
+    let before = used_bytes(&vm.run("memstat"));
+    let output = vm.run("repeat 10000 true; echo status $?");
+    assert!(output.contains("status 0"), "{output}");
+    let after = used_bytes(&vm.run("memstat"));
+    let difference = before.abs_diff(after);
+    assert!(
+        difference * 100 < before,
+        "used {before} -> {after} bytes after 10,000 spawns ({difference} bytes)"
+    );
+}
+
+#[test]
+fn ps_shows_the_memory_a_job_holds_and_lost_memory_is_shown() {
+    let (mut vm, _rc) = Vm::boot_shell();
+    vm.run("sleep 3600 &");
+    let ps = vm.run("ps");
+    let row = ps
+        .lines()
+        .find(|l| l.contains("sleep"))
+        .expect("a sleep row");
+    let mem: u64 = row
+        .split_whitespace()
+        .nth(4)
+        .and_then(|m| m.parse().ok())
+        .unwrap_or_else(|| panic!("no MEM figure in {row:?}"));
+    assert!(mem > 0, "{row}");
+    let lost = |text: &str| -> u64 {
+        text.split_whitespace()
+            .find_map(|f| f.strip_prefix("lost="))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no lost= in {text:?}"))
+    };
+    assert_eq!(lost(&vm.run("memstat")), 0);
+    vm.run("crash oom");
+    // The chunks the job held when it died cannot be freed: they are shown.
+    assert!(lost(&vm.run("memstat")) > 1 << 20);
+}
