@@ -13,6 +13,7 @@
 //! Lines and columns come from a [`Locator`] that walks forward once over the text, since
 //! token starts only move forward.
 
+use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -36,6 +37,10 @@ pub(crate) struct LexError {
     pub kind: ErrorKind,
     pub span: Span,
 }
+
+/// The lexer's result; the error is boxed so that results stay token-sized (see the
+/// parser's `Result`).
+type LexResult<T> = Result<T, Box<LexError>>;
 
 /// An operator token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,7 +94,8 @@ impl LexedWord<'_> {
 
     /// The keyword this word is, if it is an unquoted reserved word.
     pub(crate) fn keyword(&self) -> Option<&'static str> {
-        if !self.is_plain() {
+        // Most words are longer than any keyword: one length test rules them out.
+        if !self.is_plain() || self.raw.len() > MAX_KEYWORD_LEN {
             return None;
         }
         KEYWORDS.iter().copied().find(|k| *k == self.raw)
@@ -148,6 +154,19 @@ impl Token<'_> {
 /// The reserved words, recognised only unquoted and in command position.
 pub(crate) const KEYWORDS: &[&str] = &["if", "then", "elif", "else", "fi", "{", "}"];
 
+/// The length of the longest of [`KEYWORDS`].
+const MAX_KEYWORD_LEN: usize = {
+    let mut longest = 0;
+    let mut i = 0;
+    while i < KEYWORDS.len() {
+        if KEYWORDS[i].len() > longest {
+            longest = KEYWORDS[i].len();
+        }
+        i += 1;
+    }
+    longest
+};
+
 /// True for `[A-Za-z_]`.
 pub(crate) fn is_name_start(c: char) -> bool {
     c.is_ascii_alphabetic() || c == '_'
@@ -164,9 +183,15 @@ pub(crate) fn is_name(text: &str) -> bool {
 }
 
 /// The length of the longest variable name at the start of `text` (0 if none).
+///
+/// Name chars are ASCII, so bytes are tested: a byte of a multi-byte char is not one.
 fn name_prefix_len(text: &str) -> usize {
-    match text.chars().next() {
-        Some(c) if is_name_start(c) => text.find(|c: char| !is_name_char(c)).unwrap_or(text.len()),
+    let bytes = text.as_bytes();
+    match bytes.first() {
+        Some(&first) if is_name_start(char::from(first)) => bytes
+            .iter()
+            .position(|&b| !is_name_char(char::from(b)))
+            .unwrap_or(bytes.len()),
         _ => 0,
     }
 }
@@ -320,19 +345,21 @@ impl<'a> Locator<'a> {
         if offset < self.offset {
             *self = Locator::new(self.text);
         }
+        let (mut line, mut column) = (self.line, self.column);
         for &byte in &self.text.as_bytes()[self.offset..offset] {
             if byte == b'\n' {
-                self.line = self.line.saturating_add(1);
-                self.column = 1;
-            } else if byte & UTF8_CONTINUATION_MASK != UTF8_CONTINUATION_BITS {
-                self.column = self.column.saturating_add(1);
+                line = line.saturating_add(1);
+                column = 1;
+            } else {
+                let starts_char = byte & UTF8_CONTINUATION_MASK != UTF8_CONTINUATION_BITS;
+                column = column.saturating_add(u32::from(starts_char));
             }
         }
-        self.offset = offset;
+        (self.offset, self.line, self.column) = (offset, line, column);
         Span {
             offset,
-            line: self.line,
-            column: self.column,
+            line,
+            column,
             len,
         }
     }
@@ -369,11 +396,11 @@ impl<'a> Lexer<'a> {
         self.pos = self.text.len() - rest.len();
     }
 
-    fn error(&mut self, kind: ErrorKind, start: usize, len: usize) -> LexError {
-        LexError {
+    fn error(&mut self, kind: ErrorKind, start: usize, len: usize) -> Box<LexError> {
+        Box::new(LexError {
             kind,
             span: self.locator.span(start, len),
-        }
+        })
     }
 
     /// Skips blanks (spaces, tabs, carriage returns), comments and line continuations.
@@ -400,7 +427,7 @@ impl<'a> Lexer<'a> {
     }
 
     /// The next token; [`Token::Eof`] forever at the end.
-    pub(crate) fn next_token(&mut self) -> Result<Token<'a>, LexError> {
+    pub(crate) fn next_token(&mut self) -> LexResult<Token<'a>> {
         self.skip_blanks();
         let start = self.pos;
         let rest = self.rest().as_bytes();
@@ -422,7 +449,7 @@ impl<'a> Lexer<'a> {
     ///
     /// A plain word is one byte scan. Otherwise the scanned run starts the literal and a
     /// state machine takes the rest, piece by piece: quotes, escapes, `$`, plain runs.
-    fn word(&mut self, start: usize) -> Result<LexedWord<'a>, LexError> {
+    fn word(&mut self, start: usize) -> LexResult<LexedWord<'a>> {
         let run_end = self.plain_run_end(start);
         self.pos = run_end;
         let after = self.text.as_bytes().get(run_end).copied();
@@ -473,7 +500,7 @@ impl<'a> Lexer<'a> {
     }
 
     /// `\` outside quotes: a continuation is removed, any other char is taken literally.
-    fn escape_outside_quotes(&mut self, builder: &mut WordBuilder) -> Result<(), LexError> {
+    fn escape_outside_quotes(&mut self, builder: &mut WordBuilder) -> LexResult<()> {
         let at = self.pos;
         let mut chars = self.rest().chars();
         chars.next();
@@ -493,7 +520,7 @@ impl<'a> Lexer<'a> {
     }
 
     /// `"..."`: literal runs, `\"` `\\` `\$` escapes, continuations and `$` expansions.
-    fn double_quoted(&mut self, builder: &mut WordBuilder) -> Result<(), LexError> {
+    fn double_quoted(&mut self, builder: &mut WordBuilder) -> LexResult<()> {
         let quote = self.pos;
         self.pos += 1;
         loop {
@@ -529,7 +556,7 @@ impl<'a> Lexer<'a> {
     }
 
     /// `$?`, `${NAME}`, `$NAME`, or a lone `$` taken literally.
-    fn dollar(&mut self, builder: &mut WordBuilder) -> Result<(), LexError> {
+    fn dollar(&mut self, builder: &mut WordBuilder) -> LexResult<()> {
         let at = self.pos;
         let fragment = self.rest();
         if fragment.starts_with("$?") {
