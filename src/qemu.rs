@@ -119,7 +119,9 @@ impl NetConfig {
             } else if part == "restrict=off" || part == "restrict=no" {
                 config.restrict = false;
             } else {
-                return Err(format!("--net: unknown option '{part}' (use hostfwd=... or restrict=on)"));
+                return Err(format!(
+                    "--net: unknown option '{part}' (use hostfwd=... or restrict=on)"
+                ));
             }
         }
         Ok(config)
@@ -380,12 +382,23 @@ mod tests {
 
     #[test]
     fn net_forwards_parse_and_bind_to_loopback_only() {
-        let config = NetConfig::parse("user,hostfwd=tcp:127.0.0.1:5555-:7,hostfwd=udp:127.0.0.1:5556-10.0.2.15:9").unwrap();
+        let config = NetConfig::parse(
+            "user,hostfwd=tcp:127.0.0.1:5555-:7,hostfwd=udp:127.0.0.1:5556-10.0.2.15:9",
+        )
+        .unwrap();
         assert_eq!(
             config.forwards,
             [
-                Forward { protocol: ForwardProtocol::Tcp, host_port: 5555, guest_port: 7 },
-                Forward { protocol: ForwardProtocol::Udp, host_port: 5556, guest_port: 9 },
+                Forward {
+                    protocol: ForwardProtocol::Tcp,
+                    host_port: 5555,
+                    guest_port: 7
+                },
+                Forward {
+                    protocol: ForwardProtocol::Udp,
+                    host_port: 5556,
+                    guest_port: 9
+                },
             ]
         );
         assert_eq!(
@@ -393,7 +406,12 @@ mod tests {
             "user,id=net0,hostfwd=tcp:127.0.0.1:5555-:7,hostfwd=udp:127.0.0.1:5556-:9"
         );
         assert!(NetConfig::parse("user").unwrap().forwards.is_empty());
-        assert!(NetConfig::parse("user,restrict=on").unwrap().netdev().contains("restrict=on"));
+        assert!(
+            NetConfig::parse("user,restrict=on")
+                .unwrap()
+                .netdev()
+                .contains("restrict=on")
+        );
         for bad in [
             "tap,ifname=tap0",
             "user,hostfwd=tcp::5555-:7",
@@ -416,9 +434,15 @@ mod tests {
         let mut config = Config::new(PathBuf::from("kiln.elf"));
         config.net = Some(NetConfig::parse("user,hostfwd=tcp:127.0.0.1:5555-:7").unwrap());
         let command = config.command(Path::new("qemu"));
-        let args: Vec<String> = command.get_args().map(|a| a.to_string_lossy().into_owned()).collect();
+        let args: Vec<String> = command
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
         let at = args.iter().position(|a| a == "-netdev").expect("a -netdev");
         assert_eq!(args[at + 1], "user,id=net0,hostfwd=tcp:127.0.0.1:5555-:7");
-        assert!(args.windows(2).any(|w| w[0] == "-device" && w[1] == "virtio-net-pci,netdev=net0"));
+        assert!(
+            args.windows(2)
+                .any(|w| w[0] == "-device" && w[1] == "virtio-net-pci,netdev=net0")
+        );
     }
 }

@@ -152,9 +152,15 @@ fn echo_then_blocked_by_the_firewall_then_allowed_again() {
         listing.contains("1: block in quick proto tcp to any port 7 packets="),
         "{listing}"
     );
-    assert!(rule_packets(&listing, 1) > 0, "the rule counted nothing:\n{listing}");
+    assert!(
+        rule_packets(&listing, 1) > 0,
+        "the rule counted nothing:\n{listing}"
+    );
     let net = vm.run("net");
-    assert!(!net.contains("blocked=0 dropped"), "no inbound packet blocked:\n{net}");
+    assert!(
+        !net.contains("blocked=0 dropped"),
+        "no inbound packet blocked:\n{net}"
+    );
 
     vm.run("fw del 1");
     let payload = b"allowed again\n";
@@ -163,6 +169,19 @@ fn echo_then_blocked_by_the_firewall_then_allowed_again() {
         other => vm.fail(&format!("echo after fw del: {other:?}")),
     }
     assert_eq!(vm.run("fw list"), "policy: pass\r\n");
+
+    // tcpecho (job 2, after `net up`) ends on cancellation and leaves no socket behind.
+    vm.run("kill %2");
+    let mut jobs = String::new();
+    for _ in 0..100 {
+        jobs = vm.run("jobs");
+        if !jobs.contains("tcpecho") || jobs.contains("done(0) tcpecho") {
+            break;
+        }
+    }
+    assert!(jobs.contains("done(0) tcpecho"), "{jobs}");
+    let net = vm.run("net");
+    assert!(net.contains("sockets: none"), "{net}");
 }
 
 #[test]
@@ -198,13 +217,48 @@ fn a_flood_to_a_closed_port_does_not_stall_the_shell() {
     }
     assert_eq!(vm.run("echo alive"), "alive\r\n");
     let after = rx_packets(&vm.run("net"));
-    assert!(after > before, "the flood never reached the guest: {before} -> {after}");
+    assert!(
+        after > before,
+        "the flood never reached the guest: {before} -> {after}"
+    );
     // The stack still serves.
     let payload = b"after the flood\n";
     match echo(tcp_port, payload, ECHO_TIMEOUT) {
         Ok(back) if back == payload => {}
         other => vm.fail(&format!("echo after the flood: {other:?}")),
     }
+}
+
+#[test]
+fn fetch_talks_to_a_server_on_the_hosts_loopback() {
+    // slirp's 10.0.2.2 is the host's 127.0.0.1; without `restrict` the guest may reach
+    // it. The guest is only ever told to connect there.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback listener");
+    let port = listener.local_addr().expect("its address").port();
+    let server = std::thread::spawn(move || -> std::io::Result<Vec<u8>> {
+        let (mut stream, _) = listener.accept()?;
+        stream.set_read_timeout(Some(ECHO_TIMEOUT))?;
+        let mut request = Vec::new();
+        stream.read_to_end(&mut request)?;
+        stream.write_all(b"got: ")?;
+        stream.write_all(&request)?;
+        Ok(request)
+    });
+    let rc = TempFile::new("rc", b"net up\nshell\n");
+    let mut config = config();
+    config.rc = Some(rc.path.clone());
+    config.net = Some(NetConfig::default());
+    let (mut vm, _rc) = (Vm::boot(&config), rc);
+    vm.expect(PROMPT);
+    let output = vm.run(&format!(
+        "fetch 10.0.2.2 {port} 'hello host'; echo status $?"
+    ));
+    assert_eq!(output, "got: hello hoststatus 0\r\n");
+    let request = server
+        .join()
+        .expect("the server thread")
+        .expect("the server");
+    assert_eq!(request, b"hello host");
 }
 
 #[test]

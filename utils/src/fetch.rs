@@ -125,7 +125,10 @@ mod tests {
             }
         );
         let request = parse(&args(&["--timeout", "2s", "10.0.2.2", "7"])).unwrap();
-        assert_eq!((request.timeout, request.text), (Duration::from_secs(2), None));
+        assert_eq!(
+            (request.timeout, request.text),
+            (Duration::from_secs(2), None)
+        );
         for bad in [
             &[][..],
             &["10.0.2.2"],

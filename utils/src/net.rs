@@ -114,9 +114,9 @@ pub fn show(info: &NetInfo) -> String {
     } else {
         text.push_str("sockets:\n  ID    STATE         LOCAL  REMOTE\n");
         for socket in &info.sockets {
-            let remote = socket
-                .remote
-                .map_or(String::from("-"), |(address, port)| format!("{address}:{port}"));
+            let remote = socket.remote.map_or(String::from("-"), |(address, port)| {
+                format!("{address}:{port}")
+            });
             let _ = writeln!(
                 text,
                 "  {:<5} {:<13} {:<6} {remote}",
@@ -155,10 +155,7 @@ mod tests {
                 gateway: Some(Ipv4Addr::new(192, 168, 0, 1)),
             }
         );
-        assert_eq!(
-            parse_up(&args(&["10.1.1.1/8"])).unwrap().gateway,
-            None
-        );
+        assert_eq!(parse_up(&args(&["10.1.1.1/8"])).unwrap().gateway, None);
         for bad in [
             &["10.0.0.1"][..],
             &["10.0.0.1/40"],
@@ -193,9 +190,15 @@ mod tests {
             }],
         };
         let text = show(&info);
-        assert!(text.starts_with("net0: virtio-net 00:03.0 mac 52:54:00:12:34:56\n"), "{text}");
+        assert!(
+            text.starts_with("net0: virtio-net 00:03.0 mac 52:54:00:12:34:56\n"),
+            "{text}"
+        );
         assert!(text.contains("  inet 10.0.2.15/24 gw 10.0.2.2\n"), "{text}");
-        assert!(text.contains("  rx packets=3 bytes=180 blocked=1 dropped=0\n"), "{text}");
+        assert!(
+            text.contains("  rx packets=3 bytes=180 blocked=1 dropped=0\n"),
+            "{text}"
+        );
         assert!(text.contains("  1     listen        7      -\n"), "{text}");
     }
 

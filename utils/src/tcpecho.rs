@@ -89,7 +89,12 @@ fn listen(net: &dyn Net, port: u16) -> cli::Result<Slot> {
     })
 }
 
-fn serve(ctx: &Context<'_>, net: &dyn Net, port: u16, slots: &mut Vec<Slot>) -> cli::Result<Status> {
+fn serve(
+    ctx: &Context<'_>,
+    net: &dyn Net,
+    port: u16,
+    slots: &mut Vec<Slot>,
+) -> cli::Result<Status> {
     for _ in 0..SLOTS {
         slots.push(listen(net, port)?);
     }
@@ -177,10 +182,22 @@ mod tests {
 
     #[test]
     fn needs_a_port() {
-        for args in [&[][..], &["--port"], &["--port", "0"], &["--port", "+7"], &["--port", "70000"], &["-p", "7"], &["--port", "7", "x"]] {
+        for args in [
+            &[][..],
+            &["--port"],
+            &["--port", "0"],
+            &["--port", "+7"],
+            &["--port", "70000"],
+            &["-p", "7"],
+            &["--port", "7", "x"],
+        ] {
             let outcome = run(PROGRAM, args);
             assert_eq!(outcome.status, 2, "{args:?}");
-            assert!(outcome.stderr.ends_with("usage: tcpecho --port N\n"), "{}", outcome.stderr);
+            assert!(
+                outcome.stderr.ends_with("usage: tcpecho --port N\n"),
+                "{}",
+                outcome.stderr
+            );
         }
         assert_eq!(port_number("7").unwrap(), 7);
     }

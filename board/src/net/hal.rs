@@ -14,7 +14,8 @@ use virtio_drivers::{BufferDirection, Hal, PAGE_SIZE, PhysAddr};
 pub struct KilnHal;
 
 fn layout(pages: usize) -> Layout {
-    Layout::from_size_align(pages.max(1) * PAGE_SIZE, PAGE_SIZE).expect("a DMA layout of whole pages")
+    Layout::from_size_align(pages.max(1) * PAGE_SIZE, PAGE_SIZE)
+        .expect("a DMA layout of whole pages")
 }
 
 // SAFETY: `dma_alloc` returns zeroed, page-aligned heap memory owned by the caller until

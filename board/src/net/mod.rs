@@ -33,19 +33,15 @@ use core::net::Ipv4Addr;
 use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use core::time::Duration;
 
-use kiln_init::net::{
-    IfConfig, Net, NetError, NetInfo, Result, SocketId, SocketInfo, TcpState,
-};
+use kiln_init::net::{IfConfig, Net, NetError, NetInfo, Result, SocketId, SocketInfo, TcpState};
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
 use smoltcp::socket::tcp;
 use smoltcp::time::Instant;
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr, IpEndpoint};
 use virtio_drivers::device::net::VirtIONet;
-use virtio_drivers::transport::pci::bus::{
-    Command, ConfigurationAccess, DeviceFunction, PciRoot,
-};
-use virtio_drivers::transport::pci::{PciTransport, virtio_device_type};
 use virtio_drivers::transport::DeviceType;
+use virtio_drivers::transport::pci::bus::{Command, ConfigurationAccess, DeviceFunction, PciRoot};
+use virtio_drivers::transport::pci::{PciTransport, virtio_device_type};
 use x86_64::instructions::interrupts;
 
 use crate::pci::{INTERRUPT_LINE_OFFSET, PortCam};
@@ -101,6 +97,8 @@ struct Shared(Option<Stack>);
 unsafe impl Send for Shared {}
 
 static STACK: spin::Mutex<Shared> = spin::Mutex::new(Shared(None));
+/// Set once a device is up and the `net` thread runs.
+static PRESENT: AtomicBool = AtomicBool::new(false);
 /// The `net` thread, or 0 before it starts.
 static NET_THREAD: AtomicU64 = AtomicU64::new(0);
 /// The device's PIC IRQ line, or [`NO_IRQ`].
@@ -211,7 +209,11 @@ pub fn start() {
     let mut config = Config::new(HardwareAddress::Ethernet(EthernetAddress(mac)));
     config.random_seed = time::rdtsc();
     let iface = Interface::new(config, &mut device, now());
-    let irq = if pic::is_free_line(line) { line } else { NO_IRQ };
+    let irq = if pic::is_free_line(line) {
+        line
+    } else {
+        NO_IRQ
+    };
     let name = if irq == NO_IRQ {
         format!("virtio-net {function} (polled)")
     } else {
@@ -229,7 +231,10 @@ pub fn start() {
         name,
     }));
     match sched::spawn("net", alloc::boxed::Box::new(net_thread), None) {
-        Ok(id) => NET_THREAD.store(id, Ordering::Relaxed),
+        Ok(id) => {
+            NET_THREAD.store(id, Ordering::Relaxed);
+            PRESENT.store(true, Ordering::Release);
+        }
         Err(_) => {
             kprintln!("kiln: net: no memory for the network thread");
             return;
@@ -246,6 +251,13 @@ fn find_virtio_net(root: &PciRoot<PortCam>) -> Option<DeviceFunction> {
     root.enumerate_bus(0)
         .find(|(_, info)| virtio_device_type(info) == Some(DeviceType::Network))
         .map(|(function, _)| function)
+}
+
+/// The stack, once a device is up (programs get `None` on a machine without one).
+pub fn stack() -> Option<&'static dyn Net> {
+    PRESENT
+        .load(Ordering::Acquire)
+        .then_some(&NET as &'static dyn Net)
 }
 
 /// True if `irq` is the network device's line.
@@ -288,8 +300,8 @@ fn net_thread() {
                 .poll(timestamp, &mut stack.device, &mut stack.sockets);
             stack.reap_orphans(timestamp);
             let after = stack.device.inner.get_mut().counters;
-            let activity = result == smoltcp::iface::PollResult::SocketStateChanged
-                || before != after;
+            let activity =
+                result == smoltcp::iface::PollResult::SocketStateChanged || before != after;
             let delay = stack
                 .iface
                 .poll_delay(now(), &stack.sockets)
@@ -402,7 +414,10 @@ fn not_yet(state: tcp::State) -> bool {
 impl Net for NetStack {
     fn up(&self, config: IfConfig) -> Result<()> {
         if config.prefix_len > 32 {
-            return Err(NetError::Refused(format!("prefix length {}", config.prefix_len)));
+            return Err(NetError::Refused(format!(
+                "prefix length {}",
+                config.prefix_len
+            )));
         }
         {
             let mut guard = lock_for_call();
@@ -495,8 +510,14 @@ impl Net for NetStack {
             let mut socket = stack.new_socket();
             let local = stack.ephemeral_port();
             socket
-                .connect(stack.iface.context(), (IpAddress::Ipv4(address), port), local)
-                .map_err(|error| NetError::Refused(format!("connect to {address}:{port}: {error:?}")))?;
+                .connect(
+                    stack.iface.context(),
+                    (IpAddress::Ipv4(address), port),
+                    local,
+                )
+                .map_err(|error| {
+                    NetError::Refused(format!("connect to {address}:{port}: {error:?}"))
+                })?;
             stack.add(socket)
         };
         kick();

@@ -231,7 +231,10 @@ mod tests {
         else {
             panic!("not classified");
         };
-        assert_eq!((fragment.source_port, fragment.destination_port), (None, None));
+        assert_eq!(
+            (fragment.source_port, fragment.destination_port),
+            (None, None)
+        );
         let Classified::Packet(ping) = classify(Direction::Out, &frame(PROTOCOL_ICMP, 0, &[8, 0]))
         else {
             panic!("not classified");
