@@ -94,11 +94,23 @@ impl LexedWord<'_> {
 
     /// The keyword this word is, if it is an unquoted reserved word.
     pub(crate) fn keyword(&self) -> Option<&'static str> {
-        // Most words are longer than any keyword: one length test rules them out.
-        if !self.is_plain() || self.raw.len() > MAX_KEYWORD_LEN {
+        if !self.is_plain() {
             return None;
         }
-        KEYWORDS.iter().copied().find(|k| *k == self.raw)
+        // The same words as KEYWORDS: a match compiles to length tests and inline compares,
+        // where a search of the list calls memcmp for every keyword of the word's length.
+        let keyword = match self.raw {
+            "if" => "if",
+            "then" => "then",
+            "elif" => "elif",
+            "else" => "else",
+            "fi" => "fi",
+            "{" => "{",
+            "}" => "}",
+            _ => return None,
+        };
+        debug_assert!(KEYWORDS.contains(&keyword));
+        Some(keyword)
     }
 
     /// The length of `NAME` if the raw text starts with an unquoted `NAME=`.
@@ -153,19 +165,6 @@ impl Token<'_> {
 
 /// The reserved words, recognised only unquoted and in command position.
 pub(crate) const KEYWORDS: &[&str] = &["if", "then", "elif", "else", "fi", "{", "}"];
-
-/// The length of the longest of [`KEYWORDS`].
-const MAX_KEYWORD_LEN: usize = {
-    let mut longest = 0;
-    let mut i = 0;
-    while i < KEYWORDS.len() {
-        if KEYWORDS[i].len() > longest {
-            longest = KEYWORDS[i].len();
-        }
-        i += 1;
-    }
-    longest
-};
 
 /// True for `[A-Za-z_]`.
 pub(crate) fn is_name_start(c: char) -> bool {
@@ -340,6 +339,7 @@ impl<'a> Locator<'a> {
     }
 
     /// The span of `len` bytes at `offset`; offsets before the last one asked restart the walk.
+    #[inline]
     pub(crate) fn span(&mut self, offset: usize, len: usize) -> Span {
         let offset = offset.min(self.text.len());
         if offset < self.offset {

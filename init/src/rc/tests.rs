@@ -710,5 +710,19 @@ fn printer_writes_canonical_text() {
     }
 }
 
+/// The lexer's keyword match and the KEYWORDS list (the printer quotes those) agree.
+#[test]
+fn keywords_match_the_keyword_list() {
+    use super::lexer::{KEYWORDS, Lexer, Token};
+    let mut lexer = Lexer::new("if then elif else fi { } iff fi2 'if' \\fi e$X");
+    let mut found = Vec::new();
+    while let Ok(Token::Word(word)) = lexer.next_token() {
+        found.push(word.keyword());
+    }
+    let mut expected: Vec<Option<&str>> = KEYWORDS.iter().copied().map(Some).collect();
+    expected.extend([None; 5]);
+    assert_eq!(found, expected);
+}
+
 #[path = "proptests.rs"]
 mod proptests;
