@@ -2,7 +2,7 @@
 //!
 //! The lexer walks a byte offset through the text. The common pieces are scanned with byte
 //! loops: blanks and comments, operators, and plain words (no quotes, escapes or `$`), which
-//! are by far the most frequent and need no unquoting. A word that meets a quote, a `\\` or
+//! are by far the most frequent and need no unquoting. A word that meets a quote, a `\` or
 //! a `$` continues in [`Lexer::word`]'s state machine, where small nom parsers recognise the
 //! pieces (quotes, `$` expansions) and a [`WordBuilder`] collects the parts. Quoting is
 //! resolved here: a [`LexedWord`] holds the unquoted parts plus what the parser needs to know

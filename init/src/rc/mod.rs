@@ -1,10 +1,10 @@
 //! The rc language (DESIGN.md, "The rc language"): a strict subset of POSIX sh for rc
 //! scripts and for lines typed at the shell.
 //!
-//! [`parse`] turns text into a [`Script`](ast::Script): the [`lexer`] resolves quoting with
-//! small nom parsers over a nom_locate span, the [`parser`] builds the tree by recursive
-//! descent, types the built-ins and checks every command name against [`Names`] before
-//! anything runs. Errors ([`error`]) carry source, line and column and render with a caret.
+//! [`parse`] turns text into a [`Script`](ast::Script): the [`lexer`] resolves quoting (byte
+//! scans for plain words, small nom parsers for quotes and expansions), the [`parser`] builds
+//! the tree by recursive descent, types the built-ins and checks every command name against
+//! [`Names`] before anything runs. Errors ([`error`]) carry source, line and column and render with a caret.
 //! The [`printer`] writes a tree back as canonical rc text that parses to an equal tree.
 
 pub mod ast;
