@@ -1,0 +1,138 @@
+//! gdb breaks at a baked program's entry by name (`break kiln_utils::fw::main`), through
+//! QEMU's gdb stub, while the operator runs the program from the serial shell.
+
+use std::io::Read;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use kiln_tests::{DEFAULT_TIMEOUT, PROMPT, Vm, config};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// gdb in batch mode, its output collected in the background.
+struct Gdb {
+    child: Child,
+    output: Arc<Mutex<String>>,
+}
+
+impl Gdb {
+    fn start(image: &std::path::Path, port: u16, commands: &[&str]) -> Gdb {
+        let gdb = kiln_tests::ensure_tool("gdb", "gdb");
+        let mut command = Command::new(gdb);
+        command.args(["-batch", "-nx", "-ex", "set pagination off"]);
+        command.arg("-ex").arg(format!("target remote 127.0.0.1:{port}"));
+        for c in commands {
+            command.arg("-ex").arg(c);
+        }
+        let mut child = command
+            .arg(image)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start gdb");
+        let output = Arc::new(Mutex::new(String::new()));
+        for stream in [
+            Box::new(child.stdout.take().expect("piped")) as Box<dyn Read + Send>,
+            Box::new(child.stderr.take().expect("piped")),
+        ] {
+            let output = output.clone();
+            std::thread::spawn(move || {
+                let mut stream = stream;
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = stream.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    output
+                        .lock()
+                        .expect("gdb output")
+                        .push_str(&String::from_utf8_lossy(&buf[..n]));
+                }
+            });
+        }
+        Gdb { child, output }
+    }
+
+    fn output(&self) -> String {
+        self.output.lock().expect("gdb output").clone()
+    }
+
+    /// Waits until gdb printed `text`.
+    fn expect(&self, text: &str) {
+        let deadline = Instant::now() + DEFAULT_TIMEOUT;
+        while !self.output().contains(text) {
+            assert!(
+                Instant::now() < deadline,
+                "gdb never printed {text:?}:\n{}",
+                self.output()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Gdb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn boot_paused_for_gdb() -> (Vm, kiln_tests::TempFile, u16) {
+    let port = free_port();
+    let rc = kiln_tests::TempFile::new("rc", b"shell\n");
+    let mut config = config();
+    config.rc = Some(rc.path.clone());
+    config.gdb_port = Some(port);
+    (Vm::boot(&config), rc, port)
+}
+
+#[test]
+fn a_breakpoint_on_fw_entry_is_hit_when_fw_runs() {
+    let (mut vm, _rc, port) = boot_paused_for_gdb();
+    let image = kiln_tests::image_path();
+    let gdb = Gdb::start(
+        &image,
+        port,
+        &[
+            "break kiln_utils::fw::main",
+            "continue",
+            "bt 1",
+            "delete",
+            "detach",
+        ],
+    );
+    gdb.expect("Breakpoint 1 at");
+    vm.expect(PROMPT);
+    vm.send_line("fw list");
+    gdb.expect("Breakpoint 1, kiln_utils::fw::main");
+    gdb.expect("detached");
+    // Once gdb lets go, the program runs on and its output reaches the console.
+    vm.expect("policy: pass");
+    vm.expect(PROMPT);
+}
+
+#[test]
+fn a_breakpoint_on_another_program_is_not_hit() {
+    let (mut vm, _rc, port) = boot_paused_for_gdb();
+    let image = kiln_tests::image_path();
+    let gdb = Gdb::start(&image, port, &["break kiln_utils::memstat::main", "continue"]);
+    gdb.expect("Breakpoint 1 at");
+    vm.expect(PROMPT);
+    vm.send_line("fw list");
+    vm.expect("policy: pass");
+    vm.expect(PROMPT);
+    assert_eq!(vm.run("echo after"), "after\r\n");
+    assert!(
+        !gdb.output().contains("Breakpoint 1,"),
+        "memstat's breakpoint was hit:\n{}",
+        gdb.output()
+    );
+}
