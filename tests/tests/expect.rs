@@ -119,6 +119,8 @@ fn run_script(script: &Path) -> Run {
     let mut child = Command::new(expect_binary())
         .arg(script)
         .env("KILN_LAUNCH", launch_command())
+        // Each script's own rc (tests/expect/shell.rc), whatever the caller's environment.
+        .env_remove("KILN_RC")
         .env("CARGO", env!("CARGO"))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
