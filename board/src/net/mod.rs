@@ -60,6 +60,8 @@ const MAX_IDLE: Duration = Duration::from_millis(100);
 const POLL_INTERVAL: Duration = Duration::from_millis(2);
 /// How long a released socket may take to finish closing before it is reset.
 const LINGER: Duration = Duration::from_secs(10);
+/// How often the `net` thread looks for sockets whose thread is gone.
+const ABANDONED_CHECK: Duration = Duration::from_secs(1);
 /// Threads [`Net::wait`] can remember at once (more just wait for their deadline).
 const MAX_WAITERS: usize = 64;
 /// No IRQ recorded.
@@ -85,6 +87,9 @@ struct Handle {
     handle: SocketHandle,
     /// The program asked for a FIN (`tcp_close`).
     closed: bool,
+    /// The thread that opened it: if that thread is gone without releasing it (a job
+    /// ended by `kill -9` or a fault runs no destructors), the socket is reset and freed.
+    owner: u64,
 }
 
 /// The stack, a `Send` wrapper: it holds raw MMIO and DMA pointers (the device), which
@@ -281,6 +286,7 @@ fn wake_waiters() {
 }
 
 fn net_thread() {
+    let mut next_abandoned_check = Duration::ZERO;
     loop {
         let (activity, delay, pending) = {
             let mut shared = lock_for_poll();
@@ -295,6 +301,12 @@ fn net_thread() {
             }
             let before = stack.device.inner.get_mut().counters;
             let timestamp = now();
+            let clock = Duration::from_nanos(time::now_ns());
+            if clock >= next_abandoned_check {
+                next_abandoned_check = clock + ABANDONED_CHECK;
+                // Before the poll, so the resets go out in it.
+                stack.reap_abandoned(timestamp);
+            }
             let result = stack
                 .iface
                 .poll(timestamp, &mut stack.device, &mut stack.sockets);
@@ -354,9 +366,26 @@ impl Stack {
             Handle {
                 handle,
                 closed: false,
+                owner: sched::current_id(),
             },
         );
         id
+    }
+
+    /// Resets and frees the sockets of threads that are gone.
+    fn reap_abandoned(&mut self, timestamp: Instant) {
+        let abandoned: Vec<SocketId> = self
+            .handles
+            .iter()
+            .filter(|(_, handle)| sched::cpu_ns(handle.owner).is_none())
+            .map(|(&id, _)| id)
+            .collect();
+        for id in abandoned {
+            if let Some(handle) = self.handles.remove(&id) {
+                self.sockets.get_mut::<tcp::Socket>(handle.handle).abort();
+                self.orphans.push((handle.handle, timestamp));
+            }
+        }
     }
 
     /// Removes released sockets that finished closing (or ran out of time).
