@@ -12,6 +12,8 @@ use std::sync::{Arc, Mutex};
 use kiln::qemu::{self, Accel, Config, Machine};
 use kiln::{image, status};
 
+mod bench;
+
 /// Ctrl-]: quits the launcher from a raw terminal (as telnet does).
 const QUIT_KEY: u8 = 0x1D;
 /// Exit status when QEMU ended without the guest powering off.
@@ -32,6 +34,7 @@ usage: cargo run --release -- [FLAGS] [-- QEMU-ARGS...]
   --net user[,hostfwd=tcp:127.0.0.1:HOSTPORT-:GUESTPORT]...
                             a virtio-net device on QEMU's user network (pc only); forwarded
                             ports bind to 127.0.0.1 only (udp: forwards work too)
+  bench [--quick]           measure kiln beside a Linux + BusyBox VM; writes BENCHMARKS.md
   -h, --help                this text
   -- QEMU-ARGS...           passed to QEMU as they are
 
@@ -273,6 +276,9 @@ fn run(options: Options) -> Result<u8, String> {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("bench") {
+        return bench::main(&args[1..]);
+    }
     let options = match parse_args(&args) {
         Ok(options) => options,
         Err(message) => {

@@ -25,6 +25,7 @@ pub mod echo;
 pub mod fetch;
 pub mod r#false;
 pub mod fw;
+pub mod kbench;
 pub mod ls;
 pub mod memstat;
 pub mod net;
@@ -55,6 +56,7 @@ pub const PROGRAMS: &[Program] = &[
     fw::PROGRAM,
     producer::PROGRAM,
     consumer::PROGRAM,
+    kbench::PROGRAM,
     net::PROGRAM,
     tcpecho::PROGRAM,
     fetch::PROGRAM,

@@ -1,0 +1,1089 @@
+//! `cargo run --release -- bench [--quick] [--skip-peer] [--output FILE]`: measures kiln
+//! beside a Linux + BusyBox VM on the same QEMU and writes `BENCHMARKS.md`.
+//!
+//! What it measures, and how:
+//! - boot to prompt: QEMU start to the prompt's last byte on serial, for kiln (an rc
+//!   script equivalent to the peer's `/init`, then `shell`), the peer ([`peer`]) and the
+//!   VMM floor (a PVH guest that writes one byte, [`pvh`]); on `pc` and `microvm`, under
+//!   TCG, and under KVM where `kvm_looks_usable()` and a probe boot say it works;
+//! - image size: the stripped ELF with and without utilities ([`image_size`]), and
+//!   vmlinuz + initramfs;
+//! - RAM floor: the smallest `-m` (MiB) that reaches the prompt, by bisection;
+//! - in the image (the `kbench` utility, typed at the kiln shell): job spawn latency,
+//!   yield, preemptive switch, 1,000 sleeping jobs;
+//! - shell round trip from the host: `echo x` to `x`, idle and with 8 `burn &` jobs;
+//! - rc parse throughput on the host (`init/examples/rc_parse_bench.rs`).
+//!
+//! Every figure is also written as a `key = value` line at the end of the report, which
+//! `tests/tests/bench.rs` checks for (never the values).
+
+mod console;
+mod image_size;
+mod peer;
+mod pvh;
+mod stats;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Duration;
+
+use kiln::image;
+use kiln::qemu::{self, Accel, Config, Machine};
+
+use console::Guest;
+use stats::Summary;
+
+/// The rc script kiln boots with: the same sequence as the peer's `/init`.
+pub const KILN_RC: &str = "# The bench rc: the same sequence the Linux peer's /init runs.
+echo 'kiln rc: starting'
+true
+sleep 3600 &
+echo 'kiln rc: up'
+shell
+";
+/// kiln's shell prompt.
+const KILN_PROMPT: &str = "kiln> ";
+/// Guest memory for boot figures, the same for every guest.
+const BOOT_MEMORY_MIB: u32 = 256;
+/// Guest memory for the in-image figures (1,000 sleeping jobs have 64 KiB stacks).
+const KBENCH_MEMORY_MIB: u32 = 256;
+/// Where the RAM floor searches start from (known to boot).
+const KILN_RAM_CEILING_MIB: u32 = 64;
+const PEER_RAM_CEILING_MIB: u32 = 256;
+/// Burners for the loaded round trip.
+const BURNERS: usize = 8;
+/// How long kiln may take to reach its prompt before a run counts as failed.
+const KILN_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the peer may take (a Debian kernel under TCG takes seconds).
+const PEER_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a kbench command may take.
+const KBENCH_TIMEOUT: Duration = Duration::from_secs(300);
+/// How long one round trip may take.
+const ROUND_TRIP_TIMEOUT: Duration = Duration::from_secs(30);
+/// The peer's kernel command line for the RAM floor: a panic (out of memory) ends QEMU.
+const PEER_RAM_APPEND_EXTRA: &str = "panic=-1";
+
+const USAGE: &str = "\
+usage: cargo run --release -- bench [--quick] [--skip-peer] [--output FILE]
+
+  --quick       fewer runs and samples (every figure is still produced)
+  --skip-peer   do not build or boot the Linux + BusyBox peer (peer figures say so)
+  --output FILE where the report goes (default: BENCHMARKS.md at the repo root)";
+
+struct Options {
+    quick: bool,
+    skip_peer: bool,
+    output: PathBuf,
+}
+
+/// How much to measure.
+struct Plan {
+    boot_runs: usize,
+    round_trips: usize,
+    switch_ms: u64,
+    /// RAM floors are searched over multiples of this (MiB).
+    kiln_ram_step: u32,
+    peer_ram_step: u32,
+}
+
+impl Plan {
+    fn new(quick: bool) -> Plan {
+        if quick {
+            Plan {
+                boot_runs: 1,
+                round_trips: 10,
+                switch_ms: 300,
+                kiln_ram_step: 1,
+                peer_ram_step: 16,
+            }
+        } else {
+            Plan {
+                boot_runs: 7,
+                round_trips: 200,
+                switch_ms: 2000,
+                kiln_ram_step: 1,
+                peer_ram_step: 1,
+            }
+        }
+    }
+}
+
+fn parse_args(args: &[String]) -> Result<Options, String> {
+    let mut options = Options {
+        quick: false,
+        skip_peer: false,
+        output: image::workspace_root().join("BENCHMARKS.md"),
+    };
+    let mut i = 0;
+    while i < args.len() {
+        match args[i].as_str() {
+            "--quick" => options.quick = true,
+            "--skip-peer" => options.skip_peer = true,
+            "--output" => {
+                i += 1;
+                options.output =
+                    PathBuf::from(args.get(i).ok_or("kiln bench: --output needs a file")?);
+            }
+            "-h" | "--help" => return Err(USAGE.into()),
+            other => return Err(format!("kiln bench: unknown flag '{other}'\n{USAGE}")),
+        }
+        i += 1;
+    }
+    Ok(options)
+}
+
+/// Runs `kiln bench ARGS`.
+pub fn main(args: &[String]) -> ExitCode {
+    let options = match parse_args(args) {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!("{message}");
+            let help = args.iter().any(|a| a == "-h" || a == "--help");
+            return ExitCode::from(if help { 0 } else { 2 });
+        }
+    };
+    match run(&options) {
+        Ok(()) => {
+            eprintln!("kiln bench: wrote {}", options.output.display());
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("{message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The report under construction: markdown sections and `key = value` figures.
+#[derive(Default)]
+struct Report {
+    body: String,
+    figures: Vec<(String, String)>,
+}
+
+impl Report {
+    fn line(&mut self, text: &str) {
+        self.body.push_str(text);
+        self.body.push('\n');
+    }
+
+    fn figure(&mut self, key: &str, value: impl std::fmt::Display) {
+        self.figures.push((key.to_string(), value.to_string()));
+    }
+
+    /// Records `key.median`, `key.min`, `key.max`, `key.runs`.
+    fn summary(&mut self, key: &str, summary: &Summary) {
+        self.figure(&format!("{key}.median"), format!("{:.3}", summary.median));
+        self.figure(&format!("{key}.min"), format!("{:.3}", summary.min));
+        self.figure(&format!("{key}.max"), format!("{:.3}", summary.max));
+        self.figure(&format!("{key}.runs"), summary.runs);
+    }
+}
+
+fn progress(message: &str) {
+    eprintln!("kiln bench: {message}");
+}
+
+/// A command line as one shell-quoted string, for the report.
+fn shown(command: &Command) -> String {
+    let quote = |s: &str| {
+        if !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_./=,:+@%".contains(c))
+        {
+            s.to_string()
+        } else {
+            format!("'{}'", s.replace('\'', "'\\''"))
+        }
+    };
+    let root = image::workspace_root().display().to_string();
+    let mut words = vec![quote(&command.get_program().to_string_lossy())];
+    words.extend(command.get_args().map(|a| quote(&a.to_string_lossy())));
+    // Paths relative to the repo root read better and reproduce anywhere.
+    words.join(" ").replace(&format!("{root}/"), "")
+}
+
+/// The QEMU command line shared by the peer and the VMM floor guest (kiln's comes
+/// from `kiln::qemu::Config`, with the same flags).
+fn plain_command(
+    qemu: &Path,
+    machine: Machine,
+    accel: Accel,
+    memory_mib: u32,
+    kernel: &Path,
+) -> Command {
+    let mut command = Command::new(qemu);
+    command
+        .arg("-M")
+        .arg(machine.name())
+        .arg("-accel")
+        .arg(if accel == Accel::Kvm { "kvm" } else { "tcg" })
+        .arg("-m")
+        .arg(memory_mib.to_string())
+        .arg("-kernel")
+        .arg(kernel)
+        .args(["-nodefaults", "-no-user-config"])
+        .args(["-chardev", "stdio,id=console,signal=off"])
+        .args(["-serial", "chardev:console"])
+        .args(["-display", "none"]);
+    command
+}
+
+fn peer_command(
+    qemu: &Path,
+    peer: &peer::Peer,
+    machine: Machine,
+    accel: Accel,
+    memory_mib: u32,
+    append_extra: &str,
+) -> Command {
+    let mut command = plain_command(qemu, machine, accel, memory_mib, &peer.vmlinuz);
+    let append = if append_extra.is_empty() {
+        peer::APPEND.to_string()
+    } else {
+        format!("{} {append_extra}", peer::APPEND)
+    };
+    command
+        .arg("-initrd")
+        .arg(&peer.initramfs)
+        .arg("-append")
+        .arg(append);
+    command
+}
+
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+/// Boots `make()` until `runs` runs reached `prompt` (at most twice as many attempts);
+/// returns the times in ms and how many attempts failed.
+fn boot_times(
+    make: &dyn Fn() -> Command,
+    prompt: &str,
+    runs: usize,
+    timeout: Duration,
+) -> (Vec<f64>, usize, Option<String>) {
+    let mut times = Vec::new();
+    let mut failures = 0;
+    let mut last_error = None;
+    while times.len() < runs && times.len() + failures < 2 * runs {
+        match Guest::start(make()) {
+            Ok(mut guest) => match guest.expect(prompt, timeout) {
+                Ok(at) => times.push(ms(at - guest.started)),
+                Err(why) => {
+                    failures += 1;
+                    last_error = Some(format!("{why}; console ended with: {:?}", guest.tail(300)));
+                }
+            },
+            Err(why) => {
+                failures += 1;
+                last_error = Some(why);
+            }
+        }
+    }
+    (times, failures, last_error)
+}
+
+/// True if `make(mib)` reaches `prompt` within `timeout`.
+fn reaches(make: &dyn Fn(u32) -> Command, mib: u32, prompt: &str, timeout: Duration) -> bool {
+    Guest::start(make(mib)).is_ok_and(|mut guest| guest.expect(prompt, timeout).is_ok())
+}
+
+/// The smallest multiple of `step` MiB (up to `ceiling`) that reaches the prompt, by
+/// bisection; `None` if even `ceiling` does not. Assumes more memory never hurts.
+fn ram_floor(
+    make: &dyn Fn(u32) -> Command,
+    prompt: &str,
+    timeout: Duration,
+    ceiling: u32,
+    step: u32,
+) -> Option<(u32, usize)> {
+    let mut boots = 1;
+    if !reaches(make, ceiling, prompt, timeout) {
+        return None;
+    }
+    // In units of `step`: `low` fails (0 MiB cannot boot), `high` works.
+    let (mut low, mut high) = (0, ceiling / step);
+    while high - low > 1 {
+        let mid = (low + high) / 2;
+        boots += 1;
+        if reaches(make, mid * step, prompt, timeout) {
+            high = mid;
+        } else {
+            low = mid;
+        }
+    }
+    Some((high * step, boots))
+}
+
+/// What the machine is, for the report's header.
+fn machine_info(qemu: &Path) -> Vec<(String, String)> {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name").and_then(|r| r.split_once(':')))
+        .map(|(_, m)| m.trim().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    let output = |program: &Path, args: &[&str]| {
+        Command::new(program)
+            .args(args)
+            .output()
+            .ok()
+            .map(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_string()
+            })
+            .unwrap_or_else(|| "unknown".into())
+    };
+    let root = image::workspace_root();
+    let commit = Command::new("git")
+        .current_dir(root)
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    vec![
+        (
+            "date".into(),
+            output(Path::new("date"), &["-u", "+%Y-%m-%d %H:%M:%S UTC"]),
+        ),
+        ("nproc".into(), output(Path::new("nproc"), &[])),
+        ("CPU".into(), model),
+        ("host kernel".into(), output(Path::new("uname"), &["-sr"])),
+        ("QEMU".into(), output(qemu, &["--version"])),
+        ("kiln commit".into(), commit),
+    ]
+}
+
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+fn kiln_config(image: &Path, machine: Machine, accel: Accel, memory_mib: u32, rc: &Path) -> Config {
+    let mut config = Config::new(image.to_path_buf());
+    config.machine = machine;
+    config.accel = accel;
+    config.memory_mib = memory_mib;
+    config.rc = Some(rc.to_path_buf());
+    config
+}
+
+fn write_file(path: &Path, contents: &[u8]) -> Result<(), String> {
+    std::fs::write(path, contents).map_err(|e| format!("kiln bench: {}: {e}", path.display()))
+}
+
+fn run(options: &Options) -> Result<(), String> {
+    let plan = Plan::new(options.quick);
+    let root = image::workspace_root();
+    let dir = root.join("target").join("bench");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("kiln bench: {}: {e}", dir.display()))?;
+    let load_at_start = load();
+
+    progress("building the image");
+    let image = image::build(options.quick)?;
+    let qemu = qemu::find_or_install()?;
+    let machine = machine_info(&qemu);
+
+    let rc = dir.join("kiln-bench.rc");
+    write_file(&rc, KILN_RC.as_bytes())?;
+    let shell_rc = dir.join("kiln-shell.rc");
+    write_file(&shell_rc, b"shell\n")?;
+    let floor_elf = dir.join("pvh-floor.elf");
+    write_file(&floor_elf, &pvh::elf())?;
+
+    let peer = if options.skip_peer {
+        None
+    } else {
+        progress("building the peer (Debian kernel + busybox-static initramfs)");
+        Some(peer::build(&dir.join("peer"))?)
+    };
+
+    let mut report = Report::default();
+    let mode = if options.quick { "--quick" } else { "full" };
+    report.line("# kiln benchmarks");
+    report.line("");
+    report.line(&format!(
+        "Written by `cargo run --release -- bench{}` ({mode} mode). Every figure below was measured in this one run; the command behind each is given with it. Reproduce with the same command.",
+        if options.quick { " --quick" } else { "" }
+    ));
+    report.line("");
+    report.line("## Machine");
+    report.line("");
+    report.line("| | |");
+    report.line("|---|---|");
+    for (name, value) in &machine {
+        report.line(&format!("| {name} | {value} |"));
+    }
+    report.line(&format!(
+        "| load average at start (1, 5, 15 min) | {load_at_start} |"
+    ));
+    let load_row = report.body.len();
+
+    // ---------------------------------------------------------------- accelerators
+    let mut accels = vec![Accel::Tcg];
+    let kvm_note = if !qemu::kvm_looks_usable() {
+        "KVM: not measured. `kiln::qemu::kvm_looks_usable()` says no here (no vmx/svm flag in /proc/cpuinfo, or the software-assisted `kvm_pvm` module is loaded, which faults on SSE), so every figure is under TCG.".to_string()
+    } else if qemu::kvm_probe(&qemu, &Config::new(image.clone())) {
+        accels.push(Accel::Kvm);
+        "KVM: usable (a probe boot powered off cleanly), measured beside TCG.".to_string()
+    } else {
+        "KVM: not measured. `/dev/kvm` looked usable but the probe boot failed, so every figure is under TCG.".to_string()
+    };
+    report.figure("kvm.measured", accels.contains(&Accel::Kvm));
+
+    // ---------------------------------------------------------------- boot to prompt
+    report.line("");
+    report.line("## Boot to prompt");
+    report.line("");
+    report.line(&format!(
+        "QEMU start (just before `spawn`) to the arrival of the prompt's last byte on the serial pipe; median, min and max of {} runs each, -m {BOOT_MEMORY_MIB} for every guest. kiln runs an rc script equivalent to the peer's `/init` (two echos, `true`, `sleep 3600 &`, then the shell); the VMM floor is a {}-byte PVH guest that writes one character to COM1 and halts. kiln's own share is its median minus the floor's.",
+        plan.boot_runs,
+        pvh::elf().len()
+    ));
+    report.line("");
+    report.line(&kvm_note);
+    report.line("");
+    report.line(
+        "| machine | accel | guest | median ms | min ms | max ms | runs (failed) | peer / kiln |",
+    );
+    report.line("|---|---|---|---|---|---|---|---|");
+    let mut commands = Vec::new();
+    let mut microvm_notes: Vec<String> = Vec::new();
+    for &accel in &accels {
+        let accel_name = if accel == Accel::Kvm { "kvm" } else { "tcg" };
+        for machine_type in [Machine::Microvm, Machine::Pc] {
+            let m = machine_type.name();
+            let key = |guest: &str| format!("boot.{m}.{accel_name}.{guest}");
+            progress(&format!("boot to prompt: {m}, {accel_name}"));
+
+            let floor_make =
+                || plain_command(&qemu, machine_type, accel, BOOT_MEMORY_MIB, &floor_elf);
+            let floor_char = (pvh::CHARACTER as char).to_string();
+            let (floor, floor_failed, floor_err) =
+                boot_times(&floor_make, &floor_char, plan.boot_runs, KILN_TIMEOUT);
+            let kiln_make =
+                || kiln_config(&image, machine_type, accel, BOOT_MEMORY_MIB, &rc).command(&qemu);
+            let (kiln_t, kiln_failed, kiln_err) =
+                boot_times(&kiln_make, KILN_PROMPT, plan.boot_runs, KILN_TIMEOUT);
+            commands.push((format!("kiln, {m}, {accel_name}"), shown(&kiln_make())));
+            commands.push((
+                format!("VMM floor, {m}, {accel_name}"),
+                shown(&floor_make()),
+            ));
+
+            let floor_s = Summary::of(&floor).ok_or_else(|| {
+                format!("kiln bench: the VMM floor guest never printed on {m}/{accel_name}: {floor_err:?}")
+            })?;
+            let kiln_s = Summary::of(&kiln_t).ok_or_else(|| {
+                format!(
+                    "kiln bench: kiln never reached its prompt on {m}/{accel_name}: {kiln_err:?}"
+                )
+            })?;
+            report.summary(&key("floor"), &floor_s);
+            report.summary(&key("kiln"), &kiln_s);
+            let share = kiln_s.median - floor_s.median;
+            report.figure(&key("kiln_share_ms"), format!("{share:.3}"));
+            let row = |guest: &str, s: &Summary, failed: usize, ratio: &str| {
+                format!(
+                    "| {m} | {accel_name} | {guest} | {:.1} | {:.1} | {:.1} | {} ({failed}) | {ratio} |",
+                    s.median, s.min, s.max, s.runs
+                )
+            };
+            report.line(&row("VMM floor", &floor_s, floor_failed, ""));
+            report.line(&row("kiln", &kiln_s, kiln_failed, ""));
+            report.line(&format!(
+                "| {m} | {accel_name} | kiln's own share (kiln − floor) | {share:.1} | | | | |"
+            ));
+            if let Some(peer) = &peer {
+                // On microvm the Debian kernel cannot calibrate its TSC (no HPET or PM
+                // timer) and then waits for a timer tick that never comes; telling it the
+                // TSC rate avoids that. How often the plain command line hangs is measured.
+                let extra = match machine_type {
+                    Machine::Microvm => format!("tsc_early_khz={}", host_tsc_khz()),
+                    Machine::Pc => String::new(),
+                };
+                if machine_type == Machine::Microvm {
+                    progress(&format!("peer on {m} with its plain command line"));
+                    let plain_make = |_: u32| {
+                        peer_command(&qemu, peer, machine_type, accel, BOOT_MEMORY_MIB, "")
+                    };
+                    let tries = plan.boot_runs;
+                    let hung = (0..tries)
+                        .filter(|_| !reaches(&plain_make, BOOT_MEMORY_MIB, peer::PROMPT, PEER_TIMEOUT))
+                        .count();
+                    report.figure(&key("peer_plain_hung"), format!("{hung}/{tries}"));
+                    microvm_notes.push(format!(
+                        "On microvm/{accel_name} the peer boots with `{extra}` added to its command line: with the plain `{}` it hung (no prompt within {} s) in {hung} of {tries} boots in this run. The Debian kernel finds no HPET or PM timer to calibrate its TSC against, marks the TSC unstable and waits for a timer tick that never comes (DESIGN.md, \"Boot\").",
+                        peer::APPEND,
+                        PEER_TIMEOUT.as_secs()
+                    ));
+                }
+                let peer_make =
+                    || peer_command(&qemu, peer, machine_type, accel, BOOT_MEMORY_MIB, &extra);
+                commands.push((format!("peer, {m}, {accel_name}"), shown(&peer_make())));
+                let (peer_t, peer_failed, peer_err) =
+                    boot_times(&peer_make, peer::PROMPT, plan.boot_runs, PEER_TIMEOUT);
+                match Summary::of(&peer_t) {
+                    Some(peer_s) => {
+                        let ratio = peer_s.median / kiln_s.median;
+                        report.summary(&key("peer"), &peer_s);
+                        report.figure(&key("ratio"), format!("{ratio:.1}"));
+                        report.figure(&key("peer_failed"), peer_failed);
+                        report.line(&row(
+                            "Linux + BusyBox",
+                            &peer_s,
+                            peer_failed,
+                            &format!("{ratio:.1}×"),
+                        ));
+                    }
+                    None => {
+                        return Err(format!(
+                            "kiln bench: the peer never reached its prompt on {m}/{accel_name}: {peer_err:?}"
+                        ));
+                    }
+                }
+            } else {
+                report.line(&format!(
+                    "| {m} | {accel_name} | Linux + BusyBox | skipped (--skip-peer) | | | | |"
+                ));
+            }
+        }
+    }
+    report.line("");
+    report.line("Failed runs (did not reach the prompt within the timeout: kiln 10 s, peer 30 s) are retried, up to twice the run count, and shown in brackets.");
+    for note in &microvm_notes {
+        report.line("");
+        report.line(note);
+    }
+    report.line("");
+    report.line("Commands (the kiln rc file is `target/bench/kiln-bench.rc`, written by the bench with the sequence above):");
+    report.line("");
+    report.line("```sh");
+    for (what, command) in &commands {
+        report.line(&format!("# {what}"));
+        report.line(command);
+    }
+    report.line("```");
+
+    // ---------------------------------------------------------------- image size
+    progress("image sizes");
+    report.line("");
+    report.line("## Image size");
+    report.line("");
+    let (_, with_utils) = image_size::stripped(&image, &dir, "kiln-image.stripped")?;
+    let no_utils_image =
+        image_size::build_without_utilities(root, &dir.join("no-utils"), options.quick)?;
+    let (_, without_utils) =
+        image_size::stripped(&no_utils_image, &dir, "kiln-image-no-utils.stripped")?;
+    report.figure("size.kiln.stripped_bytes", with_utils);
+    report.figure("size.kiln_no_utils.stripped_bytes", without_utils);
+    report.line("| image | bytes | KiB |");
+    report.line("|---|---|---|");
+    let kib = |b: u64| b as f64 / 1024.0;
+    report.line(&format!(
+        "| kiln, stripped, with its utilities ({} baked programs) | {with_utils} | {:.1} |",
+        kiln_utils_count(),
+        kib(with_utils)
+    ));
+    report.line(&format!(
+        "| kiln, stripped, without utilities (empty program registry) | {without_utils} | {:.1} |",
+        kib(without_utils)
+    ));
+    if let Some(peer) = &peer {
+        let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        let (vmlinuz, initramfs) = (size(&peer.vmlinuz), size(&peer.initramfs));
+        report.figure("size.peer.vmlinuz_bytes", vmlinuz);
+        report.figure("size.peer.initramfs_bytes", initramfs);
+        report.figure("size.peer.total_bytes", vmlinuz + initramfs);
+        report.figure(
+            "size.ratio",
+            format!("{:.1}", (vmlinuz + initramfs) as f64 / with_utils as f64),
+        );
+        report.line(&format!(
+            "| peer vmlinuz ({}) | {vmlinuz} | {:.1} |",
+            peer.kernel_package,
+            kib(vmlinuz)
+        ));
+        report.line(&format!(
+            "| peer initramfs.cpio.gz (busybox-static {}) | {initramfs} | {:.1} |",
+            peer.busybox_version,
+            kib(initramfs)
+        ));
+        report.line(&format!(
+            "| peer total | {} | {:.1} ({:.1}× kiln) |",
+            vmlinuz + initramfs,
+            kib(vmlinuz + initramfs),
+            (vmlinuz + initramfs) as f64 / with_utils as f64
+        ));
+    }
+    report.line("");
+    report.line("Commands: `cargo build --release -p kiln-board --bin kiln-image --target-dir target/image` (what `kiln::image::build` runs), then `strip` on a copy (`target/bench/kiln-image.stripped`). Without utilities: the same build of a copy of the workspace (`target/bench/no-utils/src`) whose `kiln_utils::PROGRAMS` is `&[]`; the rest of the image (board, init, shell, the net driver's firewall engine) is unchanged. Peer: `stat -c %s target/bench/peer/vmlinuz target/bench/peer/initramfs.cpio.gz`.");
+
+    // ---------------------------------------------------------------- RAM floor
+    report.line("");
+    report.line("## RAM floor");
+    report.line("");
+    progress("RAM floor: kiln");
+    let kiln_ram_make =
+        |mib: u32| kiln_config(&image, Machine::Pc, Accel::Tcg, mib, &rc).command(&qemu);
+    let (kiln_floor, kiln_boots) = ram_floor(
+        &kiln_ram_make,
+        KILN_PROMPT,
+        KILN_TIMEOUT,
+        KILN_RAM_CEILING_MIB,
+        plan.kiln_ram_step,
+    )
+    .ok_or(format!(
+        "kiln bench: kiln did not boot with -m {KILN_RAM_CEILING_MIB}"
+    ))?;
+    report.figure("ram.kiln.mib", kiln_floor);
+    report.line(&format!(
+        "Bisection over `-m` in steps of {} MiB (kiln) and {} MiB (peer) on pc/TCG, from a ceiling that boots ({KILN_RAM_CEILING_MIB} and {PEER_RAM_CEILING_MIB} MiB); a boot counts if the prompt arrives within the timeout.",
+        plan.kiln_ram_step, plan.peer_ram_step
+    ));
+    report.line("");
+    report.line("| guest | RAM floor (MiB) | boots tried |");
+    report.line("|---|---|---|");
+    report.line(&format!("| kiln | {kiln_floor} | {kiln_boots} |"));
+    let mut ram_commands = vec![shown(&kiln_ram_make(kiln_floor))];
+    if let Some(peer) = &peer {
+        progress("RAM floor: peer");
+        let peer_ram_make = |mib: u32| {
+            let mut command = peer_command(
+                &qemu,
+                peer,
+                Machine::Pc,
+                Accel::Tcg,
+                mib,
+                PEER_RAM_APPEND_EXTRA,
+            );
+            command.arg("-no-reboot");
+            command
+        };
+        match ram_floor(
+            &peer_ram_make,
+            peer::PROMPT,
+            PEER_TIMEOUT,
+            PEER_RAM_CEILING_MIB,
+            plan.peer_ram_step,
+        ) {
+            Some((peer_floor, peer_boots)) => {
+                report.figure("ram.peer.mib", peer_floor);
+                report.figure(
+                    "ram.ratio",
+                    format!("{:.1}", peer_floor as f64 / kiln_floor as f64),
+                );
+                report.line(&format!(
+                    "| Linux + BusyBox | {peer_floor} | {peer_boots} |"
+                ));
+                ram_commands.push(shown(&peer_ram_make(peer_floor)));
+            }
+            None => {
+                return Err(format!(
+                    "kiln bench: the peer did not boot with -m {PEER_RAM_CEILING_MIB}"
+                ));
+            }
+        }
+    } else {
+        report.line("| Linux + BusyBox | skipped (--skip-peer) | |");
+    }
+    report.line("");
+    report.line("Commands at the floor (the peer's adds `panic=-1 -no-reboot` so an out-of-memory panic ends QEMU at once):");
+    report.line("");
+    report.line("```sh");
+    for command in &ram_commands {
+        report.line(command);
+    }
+    report.line("```");
+
+    // ---------------------------------------------------------------- in the image
+    progress("in-image figures (kbench) and shell round trips");
+    in_image(&mut report, &plan, &qemu, &image, &shell_rc)?;
+
+    // ---------------------------------------------------------------- rc parse
+    progress("rc parse throughput");
+    rc_parse(&mut report, &dir)?;
+
+    // ---------------------------------------------------------------- end
+    let load_at_end = load();
+    report.body.insert_str(
+        load_row,
+        &format!("| load average at end | {load_at_end} |\n"),
+    );
+    report.line("");
+    report.line("## Figures, machine-readable");
+    report.line("");
+    report.line("Times in ms unless the key says `_ns`; sizes in bytes; RAM in MiB. `tests/tests/bench.rs` checks that every key is present (never the values).");
+    report.line("");
+    report.line("```text");
+    let figures = std::mem::take(&mut report.figures);
+    for (key, value) in &figures {
+        report.line(&format!("{key} = {value}"));
+    }
+    report.line("```");
+    write_file(&options.output, report.body.as_bytes())
+}
+
+/// The host's TSC rate in kHz (from /proc/cpuinfo's `cpu MHz`), for the peer's
+/// `tsc_early_khz`; 2 GHz if unknown.
+fn host_tsc_khz() -> u64 {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find_map(|l| l.strip_prefix("cpu MHz").and_then(|r| r.split_once(':')))
+                .and_then(|(_, mhz)| mhz.trim().parse::<f64>().ok())
+        })
+        .map(|mhz| (mhz * 1000.0) as u64)
+        .unwrap_or(2_000_000)
+}
+
+/// How many programs the image bakes.
+fn kiln_utils_count() -> String {
+    let lib = image::workspace_root().join("utils/src/lib.rs");
+    std::fs::read_to_string(lib)
+        .ok()
+        .and_then(|text| {
+            let start = text.find("pub const PROGRAMS")?;
+            let end = start + text[start..].find("];")?;
+            Some(text[start..end].matches("::PROGRAM").count().to_string())
+        })
+        .unwrap_or_else(|| "?".into())
+}
+
+/// Parses `kbench NAME k=v k=v ...` into pairs.
+fn kbench_pairs(line: &str) -> Vec<(String, String)> {
+    line.split_whitespace()
+        .filter_map(|w| w.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.trim().to_string()))
+        .collect()
+}
+
+/// Types `command` at the kiln shell and returns the pairs of its `kbench NAME` line.
+fn kbench(guest: &mut Guest, command: &str, output: &str) -> Result<Vec<(String, String)>, String> {
+    guest.send(format!("{command}\r").as_bytes())?;
+    let fail = |why: String, guest: &Guest| {
+        format!(
+            "kiln bench: `{command}` in the image: {why}; console: {:?}",
+            guest.tail(400)
+        )
+    };
+    guest
+        .expect(&format!("{output} "), KBENCH_TIMEOUT)
+        .map_err(|why| fail(why, guest))?;
+    let (_, line) = guest
+        .expect_text("\r\n", KBENCH_TIMEOUT)
+        .map_err(|why| fail(why, guest))?;
+    guest
+        .expect(KILN_PROMPT, KBENCH_TIMEOUT)
+        .map_err(|why| fail(why, guest))?;
+    Ok(kbench_pairs(&line))
+}
+
+/// `echo x` round trips: from the write of `echo x\r` to the arrival of the output line.
+fn round_trips(guest: &mut Guest, count: usize) -> Result<Vec<f64>, String> {
+    let mut samples = Vec::with_capacity(count);
+    for _ in 0..count {
+        let sent = guest.send(b"echo x\r")?;
+        let arrived = guest
+            .expect("\r\nx\r\n", ROUND_TRIP_TIMEOUT)
+            .map_err(|why| {
+                format!(
+                    "kiln bench: round trip: {why}; console: {:?}",
+                    guest.tail(300)
+                )
+            })?;
+        samples.push(ms(arrived - sent));
+        guest.expect(KILN_PROMPT, ROUND_TRIP_TIMEOUT)?;
+    }
+    Ok(samples)
+}
+
+fn in_image(
+    report: &mut Report,
+    plan: &Plan,
+    qemu: &Path,
+    image: &Path,
+    shell_rc: &Path,
+) -> Result<(), String> {
+    let config = kiln_config(image, Machine::Pc, Accel::Tcg, KBENCH_MEMORY_MIB, shell_rc);
+    let command = config.command(qemu);
+    let shown_command = shown(&command);
+    let mut guest = Guest::start(command)?;
+    guest
+        .expect(KILN_PROMPT, Duration::from_secs(60))
+        .map_err(|why| format!("kiln bench: the kbench image did not reach its prompt: {why}"))?;
+
+    let spawns = 1000;
+    let yields = 1000;
+    let sleepers = 1000;
+    let tests = [
+        (
+            "spawn",
+            format!("kbench spawn {spawns}"),
+            "kbench spawn_ns",
+            "job spawn latency: `JobTable::spawn` to the program's first instruction (1,000 spawns)",
+        ),
+        (
+            "yield",
+            format!("kbench yield {yields}"),
+            "kbench yield_ns",
+            "yield between two jobs (1,000 batches of 10 round trips; per yield)",
+        ),
+        (
+            "switch",
+            format!("kbench switch {}", plan.switch_ms),
+            "kbench switch_ns",
+            "preemptive switch between two busy jobs (timer tick to the other job's next instruction)",
+        ),
+    ];
+    report.line("");
+    report.line("## In the image (kbench)");
+    report.line("");
+    report.line(&format!(
+        "Typed at the kiln shell of one boot (pc, TCG, -m {KBENCH_MEMORY_MIB}); the `kbench` utility (`utils/src/kbench.rs`) times with `Platform::now()`, the TSC-refined clock, and prints percentiles over its samples. Under TCG the \"TSC\" is QEMU's emulated counter, so these are emulated-CPU times."
+    ));
+    report.line("");
+    report.line("| figure | command | p50 | p99 | min | max | samples |");
+    report.line("|---|---|---|---|---|---|---|");
+    for (key, command, output, what) in &tests {
+        let pairs = kbench(&mut guest, command, output)?;
+        let get = |k: &str| -> Result<f64, String> {
+            pairs
+                .iter()
+                .find(|(name, _)| name == k)
+                .and_then(|(_, v)| v.parse().ok())
+                .ok_or(format!("kiln bench: `{command}` printed no {k}: {pairs:?}"))
+        };
+        let (p50, p99, min, max, n) = (
+            get("p50")?,
+            get("p99")?,
+            get("min")?,
+            get("max")?,
+            get("n")?,
+        );
+        for (name, value) in [
+            ("p50", p50),
+            ("p99", p99),
+            ("min", min),
+            ("max", max),
+            ("samples", n),
+        ] {
+            report.figure(&format!("kbench.{key}_ns.{name}"), value);
+        }
+        report.line(&format!(
+            "| {what} | `{command}` | {} | {} | {} | {} | {n} |",
+            fmt_ns(p50),
+            fmt_ns(p99),
+            fmt_ns(min),
+            fmt_ns(max)
+        ));
+    }
+
+    let pairs = kbench(
+        &mut guest,
+        &format!("kbench sleepers {sleepers}"),
+        "kbench memory",
+    )?;
+    let get = |k: &str| -> Result<u64, String> {
+        pairs
+            .iter()
+            .find(|(name, _)| name == k)
+            .and_then(|(_, v)| v.parse().ok())
+            .ok_or(format!(
+                "kiln bench: `kbench sleepers` printed no {k}: {pairs:?}"
+            ))
+    };
+    let (n, before, after, delta, per_job) = (
+        get("n")?,
+        get("before")?,
+        get("after")?,
+        get("delta")?,
+        get("per_job")?,
+    );
+    report.figure("sleepers.jobs", n);
+    report.figure("sleepers.heap_before_bytes", before);
+    report.figure("sleepers.heap_after_bytes", after);
+    report.figure("sleepers.delta_bytes", delta);
+    report.figure("sleepers.per_job_bytes", per_job);
+    report.line("");
+    report.line(&format!(
+        "1,000 concurrent sleeping jobs (`kbench sleepers {sleepers}`: {n} `sleep 1h` jobs started through a job table and parked; heap used read with the allocator's statistics, as `memstat` shows them): heap used {before} bytes before, {after} after: **{delta} bytes ({:.1} MiB), {per_job} bytes per job**, most of it the 64 KiB stack each thread gets.",
+        delta as f64 / (1024.0 * 1024.0)
+    ));
+
+    // Round trips: idle, then with burners.
+    let idle = round_trips(&mut guest, plan.round_trips)?;
+    for _ in 0..BURNERS {
+        guest.send(b"burn &\r")?;
+        guest.expect(KILN_PROMPT, ROUND_TRIP_TIMEOUT)?;
+    }
+    let loaded = round_trips(&mut guest, plan.round_trips)?;
+    report.line("");
+    report.line("## Shell round trip");
+    report.line("");
+    report.line(&format!(
+        "From the host: the write of `echo x\\r` to the serial pipe, to the arrival of the output line `x` (pc, TCG, same boot as above), {} samples each; the loaded case after `burn &` typed {BURNERS} times (8 CPU-bound jobs that ignore Ctrl-C).",
+        plan.round_trips
+    ));
+    report.line("");
+    report.line("| case | p50 ms | p99 ms | min ms | max ms | samples |");
+    report.line("|---|---|---|---|---|---|");
+    for (key, name, samples) in [("idle", "idle", &idle), ("burners", "8 burners", &loaded)] {
+        let p50 = stats::percentile(samples, 50.0).unwrap_or(f64::NAN);
+        let p99 = stats::percentile(samples, 99.0).unwrap_or(f64::NAN);
+        let s = Summary::of(samples).ok_or("kiln bench: no round trips")?;
+        report.figure(&format!("rtt.{key}.p50"), format!("{p50:.3}"));
+        report.figure(&format!("rtt.{key}.p99"), format!("{p99:.3}"));
+        report.figure(&format!("rtt.{key}.min"), format!("{:.3}", s.min));
+        report.figure(&format!("rtt.{key}.max"), format!("{:.3}", s.max));
+        report.line(&format!(
+            "| {name} | {p50:.2} | {p99:.2} | {:.2} | {:.2} | {} |",
+            s.min, s.max, s.runs
+        ));
+    }
+    report.line("");
+    report.line("Command (then the lines above typed at `kiln> `; `target/bench/kiln-shell.rc` holds `shell`):");
+    report.line("");
+    report.line("```sh");
+    report.line(&shown_command);
+    report.line("```");
+    Ok(())
+}
+
+fn fmt_ns(ns: f64) -> String {
+    if ns >= 10_000.0 {
+        format!("{:.1} µs", ns / 1000.0)
+    } else {
+        format!("{ns:.0} ns")
+    }
+}
+
+/// Runs `init/examples/rc_parse_bench.rs` and reads its `rc parse:` line.
+fn rc_parse(report: &mut Report, dir: &Path) -> Result<(), String> {
+    let root = image::workspace_root();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let output = Command::new(&cargo)
+        .current_dir(root)
+        .args([
+            "run",
+            "--quiet",
+            "--release",
+            "-p",
+            "kiln-init",
+            "--example",
+            "rc_parse_bench",
+        ])
+        .arg("--target-dir")
+        .arg(dir.join("host"))
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .output()
+        .map_err(|e| format!("kiln bench: cannot run cargo: {e}"))?;
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    if !output.status.success() {
+        return Err(format!(
+            "kiln bench: rc_parse_bench failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    let (median, min, max, runs) = parse_rc_bench(&text).ok_or(format!(
+        "kiln bench: rc_parse_bench printed no 'rc parse:' line: {text}"
+    ))?;
+    let script = text
+        .lines()
+        .find(|l| l.starts_with("script:"))
+        .unwrap_or("")
+        .trim();
+    report.figure("rc_parse.mb_s.median", &median);
+    report.figure("rc_parse.mb_s.min", &min);
+    report.figure("rc_parse.mb_s.max", &max);
+    report.line("");
+    report.line("## rc parse throughput (host)");
+    report.line("");
+    report.line(&format!(
+        "**{median} MB/s** median of {runs} parses (min {min}, max {max}; 10^6 bytes per second) of a generated script ({script}), on the host."
+    ));
+    report.line("");
+    report.line("```sh");
+    report.line("cargo run --release -p kiln-init --example rc_parse_bench");
+    report.line("```");
+    Ok(())
+}
+
+/// `rc parse: 87.1 MB/s (median of 15; min 80.0, max 90.2)` -> (median, min, max, runs).
+fn parse_rc_bench(text: &str) -> Option<(String, String, String, String)> {
+    let line = text.lines().find_map(|l| l.strip_prefix("rc parse: "))?;
+    let median = line.split_whitespace().next()?.to_string();
+    let runs = line
+        .split("median of ")
+        .nth(1)?
+        .split(';')
+        .next()?
+        .trim()
+        .to_string();
+    let min = line
+        .split("min ")
+        .nth(1)?
+        .split(',')
+        .next()?
+        .trim()
+        .to_string();
+    let max = line
+        .split("max ")
+        .nth(1)?
+        .trim_end_matches(')')
+        .trim()
+        .to_string();
+    Some((median, min, max, runs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_rc_bench_line() {
+        let text = "script: 1 bytes\nrc parse: 87.1 MB/s (median of 15; min 80.0, max 90.2)\n";
+        assert_eq!(
+            parse_rc_bench(text),
+            Some(("87.1".into(), "80.0".into(), "90.2".into(), "15".into()))
+        );
+    }
+
+    #[test]
+    fn reads_kbench_pairs() {
+        assert_eq!(
+            kbench_pairs("p50=1 p99=2 n=3\r"),
+            vec![
+                ("p50".to_string(), "1".to_string()),
+                ("p99".to_string(), "2".to_string()),
+                ("n".to_string(), "3".to_string())
+            ]
+        );
+    }
+
+    #[test]
+    fn bisects_to_the_floor() {
+        // Fake guests: "reaches" is decided by the -m argument.
+        let make = |mib: u32| {
+            let mut command = Command::new("sh");
+            command
+                .arg("-c")
+                .arg(if mib >= 37 { "echo ok" } else { "true" });
+            command
+        };
+        let found = ram_floor(&make, "ok", Duration::from_secs(5), 64, 1);
+        assert_eq!(found.map(|(m, _)| m), Some(37));
+        let found = ram_floor(&make, "ok", Duration::from_secs(5), 64, 16);
+        assert_eq!(found.map(|(m, _)| m), Some(48));
+    }
+}

@@ -1,0 +1,283 @@
+//! The peer: a Linux + BusyBox initramfs VM built from Debian packages, cached under
+//! `target/bench/peer/`.
+//!
+//! - the kernel: the package Debian's `linux-image-amd64` metapackage depends on,
+//!   fetched with `apt-get download` and unpacked with `dpkg-deb -x`; its
+//!   `boot/vmlinuz-*` is the peer's kernel;
+//! - `busybox-static`, unpacked the same way, is the whole userland;
+//! - the initramfs is `cpio -o -H newc | gzip -9` of a root with busybox, its applet
+//!   links and [`INIT`]. The kernel's built-in initramfs provides `/dev/console`.
+//!
+//! `cpio` is installed with apt-get when missing and we are root; otherwise building
+//! fails with the one-line install command.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// The metapackage whose dependency is the current kernel package.
+const KERNEL_METAPACKAGE: &str = "linux-image-amd64";
+const BUSYBOX_PACKAGE: &str = "busybox-static";
+/// The peer's prompt (`PS1`).
+pub const PROMPT: &str = "peer# ";
+/// The peer's kernel command line.
+pub const APPEND: &str = "console=ttyS0 quiet";
+/// BusyBox applets the peer's `/init` uses.
+const APPLETS: &[&str] = &["sh", "echo", "true", "sleep", "mount", "setsid", "cttyhack"];
+/// Bump when the recipe changes, so a cached peer is rebuilt.
+const RECIPE_VERSION: &str = "1";
+
+/// The peer's `/init`: the same rc sequence as kiln's (see `bench::KILN_RC`), then an
+/// interactive `sh` on the console (ttyS0) with a recognisable prompt.
+pub const INIT: &str = "#!/bin/sh
+# The peer's rc: the same sequence kiln's bench rc script runs.
+mount -t devtmpfs devtmpfs /dev
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+echo 'peer rc: starting'
+true
+sleep 3600 &
+echo 'peer rc: up'
+export PS1='peer# '
+exec setsid cttyhack sh
+";
+
+/// The built peer.
+#[derive(Clone, Debug)]
+pub struct Peer {
+    pub vmlinuz: PathBuf,
+    pub initramfs: PathBuf,
+    /// The kernel package it came from (e.g. `linux-image-6.1.0-56-amd64`).
+    pub kernel_package: String,
+    pub busybox_version: String,
+}
+
+fn run(command: &mut Command, what: &str) -> Result<String, String> {
+    let output = command
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("kiln bench: {what}: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "kiln bench: {what} failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+fn have(program: &str) -> bool {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {program}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Makes sure `cpio` is there: installs it as root with apt-get, else says how.
+fn ensure_cpio() -> Result<(), String> {
+    const HINT: &str = "kiln bench: cpio not found; install it with: sudo apt-get install cpio";
+    if have("cpio") {
+        return Ok(());
+    }
+    if !is_root() || !have("apt-get") {
+        return Err(HINT.into());
+    }
+    eprintln!("kiln bench: cpio not found; installing it with apt-get");
+    let installed = Command::new("sh")
+        .arg("-c")
+        .arg("DEBIAN_FRONTEND=noninteractive apt-get install -y -qq cpio || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq cpio)")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if installed && have("cpio") {
+        Ok(())
+    } else {
+        Err(HINT.into())
+    }
+}
+
+/// The kernel package `linux-image-amd64` depends on.
+fn kernel_package() -> Result<String, String> {
+    let find = || -> Option<String> {
+        let text = run(
+            Command::new("apt-cache").args(["depends", KERNEL_METAPACKAGE]),
+            "apt-cache depends",
+        )
+        .ok()?;
+        text.lines()
+            .filter_map(|line| line.trim().strip_prefix("Depends: "))
+            .map(str::trim)
+            .find(|p| p.starts_with("linux-image-") && p.ends_with("-amd64"))
+            .map(String::from)
+    };
+    if let Some(package) = find() {
+        return Ok(package);
+    }
+    if is_root() {
+        let _ = run(
+            Command::new("apt-get").args(["update", "-qq"]),
+            "apt-get update",
+        );
+        if let Some(package) = find() {
+            return Ok(package);
+        }
+    }
+    Err(format!(
+        "kiln bench: cannot tell which kernel package {KERNEL_METAPACKAGE} depends on (apt-cache depends {KERNEL_METAPACKAGE}; is this Debian with its package lists?)"
+    ))
+}
+
+/// Downloads `package` into `dir` and unpacks it into `into`.
+fn fetch_and_unpack(package: &str, dir: &Path, into: &Path) -> Result<(), String> {
+    let debs = dir.join("debs");
+    std::fs::create_dir_all(&debs).map_err(|e| format!("kiln bench: {}: {e}", debs.display()))?;
+    let prefix = format!("{package}_");
+    let find_deb = || -> Option<PathBuf> {
+        std::fs::read_dir(&debs)
+            .ok()?
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".deb"))
+            })
+    };
+    if find_deb().is_none() {
+        run(
+            Command::new("apt-get")
+                .args(["download", package])
+                .current_dir(&debs)
+                .stderr(Stdio::null()),
+            &format!("apt-get download {package}"),
+        )?;
+    }
+    let deb = find_deb().ok_or(format!(
+        "kiln bench: apt-get download {package} left no .deb"
+    ))?;
+    let _ = std::fs::remove_dir_all(into);
+    run(
+        Command::new("dpkg-deb").arg("-x").arg(&deb).arg(into),
+        &format!("dpkg-deb -x {}", deb.display()),
+    )?;
+    Ok(())
+}
+
+/// Builds the peer under `dir` (or reuses the one built there before).
+pub fn build(dir: &Path) -> Result<Peer, String> {
+    let vmlinuz = dir.join("vmlinuz");
+    let initramfs = dir.join("initramfs.cpio.gz");
+    let stamp = dir.join("recipe");
+    let stamp_text = format!("{RECIPE_VERSION}\n{INIT}");
+    let versions = dir.join("versions");
+    if vmlinuz.is_file()
+        && initramfs.is_file()
+        && std::fs::read_to_string(&stamp).is_ok_and(|s| s == stamp_text)
+        && let Ok(text) = std::fs::read_to_string(&versions)
+        && let Some((kernel, busybox)) = text.trim().split_once(' ')
+    {
+        return Ok(Peer {
+            vmlinuz,
+            initramfs,
+            kernel_package: kernel.into(),
+            busybox_version: busybox.into(),
+        });
+    }
+    for tool in ["apt-get", "apt-cache", "dpkg-deb", "gzip"] {
+        if !have(tool) {
+            return Err(format!(
+                "kiln bench: {tool} not found; building the Linux peer needs Debian's package tools"
+            ));
+        }
+    }
+    ensure_cpio()?;
+    std::fs::create_dir_all(dir).map_err(|e| format!("kiln bench: {}: {e}", dir.display()))?;
+    eprintln!(
+        "kiln bench: building the Linux + BusyBox peer in {}",
+        dir.display()
+    );
+
+    let kernel_package = kernel_package()?;
+    let kernel_dir = dir.join("kernel");
+    fetch_and_unpack(&kernel_package, dir, &kernel_dir)?;
+    let boot = kernel_dir.join("boot");
+    let image = std::fs::read_dir(&boot)
+        .map_err(|e| format!("kiln bench: {}: {e}", boot.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("vmlinuz-"))
+        })
+        .ok_or(format!(
+            "kiln bench: {kernel_package} has no boot/vmlinuz-*"
+        ))?;
+    std::fs::copy(&image, &vmlinuz).map_err(|e| format!("kiln bench: copying vmlinuz: {e}"))?;
+
+    let busybox_dir = dir.join("busybox");
+    fetch_and_unpack(BUSYBOX_PACKAGE, dir, &busybox_dir)?;
+    let busybox_version = run(
+        Command::new("dpkg-deb")
+            .args(["-f"])
+            .arg(
+                std::fs::read_dir(dir.join("debs"))
+                    .map_err(|e| format!("kiln bench: {e}"))?
+                    .flatten()
+                    .map(|e| e.path())
+                    .find(|p| {
+                        p.file_name()
+                            .and_then(|n| n.to_str())
+                            .is_some_and(|n| n.starts_with(&format!("{BUSYBOX_PACKAGE}_")))
+                    })
+                    .ok_or("kiln bench: the busybox-static .deb is gone")?,
+            )
+            .arg("Version"),
+        "dpkg-deb -f busybox-static Version",
+    )?
+    .trim()
+    .to_string();
+
+    let root = dir.join("root");
+    let _ = std::fs::remove_dir_all(&root);
+    for sub in ["bin", "dev", "proc", "sys"] {
+        std::fs::create_dir_all(root.join(sub)).map_err(|e| format!("kiln bench: {e}"))?;
+    }
+    std::fs::copy(busybox_dir.join("bin/busybox"), root.join("bin/busybox"))
+        .map_err(|e| format!("kiln bench: copying busybox: {e}"))?;
+    for applet in APPLETS {
+        std::os::unix::fs::symlink("busybox", root.join("bin").join(applet))
+            .map_err(|e| format!("kiln bench: linking {applet}: {e}"))?;
+    }
+    let init = root.join("init");
+    std::fs::write(&init, INIT).map_err(|e| format!("kiln bench: writing /init: {e}"))?;
+    std::fs::set_permissions(&init, std::fs::Permissions::from_mode(0o755))
+        .map_err(|e| format!("kiln bench: chmod /init: {e}"))?;
+    run(
+        Command::new("sh")
+            .arg("-c")
+            .arg(
+                "find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -9 > ../initramfs.cpio.gz",
+            )
+            .current_dir(&root),
+        "cpio -o -H newc | gzip -9",
+    )?;
+    std::fs::write(&versions, format!("{kernel_package} {busybox_version}\n"))
+        .map_err(|e| format!("kiln bench: {e}"))?;
+    std::fs::write(&stamp, stamp_text).map_err(|e| format!("kiln bench: {e}"))?;
+    Ok(Peer {
+        vmlinuz,
+        initramfs,
+        kernel_package,
+        busybox_version,
+    })
+}

@@ -1,0 +1,93 @@
+//! `cargo run --release -- bench --quick` runs and produces every figure.
+//!
+//! This checks that each figure is there (a key with a value in the report's
+//! machine-readable block), never what the figures are: no test asserts a wall-clock
+//! time. The quick mode still builds and boots the Linux + BusyBox peer (its Debian
+//! packages are fetched with apt-get once and cached under `target/bench/peer/`).
+
+use std::process::Command;
+
+use kiln::image;
+
+/// Every figure the report must carry (`KEY = VALUE` lines). Boot keys are checked for
+/// TCG on both machine types; KVM is measured only where it works.
+fn expected_keys() -> Vec<String> {
+    let mut keys = vec!["kvm.measured".to_string()];
+    for machine in ["pc", "microvm"] {
+        for guest in ["floor", "kiln", "peer"] {
+            for stat in ["median", "min", "max", "runs"] {
+                keys.push(format!("boot.{machine}.tcg.{guest}.{stat}"));
+            }
+        }
+        keys.push(format!("boot.{machine}.tcg.kiln_share_ms"));
+        keys.push(format!("boot.{machine}.tcg.ratio"));
+    }
+    keys.push("boot.microvm.tcg.peer_plain_hung".into());
+    for key in [
+        "size.kiln.stripped_bytes",
+        "size.kiln_no_utils.stripped_bytes",
+        "size.peer.vmlinuz_bytes",
+        "size.peer.initramfs_bytes",
+        "size.peer.total_bytes",
+        "ram.kiln.mib",
+        "ram.peer.mib",
+        "sleepers.jobs",
+        "sleepers.delta_bytes",
+        "sleepers.per_job_bytes",
+        "rc_parse.mb_s.median",
+        "rc_parse.mb_s.min",
+        "rc_parse.mb_s.max",
+    ] {
+        keys.push(key.into());
+    }
+    for test in ["spawn", "yield", "switch"] {
+        for stat in ["p50", "p99", "min", "max", "samples"] {
+            keys.push(format!("kbench.{test}_ns.{stat}"));
+        }
+    }
+    for case in ["idle", "burners"] {
+        for stat in ["p50", "p99", "min", "max"] {
+            keys.push(format!("rtt.{case}.{stat}"));
+        }
+    }
+    keys
+}
+
+#[test]
+fn quick_bench_produces_every_figure() {
+    let launcher = image::build_launcher().unwrap_or_else(|e| panic!("{e}"));
+    let output = std::env::temp_dir().join(format!("kiln-bench-{}.md", std::process::id()));
+    let status = Command::new(&launcher)
+        .args(["bench", "--quick", "--output"])
+        .arg(&output)
+        .status()
+        .expect("run the launcher");
+    assert!(status.success(), "kiln bench --quick failed ({status})");
+    let report = std::fs::read_to_string(&output).expect("the report was written");
+    let _ = std::fs::remove_file(&output);
+
+    for heading in ["## Machine", "nproc", "CPU", "QEMU", "date"] {
+        assert!(report.contains(heading), "no {heading:?} in the report:\n{report}");
+    }
+    let figures: Vec<(&str, &str)> = report
+        .lines()
+        .filter_map(|line| line.split_once(" = "))
+        .collect();
+    for key in expected_keys() {
+        let value = figures
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.trim())
+            .unwrap_or_else(|| panic!("figure {key} is missing from the report:\n{report}"));
+        assert!(!value.is_empty(), "figure {key} has no value");
+        if key != "kvm.measured" && !key.ends_with("peer_plain_hung") {
+            assert!(
+                value.parse::<f64>().is_ok(),
+                "figure {key} is not a number: {value:?}"
+            );
+        }
+    }
+    // Each figure says how it was made.
+    assert!(report.contains("```sh"), "no commands in the report");
+    assert!(report.contains("cargo run --release -- bench"));
+}
