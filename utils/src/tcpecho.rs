@@ -202,6 +202,136 @@ mod tests {
         assert_eq!(port_number("7").unwrap(), 7);
     }
 
+    /// One fake socket: what the peer sent, what we sent, and how far it got.
+    struct FakeSocket {
+        state: TcpState,
+        inbox: Vec<u8>,
+        outbox: Vec<u8>,
+        /// Bytes the send buffer takes before it is full.
+        room: usize,
+        closed_by_us: bool,
+    }
+
+    /// A stack with one socket (id 1), driven by the test.
+    struct FakeNet {
+        socket: spin::Mutex<FakeSocket>,
+    }
+
+    impl FakeNet {
+        fn new(state: TcpState, inbox: &[u8], room: usize) -> Self {
+            FakeNet {
+                socket: spin::Mutex::new(FakeSocket {
+                    state,
+                    inbox: inbox.to_vec(),
+                    outbox: Vec::new(),
+                    room,
+                    closed_by_us: false,
+                }),
+            }
+        }
+    }
+
+    impl Net for FakeNet {
+        fn up(&self, _: kiln_init::net::IfConfig) -> kiln_init::net::Result<()> {
+            Ok(())
+        }
+        fn info(&self) -> kiln_init::net::NetInfo {
+            unimplemented!()
+        }
+        fn tcp_listen(&self, _: u16) -> kiln_init::net::Result<SocketId> {
+            Ok(1)
+        }
+        fn tcp_connect(&self, _: core::net::Ipv4Addr, _: u16) -> kiln_init::net::Result<SocketId> {
+            Err(NetError::Down)
+        }
+        fn tcp_state(&self, _: SocketId) -> kiln_init::net::Result<TcpState> {
+            Ok(self.socket.lock().state)
+        }
+        fn tcp_send(&self, _: SocketId, bytes: &[u8]) -> kiln_init::net::Result<usize> {
+            let mut socket = self.socket.lock();
+            let n = bytes.len().min(socket.room);
+            socket.room -= n;
+            socket.outbox.extend_from_slice(&bytes[..n]);
+            Ok(n)
+        }
+        fn tcp_recv(&self, _: SocketId, buf: &mut [u8]) -> kiln_init::net::Result<usize> {
+            let mut socket = self.socket.lock();
+            if socket.inbox.is_empty() {
+                return match socket.state {
+                    TcpState::CloseWait => Err(NetError::Closed),
+                    _ => Ok(0),
+                };
+            }
+            let n = buf.len().min(socket.inbox.len());
+            buf[..n].copy_from_slice(&socket.inbox[..n]);
+            socket.inbox.drain(..n);
+            Ok(n)
+        }
+        fn tcp_unsent(&self, _: SocketId) -> kiln_init::net::Result<usize> {
+            Ok(0)
+        }
+        fn tcp_close(&self, _: SocketId) -> kiln_init::net::Result<()> {
+            self.socket.lock().closed_by_us = true;
+            Ok(())
+        }
+        fn tcp_release(&self, _: SocketId) {}
+        fn wait(&self, _: core::time::Duration) {}
+    }
+
+    fn slot() -> Slot {
+        Slot {
+            id: 1,
+            pending: Vec::new(),
+            peer_done: false,
+        }
+    }
+
+    #[test]
+    fn echoes_then_closes_after_the_peer_does() {
+        let net = FakeNet::new(TcpState::Listen, b"", 100);
+        let mut slot = slot();
+        let mut buf = [0u8; 4];
+        assert!(matches!(step(&net, &mut slot, &mut buf), Step::Idle));
+        {
+            let mut socket = net.socket.lock();
+            socket.state = TcpState::Established;
+            socket.inbox = b"hello".to_vec();
+        }
+        // Four bytes a round (the buffer), then the fifth.
+        assert!(matches!(step(&net, &mut slot, &mut buf), Step::Moved));
+        assert!(matches!(step(&net, &mut slot, &mut buf), Step::Moved));
+        assert!(matches!(step(&net, &mut slot, &mut buf), Step::Idle));
+        assert_eq!(net.socket.lock().outbox, b"hello");
+        net.socket.lock().state = TcpState::CloseWait;
+        assert!(matches!(step(&net, &mut slot, &mut buf), Step::Finished));
+        assert!(net.socket.lock().closed_by_us);
+    }
+
+    #[test]
+    fn a_full_send_buffer_keeps_the_rest_for_later() {
+        let net = FakeNet::new(TcpState::CloseWait, b"abcdef", 2);
+        let mut slot = slot();
+        let mut buf = [0u8; 16];
+        assert!(matches!(step(&net, &mut slot, &mut buf), Step::Moved));
+        assert_eq!(slot.pending, b"cdef");
+        // No room: nothing moves, nothing is lost, the connection stays.
+        assert!(matches!(step(&net, &mut slot, &mut buf), Step::Idle));
+        net.socket.lock().room = 10;
+        assert!(matches!(step(&net, &mut slot, &mut buf), Step::Moved));
+        assert_eq!(net.socket.lock().outbox, b"abcdef");
+        // The peer is done and everything went back: close.
+        assert!(matches!(step(&net, &mut slot, &mut buf), Step::Finished));
+    }
+
+    #[test]
+    fn a_reset_connection_is_finished() {
+        let net = FakeNet::new(TcpState::Closed, b"", 10);
+        assert!(matches!(
+            step(&net, &mut slot(), &mut [0u8; 4]),
+            Step::Finished
+        ));
+    }
+
     #[test]
     fn without_a_network_it_fails() {
         let outcome = run(PROGRAM, &["--port", "7"]);

@@ -50,6 +50,10 @@ use device::{FilteredNic, RX_BUFFER_LEN};
 
 /// Bytes of receive and of send buffer per TCP socket.
 const TCP_BUFFER_LEN: usize = 8 * 1024;
+/// Seconds without an answer from the peer before a connection is given up.
+const TCP_TIMEOUT_SECS: u64 = 60;
+/// Seconds of silence before a keep-alive probes the peer.
+const TCP_KEEP_ALIVE_SECS: u64 = 20;
 /// The first ephemeral port `tcp_connect` uses (IANA's dynamic range).
 const EPHEMERAL_FIRST: u16 = 49152;
 const EPHEMERAL_COUNT: u16 = 16384;
@@ -351,10 +355,17 @@ impl Stack {
     }
 
     fn new_socket(&mut self) -> tcp::Socket<'static> {
-        tcp::Socket::new(
+        let mut socket = tcp::Socket::new(
             tcp::SocketBuffer::new(vec![0; TCP_BUFFER_LEN]),
             tcp::SocketBuffer::new(vec![0; TCP_BUFFER_LEN]),
-        )
+        );
+        // A peer that vanishes (no ACKs, no answer to keep-alives) ends the connection
+        // instead of holding the socket for ever.
+        socket.set_timeout(Some(smoltcp::time::Duration::from_secs(TCP_TIMEOUT_SECS)));
+        socket.set_keep_alive(Some(smoltcp::time::Duration::from_secs(
+            TCP_KEEP_ALIVE_SECS,
+        )));
+        socket
     }
 
     fn add(&mut self, socket: tcp::Socket<'static>) -> SocketId {
