@@ -262,6 +262,15 @@ fn fetch_talks_to_a_server_on_the_hosts_loopback() {
 }
 
 #[test]
+fn without_a_device_the_programs_say_so() {
+    let (mut vm, _rc) = Vm::boot_shell();
+    let output = vm.run("net; echo status $?");
+    assert_eq!(output, "net: this machine has no network\r\nstatus 1\r\n");
+    let output = vm.run("tcpecho --port 7; echo status $?");
+    assert_eq!(output, "tcpecho: this machine has no network\r\nstatus 1\r\n");
+}
+
+#[test]
 fn the_launcher_refuses_forwards_off_loopback() {
     let launcher = kiln::image::build_launcher().unwrap_or_else(|e| panic!("{e}"));
     for (flag, message) in [
