@@ -36,6 +36,14 @@ impl Platform for BoardPlatform {
         Some(&PLATFORM)
     }
 
+    fn cycles(&self) -> Option<u64> {
+        Some(time::rdtsc())
+    }
+
+    fn cycles_per_second(&self) -> Option<u64> {
+        time::tsc_hz()
+    }
+
     fn current_thread(&self) -> ThreadId {
         sched::current_id()
     }

@@ -90,6 +90,15 @@ pub trait Platform: Send + Sync {
     fn shared(&self) -> Option<&'static dyn Platform> {
         None
     }
+    /// The CPU's cycle counter (the TSC), where the platform exposes it: for timing
+    /// short intervals that `now()` would round (the `kbench` utility).
+    fn cycles(&self) -> Option<u64> {
+        None
+    }
+    /// The rate of [`Platform::cycles`] in cycles per second, once known.
+    fn cycles_per_second(&self) -> Option<u64> {
+        None
+    }
     /// Starts `body` on a new thread named `name`.
     ///
     /// If the thread dies without returning from `body` (a panic, a CPU exception, a

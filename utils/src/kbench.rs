@@ -65,8 +65,12 @@ static SPAWNEE: Program = Program {
 };
 
 fn spawnee(ctx: &mut Context<'_>) -> Status {
-    let first = ctx.platform.now();
-    let bytes = ns(first).to_le_bytes();
+    // The same source as `Clock`: the TSC where there is one, else `now()`.
+    let first = match (ctx.platform.cycles(), ctx.platform.cycles_per_second()) {
+        (Some(cycles), Some(hz)) if hz > 0 => cycles,
+        _ => ns(ctx.platform.now()),
+    };
+    let bytes = first.to_le_bytes();
     let _ = embedded_io::Write::write_all(&mut ctx.out(), &bytes);
     STATUS_OK
 }
@@ -98,12 +102,15 @@ fn body(ctx: &mut Context<'_>) -> cli::Result<Status> {
     while platform.now() < CALIBRATED_AFTER {
         ctx.sleep(CALIBRATED_AFTER - platform.now())?;
     }
+    let clock = Clock::new(platform);
+    let source = clock.source();
     let line = match test.as_str() {
-        "spawn" => summary("spawn_ns", spawn(ctx, platform, count)?),
-        "yield" => summary("yield_ns", yield_pingpong(platform, count)?),
+        "spawn" => summary("spawn_ns", spawn(ctx, clock, count)?, source),
+        "yield" => summary("yield_ns", yield_pingpong(clock, count)?, source),
         "switch" => summary(
             "switch_ns",
-            switches(platform, Duration::from_millis(count))?,
+            switches(clock, Duration::from_millis(count))?,
+            source,
         ),
         "sleepers" => sleepers(ctx, platform, count)?,
         other => return Err(Error::usage("unknown test", other)),
@@ -116,20 +123,67 @@ fn ns(duration: Duration) -> u64 {
     u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }
 
+/// Timestamps for samples: raw TSC cycles where the platform has them (`now()` clamps
+/// to the tick while a tick is pending, which would hide short intervals), else `now()`.
+#[derive(Clone, Copy)]
+struct Clock {
+    platform: &'static dyn Platform,
+    /// TSC cycles per second; `None` reads `now()` in nanoseconds.
+    hz: Option<u64>,
+}
+
+impl Clock {
+    fn new(platform: &'static dyn Platform) -> Clock {
+        let hz = platform
+            .cycles_per_second()
+            .filter(|&hz| hz > 0 && platform.cycles().is_some());
+        Clock { platform, hz }
+    }
+
+    /// A timestamp in clock units.
+    fn read(&self) -> u64 {
+        match self.hz {
+            Some(_) => self.platform.cycles().unwrap_or(0),
+            None => ns(self.platform.now()),
+        }
+    }
+
+    /// Clock units to nanoseconds.
+    fn to_ns(&self, units: u64) -> u64 {
+        match self.hz {
+            Some(hz) => (u128::from(units) * 1_000_000_000 / u128::from(hz)) as u64,
+            None => units,
+        }
+    }
+
+    /// Nanoseconds to clock units.
+    fn from_ns(&self, nanos: u64) -> u64 {
+        match self.hz {
+            Some(hz) => (u128::from(nanos) * u128::from(hz) / 1_000_000_000) as u64,
+            None => nanos,
+        }
+    }
+
+    /// What the samples are timed with, for the output line.
+    fn source(&self) -> &'static str {
+        if self.hz.is_some() { "tsc" } else { "now" }
+    }
+}
+
 fn spawn_error(error: kiln_init::jobs::Error) -> Error {
     Error::failed(error)
 }
 
 /// `kbench NAME p50=.. p99=.. min=.. max=.. n=..` for `samples` (nanoseconds).
-fn summary(name: &str, mut samples: Vec<u64>) -> String {
+fn summary(name: &str, mut samples: Vec<u64>, clock: &str) -> String {
     samples.sort_unstable();
     let n = samples.len();
     if n == 0 {
-        return alloc::format!("kbench {name} n=0\n");
+        return alloc::format!("kbench {name} n=0 clock={clock}\n");
     }
     let at = |q: usize| samples[(n * q / 100).min(n - 1)];
     alloc::format!(
-        "kbench {name} p50={} p99={} min={} max={} n={n}\n",
+        "kbench {name} p50={} p99={} min={} max={} n={n} clock={clock}\n",
         at(50),
         at(99),
         samples[0],
@@ -160,12 +214,8 @@ impl Stamp {
     }
 }
 
-fn spawn(
-    ctx: &Context<'_>,
-    platform: &'static dyn Platform,
-    count: u64,
-) -> cli::Result<Vec<u64>> {
-    let table = JobTable::new(platform);
+fn spawn(ctx: &Context<'_>, clock: Clock, count: u64) -> cli::Result<Vec<u64>> {
+    let table = JobTable::new(clock.platform);
     let stamp = Arc::new(Stamp {
         bytes: spin::Mutex::new(Vec::new()),
     });
@@ -187,7 +237,7 @@ fn spawn(
         }
         let argv = vec![String::from(SPAWNEE.name)];
         let task = program_task(run.clone());
-        let issued = ns(platform.now());
+        let issued = clock.read();
         let job = table
             .spawn(SPAWNEE.name, argv, task, Vec::new())
             .map_err(spawn_error)?;
@@ -196,7 +246,7 @@ fn spawn(
         let first = stamp
             .take()
             .ok_or_else(|| Error::failed("the spawned job reported no start time"))?;
-        samples.push(first.saturating_sub(issued));
+        samples.push(clock.to_ns(first.saturating_sub(issued)));
     }
     Ok(samples)
 }
@@ -212,7 +262,8 @@ fn start(
         .map_err(spawn_error)
 }
 
-fn yield_pingpong(platform: &'static dyn Platform, batches: u64) -> cli::Result<Vec<u64>> {
+fn yield_pingpong(clock: Clock, batches: u64) -> cli::Result<Vec<u64>> {
+    let platform = clock.platform;
     let table = JobTable::new(platform);
     let started = Arc::new(AtomicU32::new(0));
     let done = Arc::new(AtomicBool::new(false));
@@ -223,11 +274,11 @@ fn yield_pingpong(platform: &'static dyn Platform, batches: u64) -> cli::Result<
             barrier(platform, &started);
             let mut local = Vec::with_capacity(batches as usize);
             for _ in 0..batches {
-                let before = platform.now();
+                let before = clock.read();
                 for _ in 0..YIELD_BATCH {
                     platform.yield_now();
                 }
-                let elapsed = ns(platform.now() - before);
+                let elapsed = clock.to_ns(clock.read().saturating_sub(before));
                 // Each round trip is two yields: ping's and pong's.
                 local.push(elapsed / (2 * YIELD_BATCH));
             }
@@ -261,12 +312,13 @@ fn barrier(platform: &dyn Platform, started: &AtomicU32) {
 }
 
 /// A busy loop that reads the clock until `end` and notes every gap (start, end).
-fn busy_gaps(platform: &dyn Platform, end: u64) -> Vec<(u64, u64)> {
+fn busy_gaps(clock: Clock, end: u64) -> Vec<(u64, u64)> {
+    let gap = clock.from_ns(SWITCH_GAP_NS);
     let mut gaps = Vec::with_capacity(SWITCH_GAPS_MAX);
-    let mut last = ns(platform.now());
+    let mut last = clock.read();
     while last < end {
-        let now = ns(platform.now());
-        if now - last > SWITCH_GAP_NS && gaps.len() < SWITCH_GAPS_MAX {
+        let now = clock.read();
+        if now.saturating_sub(last) > gap && gaps.len() < SWITCH_GAPS_MAX {
             gaps.push((last, now));
         }
         last = now;
@@ -274,29 +326,31 @@ fn busy_gaps(platform: &dyn Platform, end: u64) -> Vec<(u64, u64)> {
     gaps
 }
 
-/// Switch latencies into `to`: for each gap of `to`, the gap of `from` that contains its
-/// end (only `from` ran then) gives the switch from `from`'s last reading.
+/// Switch latencies into `to` (in clock units): a gap of `to` ends with a switch from
+/// `from` when `from` stopped inside it and was still off the CPU when `to` resumed;
+/// the switch runs from `from`'s last reading to `to`'s first. (A gap of `to` that
+/// `from` did not run in, e.g. a plain timer tick, has no such gap of `from`.)
 fn match_switches(from: &[(u64, u64)], to: &[(u64, u64)], samples: &mut Vec<u64>) {
-    for &(_, resumed) in to {
+    for &(stopped, resumed) in to {
         if let Some(&(left, _)) = from
             .iter()
-            .find(|&&(left, back)| left < resumed && resumed < back)
+            .find(|&&(left, back)| stopped < left && left < resumed && resumed < back)
         {
             samples.push(resumed - left);
         }
     }
 }
 
-fn switches(platform: &'static dyn Platform, duration: Duration) -> cli::Result<Vec<u64>> {
-    let table = JobTable::new(platform);
-    let end = ns(platform.now() + duration);
+fn switches(clock: Clock, duration: Duration) -> cli::Result<Vec<u64>> {
+    let table = JobTable::new(clock.platform);
+    let end = clock.read() + clock.from_ns(ns(duration));
     let mut jobs = Vec::new();
     let mut results = Vec::new();
     for name in ["kbench-busy-a", "kbench-busy-b"] {
         let result = Arc::new(spin::Mutex::new(Vec::new()));
         let out = result.clone();
         jobs.push(start(&table, name, move |_| {
-            *out.lock() = busy_gaps(platform, end);
+            *out.lock() = busy_gaps(clock, end);
             STATUS_OK
         })?);
         results.push(result);
@@ -309,7 +363,7 @@ fn switches(platform: &'static dyn Platform, duration: Duration) -> cli::Result<
     let mut samples = Vec::new();
     match_switches(&a, &b, &mut samples);
     match_switches(&b, &a, &mut samples);
-    Ok(samples)
+    Ok(samples.into_iter().map(|units| clock.to_ns(units)).collect())
 }
 
 fn sleepers(
@@ -375,16 +429,17 @@ mod tests {
     fn summary_reports_percentiles() {
         let samples: Vec<u64> = (1..=100).rev().collect();
         assert_eq!(
-            summary("x_ns", samples),
-            "kbench x_ns p50=51 p99=100 min=1 max=100 n=100\n"
+            summary("x_ns", samples, "tsc"),
+            "kbench x_ns p50=51 p99=100 min=1 max=100 n=100 clock=tsc\n"
         );
     }
 
     #[test]
     fn switches_are_matched_to_the_gap_they_end() {
-        // A ran until 100, B from 130 to 500, A again from 520.
+        // A ran until 100, B from 130 to 500, A again from 520; B also took a tick
+        // (300 to 310) without a switch.
         let a = [(100, 520)];
-        let b = [(10, 130), (500, 600)];
+        let b = [(10, 130), (300, 310), (500, 600)];
         let mut samples = Vec::new();
         match_switches(&a, &b, &mut samples);
         assert_eq!(samples, vec![30]);
