@@ -56,7 +56,10 @@ pub fn build(quiet: bool) -> Result<PathBuf, String> {
         return Err(format!("kiln: building the image failed ({status})"));
     }
     let image = image_path();
-    crate::symbols::embed(&image)?;
+    // Without the table the image still runs; reports then lack function names.
+    if let Err(why) = crate::symbols::embed(&image) {
+        eprintln!("{why}; fault reports and ps will not name functions");
+    }
     Ok(image)
 }
 

@@ -95,7 +95,8 @@ impl Platform for BoardPlatform {
     }
 
     fn memory(&self, thread: ThreadId) -> Option<usize> {
-        heap::held_by(thread)
+        // A live thread that has not allocated yet holds nothing.
+        heap::held_by(thread).or_else(|| sched::cpu_ns(thread).map(|_| 0))
     }
 
     fn kill(&self, thread: ThreadId) -> bool {

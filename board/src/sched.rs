@@ -108,7 +108,7 @@ struct Thread {
 unsafe impl Send for Thread {}
 
 struct Scheduler {
-    threads: Vec<Box<Thread>>,
+    threads: Vec<Thread>,
     current: u64,
     wake_queue: heapless::Deque<u64, WAKE_QUEUE_LEN>,
     slice_start_tick: u64,
@@ -140,10 +140,7 @@ impl Scheduler {
     }
 
     fn get_mut(&mut self, id: u64) -> Option<&mut Thread> {
-        self.threads
-            .iter_mut()
-            .find(|t| t.id == id)
-            .map(|t| &mut **t)
+        self.threads.iter_mut().find(|t| t.id == id)
     }
 
     fn current_mut(&mut self) -> &mut Thread {
@@ -237,7 +234,7 @@ fn save_below_red_zone(frame: *mut Frame) -> *mut Frame {
 /// Registers the boot thread (the caller) as thread 1, the future idle loop.
 pub fn init(boot_stack: (u64, u64)) {
     let mut s = SCHED.lock();
-    s.threads.push(Box::new(Thread {
+    s.threads.push(Thread {
         id: IDLE_ID,
         name: heapless::String::try_from("idle").unwrap_or_default(),
         state: State::Running,
@@ -252,7 +249,7 @@ pub fn init(boot_stack: (u64, u64)) {
         joiners: heapless::Vec::new(),
         kill_requested: false,
         preempt_count: 0,
-    }));
+    });
 }
 
 /// The running thread's id.
@@ -292,7 +289,7 @@ pub fn spawn(name: &str, body: Body, on_abort: Option<AbortHook>) -> Result<u64,
             break;
         }
     }
-    s.threads.push(Box::new(Thread {
+    s.threads.push(Thread {
         id,
         name: thread_name,
         state: State::Runnable,
@@ -307,7 +304,7 @@ pub fn spawn(name: &str, body: Body, on_abort: Option<AbortHook>) -> Result<u64,
         joiners: heapless::Vec::new(),
         kill_requested: false,
         preempt_count: 0,
-    }));
+    });
     Ok(id)
 }
 

@@ -11,9 +11,12 @@ use crate::{heap, kprintln, sched, time};
 
 const MILLI: u64 = 1_000_000;
 
+/// A self-test: its name, and a function that says whether it passed.
+type SelfTest = (&'static str, fn() -> bool);
+
 /// Runs every self-test; returns how many failed.
 pub fn run() -> u32 {
-    let tests: [(&str, fn() -> bool); 5] = [
+    let tests: [SelfTest; 5] = [
         ("timer", timer),
         ("preemption", preemption),
         ("sleep", sleep_accuracy),

@@ -108,11 +108,6 @@ pub fn on_interrupt() {
     }
 }
 
-/// Bytes dropped because nobody read them in time.
-pub fn dropped() -> u64 {
-    RX_DROPPED.load(Ordering::Relaxed)
-}
-
 /// Takes buffered input without blocking.
 pub fn try_read(buf: &mut [u8]) -> usize {
     let mut rx = RX.lock();

@@ -40,7 +40,7 @@ static mut AREA: Area = initial_area();
 fn area() -> &'static [u8; AREA_SIZE] {
     // SAFETY: the area is only written before boot (by the launcher, in the file); at
     // run time it is read-only.
-    unsafe { &(*(&raw const AREA)).0 }
+    unsafe { &*(&raw const AREA).cast::<[u8; AREA_SIZE]>() }
 }
 
 fn read_u32(bytes: &[u8], at: usize) -> u32 {

@@ -75,8 +75,3 @@ pub fn now_ns() -> u64 {
         return base + (since_tick * NANOS_PER_TICK / per_tick).min(NANOS_PER_TICK - 1);
     }
 }
-
-/// Converts TSC cycles to nanoseconds, once calibrated.
-pub fn tsc_to_ns(cycles: u64) -> Option<u64> {
-    tsc_hz().map(|hz| (cycles as u128 * 1_000_000_000 / hz as u128) as u64)
-}

@@ -124,6 +124,8 @@ fn ten_thousand_spawns_leave_the_heap_as_it_was() {
 fn ps_shows_the_memory_a_job_holds_and_lost_memory_is_shown() {
     let (mut vm, _rc) = Vm::boot_shell();
     vm.run("sleep 3600 &");
+    // The shell waits for this job, so the sleep job gets the CPU and sets up.
+    vm.run("true");
     let ps = vm.run("ps");
     let row = ps
         .lines()

@@ -130,7 +130,7 @@ fn keyboard_and_vga_console() {
     let mut config = config();
     config.vga = true;
     config.monitor_socket = Some(socket.path.clone());
-    let (mut vm, _rc) = Vm::boot_shell_with(config);
+    let (vm, _rc) = Vm::boot_shell_with(config);
     let mut monitor = Monitor::connect(&socket.path);
     let deadline = Instant::now() + kiln_tests::DEFAULT_TIMEOUT;
     while !monitor

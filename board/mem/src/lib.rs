@@ -104,7 +104,7 @@ mod tests {
             memset(buf.as_mut_ptr(), b'z' as i32, 2);
             assert_eq!(&buf, b"zzbcdf");
             assert!(memcmp(b"ab".as_ptr(), b"ac".as_ptr(), 2) < 0);
-            assert_eq!(strlen(b"kiln\0".as_ptr()), 4);
+            assert_eq!(strlen(c"kiln".as_ptr().cast()), 4);
         }
     }
 }
