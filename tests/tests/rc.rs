@@ -170,3 +170,14 @@ fn each_parse_error_class_has_its_own_message() {
         vm.expect(PROMPT);
     }
 }
+
+#[test]
+fn the_rc_script_comes_through_fw_cfg_on_microvm_too() {
+    let file = TempFile::new("rc", b"echo rc on microvm\nret 5\n");
+    let mut config = kiln_tests::config();
+    config.machine = kiln_tests::Machine::Microvm;
+    config.rc = Some(file.path.clone());
+    let mut vm = Vm::boot(&config);
+    vm.expect("rc on microvm\r\n");
+    assert_eq!(vm.wait_exit(), Some(5));
+}
