@@ -98,7 +98,7 @@ impl Plan {
             }
         } else {
             Plan {
-                boot_runs: 7,
+                boot_runs: 11,
                 round_trips: 200,
                 switch_ms: 2000,
                 kiln_ram_step: 1,
@@ -255,33 +255,74 @@ fn ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
 }
 
-/// Boots `make()` until `runs` runs reached `prompt` (at most twice as many attempts);
-/// returns the times in ms and how many attempts failed.
-fn boot_times(
-    make: &dyn Fn() -> Command,
-    prompt: &str,
-    runs: usize,
+/// One guest of the boot figures and what its runs gave.
+struct BootGuest<'a> {
+    key: &'static str,
+    label: &'static str,
+    make: &'a dyn Fn() -> Command,
+    prompt: &'a str,
     timeout: Duration,
-) -> (Vec<f64>, usize, Option<String>) {
-    let mut times = Vec::new();
-    let mut failures = 0;
-    let mut last_error = None;
-    while times.len() < runs && times.len() + failures < 2 * runs {
-        match Guest::start(make()) {
-            Ok(mut guest) => match guest.expect(prompt, timeout) {
-                Ok(at) => times.push(ms(at - guest.started)),
+    /// Milliseconds from QEMU start to the prompt, one per successful run.
+    times: Vec<f64>,
+    failures: usize,
+    last_error: Option<String>,
+}
+
+impl<'a> BootGuest<'a> {
+    fn new(
+        key: &'static str,
+        label: &'static str,
+        make: &'a dyn Fn() -> Command,
+        prompt: &'a str,
+        timeout: Duration,
+    ) -> BootGuest<'a> {
+        BootGuest {
+            key,
+            label,
+            make,
+            prompt,
+            timeout,
+            times: Vec::new(),
+            failures: 0,
+            last_error: None,
+        }
+    }
+
+    /// One boot; a failure is counted and remembered.
+    fn boot(&mut self) {
+        match Guest::start((self.make)()) {
+            Ok(mut guest) => match guest.expect(self.prompt, self.timeout) {
+                Ok(at) => self.times.push(ms(at - guest.started)),
                 Err(why) => {
-                    failures += 1;
-                    last_error = Some(format!("{why}; console ended with: {:?}", guest.tail(300)));
+                    self.failures += 1;
+                    self.last_error =
+                        Some(format!("{why}; console ended with: {:?}", guest.tail(300)));
                 }
             },
             Err(why) => {
-                failures += 1;
-                last_error = Some(why);
+                self.failures += 1;
+                self.last_error = Some(why);
             }
         }
     }
-    (times, failures, last_error)
+}
+
+/// Boots the guests in turn, round after round, until each has `runs` runs that
+/// reached the prompt (or twice as many attempts): interleaving spreads the host's
+/// load over every guest alike.
+fn boot_rounds(guests: &mut [BootGuest<'_>], runs: usize) {
+    loop {
+        let mut booted = false;
+        for guest in guests.iter_mut() {
+            if guest.times.len() < runs && guest.times.len() + guest.failures < 2 * runs {
+                guest.boot();
+                booted = true;
+            }
+        }
+        if !booted {
+            return;
+        }
+    }
 }
 
 /// True if `make(mib)` reaches `prompt` within `timeout`.
@@ -456,100 +497,127 @@ fn run(options: &Options) -> Result<(), String> {
     report.line("|---|---|---|---|---|---|---|---|");
     let mut commands = Vec::new();
     let mut microvm_notes: Vec<String> = Vec::new();
+    let (stripped_image, _) = image_size::stripped(&image, &dir, "kiln-image.stripped")?;
     for &accel in &accels {
         let accel_name = if accel == Accel::Kvm { "kvm" } else { "tcg" };
         for machine_type in [Machine::Microvm, Machine::Pc] {
             let m = machine_type.name();
             let key = |guest: &str| format!("boot.{m}.{accel_name}.{guest}");
-            progress(&format!("boot to prompt: {m}, {accel_name}"));
 
+            // On microvm the Debian kernel cannot calibrate its TSC (no HPET or PM
+            // timer) and then waits for a timer tick that never comes; telling it the
+            // TSC rate avoids that. How often the plain command line hangs is measured.
+            let extra = match machine_type {
+                Machine::Microvm => format!("tsc_early_khz={}", host_tsc_khz()),
+                Machine::Pc => String::new(),
+            };
+            if let Some(peer) = &peer
+                && machine_type == Machine::Microvm
+            {
+                progress(&format!(
+                    "peer on {m}/{accel_name} with its plain command line"
+                ));
+                let plain_make =
+                    |_: u32| peer_command(&qemu, peer, machine_type, accel, BOOT_MEMORY_MIB, "");
+                let tries = plan.boot_runs;
+                let hung = (0..tries)
+                    .filter(|_| !reaches(&plain_make, BOOT_MEMORY_MIB, peer::PROMPT, PEER_TIMEOUT))
+                    .count();
+                report.figure(&key("peer_plain_hung"), format!("{hung}/{tries}"));
+                microvm_notes.push(format!(
+                    "On microvm/{accel_name} the peer boots with `{extra}` added to its command line: with the plain `{}` it hung (no prompt within {} s) in {hung} of {tries} boots in this run. The Debian kernel finds no HPET or PM timer to calibrate its TSC against, marks the TSC unstable and waits for a timer tick that never comes (DESIGN.md, \"Boot\").",
+                    peer::APPEND,
+                    PEER_TIMEOUT.as_secs()
+                ));
+            }
+
+            progress(&format!("boot to prompt: {m}, {accel_name}"));
+            let floor_char = (pvh::CHARACTER as char).to_string();
             let floor_make =
                 || plain_command(&qemu, machine_type, accel, BOOT_MEMORY_MIB, &floor_elf);
-            let floor_char = (pvh::CHARACTER as char).to_string();
-            let (floor, floor_failed, floor_err) =
-                boot_times(&floor_make, &floor_char, plan.boot_runs, KILN_TIMEOUT);
             let kiln_make =
                 || kiln_config(&image, machine_type, accel, BOOT_MEMORY_MIB, &rc).command(&qemu);
-            let (kiln_t, kiln_failed, kiln_err) =
-                boot_times(&kiln_make, KILN_PROMPT, plan.boot_runs, KILN_TIMEOUT);
-            commands.push((format!("kiln, {m}, {accel_name}"), shown(&kiln_make())));
-            commands.push((
-                format!("VMM floor, {m}, {accel_name}"),
-                shown(&floor_make()),
-            ));
+            let stripped_make = || {
+                kiln_config(&stripped_image, machine_type, accel, BOOT_MEMORY_MIB, &rc)
+                    .command(&qemu)
+            };
+            let peer_make = || {
+                let peer = peer.as_ref().expect("only made with a peer");
+                peer_command(&qemu, peer, machine_type, accel, BOOT_MEMORY_MIB, &extra)
+            };
+            let mut guests: Vec<BootGuest<'_>> = vec![
+                BootGuest::new("floor", "VMM floor", &floor_make, &floor_char, KILN_TIMEOUT),
+                BootGuest::new("kiln", "kiln", &kiln_make, KILN_PROMPT, KILN_TIMEOUT),
+                BootGuest::new(
+                    "kiln_stripped",
+                    "kiln, stripped ELF (same image, no symbols/debug info)",
+                    &stripped_make,
+                    KILN_PROMPT,
+                    KILN_TIMEOUT,
+                ),
+            ];
+            if peer.is_some() {
+                guests.push(BootGuest::new(
+                    "peer",
+                    "Linux + BusyBox",
+                    &peer_make,
+                    peer::PROMPT,
+                    PEER_TIMEOUT,
+                ));
+            }
+            boot_rounds(&mut guests, plan.boot_runs);
 
-            let floor_s = Summary::of(&floor).ok_or_else(|| {
-                format!("kiln bench: the VMM floor guest never printed on {m}/{accel_name}: {floor_err:?}")
-            })?;
-            let kiln_s = Summary::of(&kiln_t).ok_or_else(|| {
-                format!(
-                    "kiln bench: kiln never reached its prompt on {m}/{accel_name}: {kiln_err:?}"
-                )
-            })?;
-            report.summary(&key("floor"), &floor_s);
-            report.summary(&key("kiln"), &kiln_s);
+            let mut summaries = Vec::new();
+            for guest in &guests {
+                let summary = Summary::of(&guest.times).ok_or_else(|| {
+                    format!(
+                        "kiln bench: {} never reached its prompt on {m}/{accel_name}: {:?}",
+                        guest.label, guest.last_error
+                    )
+                })?;
+                report.summary(&key(guest.key), &summary);
+                commands.push((
+                    format!("{}, {m}, {accel_name}", guest.label),
+                    shown(&(guest.make)()),
+                ));
+                summaries.push(summary);
+            }
+            let (floor_s, kiln_s) = (summaries[0], summaries[1]);
             let share = kiln_s.median - floor_s.median;
             report.figure(&key("kiln_share_ms"), format!("{share:.3}"));
-            let row = |guest: &str, s: &Summary, failed: usize, ratio: &str| {
+            let stripped_share = summaries[2].median - floor_s.median;
+            report.figure(
+                &key("kiln_stripped_share_ms"),
+                format!("{stripped_share:.3}"),
+            );
+            let row = |guest: &BootGuest<'_>, s: &Summary, ratio: &str| {
                 format!(
-                    "| {m} | {accel_name} | {guest} | {:.1} | {:.1} | {:.1} | {} ({failed}) | {ratio} |",
-                    s.median, s.min, s.max, s.runs
+                    "| {m} | {accel_name} | {} | {:.1} | {:.1} | {:.1} | {} ({}) | {ratio} |",
+                    guest.label, s.median, s.min, s.max, s.runs, guest.failures
                 )
             };
-            report.line(&row("VMM floor", &floor_s, floor_failed, ""));
-            report.line(&row("kiln", &kiln_s, kiln_failed, ""));
-            report.line(&format!(
-                "| {m} | {accel_name} | kiln's own share (kiln − floor) | {share:.1} | | | | |"
-            ));
-            if let Some(peer) = &peer {
-                // On microvm the Debian kernel cannot calibrate its TSC (no HPET or PM
-                // timer) and then waits for a timer tick that never comes; telling it the
-                // TSC rate avoids that. How often the plain command line hangs is measured.
-                let extra = match machine_type {
-                    Machine::Microvm => format!("tsc_early_khz={}", host_tsc_khz()),
-                    Machine::Pc => String::new(),
+            for (i, (guest, summary)) in guests.iter().zip(&summaries).enumerate() {
+                let ratio = if guest.key == "peer" {
+                    let ratio = summary.median / kiln_s.median;
+                    report.figure(&key("ratio"), format!("{ratio:.1}"));
+                    report.figure(&key("peer_failed"), guest.failures);
+                    format!("{ratio:.1}×")
+                } else {
+                    String::new()
                 };
-                if machine_type == Machine::Microvm {
-                    progress(&format!("peer on {m} with its plain command line"));
-                    let plain_make = |_: u32| {
-                        peer_command(&qemu, peer, machine_type, accel, BOOT_MEMORY_MIB, "")
-                    };
-                    let tries = plan.boot_runs;
-                    let hung = (0..tries)
-                        .filter(|_| !reaches(&plain_make, BOOT_MEMORY_MIB, peer::PROMPT, PEER_TIMEOUT))
-                        .count();
-                    report.figure(&key("peer_plain_hung"), format!("{hung}/{tries}"));
-                    microvm_notes.push(format!(
-                        "On microvm/{accel_name} the peer boots with `{extra}` added to its command line: with the plain `{}` it hung (no prompt within {} s) in {hung} of {tries} boots in this run. The Debian kernel finds no HPET or PM timer to calibrate its TSC against, marks the TSC unstable and waits for a timer tick that never comes (DESIGN.md, \"Boot\").",
-                        peer::APPEND,
-                        PEER_TIMEOUT.as_secs()
+                report.line(&row(guest, summary, &ratio));
+                if i == 1 {
+                    report.line(&format!(
+                        "| {m} | {accel_name} | kiln's own share (kiln − floor) | {share:.1} | | | | |"
                     ));
                 }
-                let peer_make =
-                    || peer_command(&qemu, peer, machine_type, accel, BOOT_MEMORY_MIB, &extra);
-                commands.push((format!("peer, {m}, {accel_name}"), shown(&peer_make())));
-                let (peer_t, peer_failed, peer_err) =
-                    boot_times(&peer_make, peer::PROMPT, plan.boot_runs, PEER_TIMEOUT);
-                match Summary::of(&peer_t) {
-                    Some(peer_s) => {
-                        let ratio = peer_s.median / kiln_s.median;
-                        report.summary(&key("peer"), &peer_s);
-                        report.figure(&key("ratio"), format!("{ratio:.1}"));
-                        report.figure(&key("peer_failed"), peer_failed);
-                        report.line(&row(
-                            "Linux + BusyBox",
-                            &peer_s,
-                            peer_failed,
-                            &format!("{ratio:.1}×"),
-                        ));
-                    }
-                    None => {
-                        return Err(format!(
-                            "kiln bench: the peer never reached its prompt on {m}/{accel_name}: {peer_err:?}"
-                        ));
-                    }
+                if i == 2 {
+                    report.line(&format!(
+                        "| {m} | {accel_name} | stripped kiln's own share (stripped − floor) | {stripped_share:.1} | | | | |"
+                    ));
                 }
-            } else {
+            }
+            if peer.is_none() {
                 report.line(&format!(
                     "| {m} | {accel_name} | Linux + BusyBox | skipped (--skip-peer) | | | | |"
                 ));
@@ -577,7 +645,9 @@ fn run(options: &Options) -> Result<(), String> {
     report.line("");
     report.line("## Image size");
     report.line("");
-    let (_, with_utils) = image_size::stripped(&image, &dir, "kiln-image.stripped")?;
+    let with_utils = std::fs::metadata(&stripped_image)
+        .map_err(|e| format!("kiln bench: {e}"))?
+        .len();
     let no_utils_image =
         image_size::build_without_utilities(root, &dir.join("no-utils"), options.quick)?;
     let (_, without_utils) =
@@ -848,7 +918,7 @@ fn in_image(
     report.line("## In the image (kbench)");
     report.line("");
     report.line(&format!(
-        "Typed at the kiln shell of one boot (pc, TCG, -m {KBENCH_MEMORY_MIB}); the `kbench` utility (`utils/src/kbench.rs`) times with `Platform::now()`, the TSC-refined clock, and prints percentiles over its samples. Under TCG the \"TSC\" is QEMU's emulated counter, so these are emulated-CPU times."
+        "Typed at the kiln shell of one boot (pc, TCG, -m {KBENCH_MEMORY_MIB}); the `kbench` utility (`utils/src/kbench.rs`) times with the raw TSC (`Platform::cycles`, converted with the rate the board calibrated against its timer ticks) and prints percentiles over its samples. Under TCG the TSC is QEMU's emulated counter, which follows host time, so these are emulated-CPU times and include any time the host took QEMU's vCPU thread off the CPU."
     ));
     report.line("");
     report.line("| figure | command | p50 | p99 | min | max | samples |");

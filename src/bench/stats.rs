@@ -33,7 +33,7 @@ fn sorted(samples: &[f64]) -> Vec<f64> {
 /// an even count is the mean of the middle two.
 fn percentile_sorted(sorted: &[f64], p: f64) -> f64 {
     let n = sorted.len();
-    if p == 50.0 && n % 2 == 0 {
+    if p == 50.0 && n.is_multiple_of(2) {
         return (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0;
     }
     let rank = ((p / 100.0) * n as f64).ceil() as usize;

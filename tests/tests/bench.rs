@@ -14,7 +14,7 @@ use kiln::image;
 fn expected_keys() -> Vec<String> {
     let mut keys = vec!["kvm.measured".to_string()];
     for machine in ["pc", "microvm"] {
-        for guest in ["floor", "kiln", "peer"] {
+        for guest in ["floor", "kiln", "kiln_stripped", "peer"] {
             for stat in ["median", "min", "max", "runs"] {
                 keys.push(format!("boot.{machine}.tcg.{guest}.{stat}"));
             }
@@ -67,7 +67,10 @@ fn quick_bench_produces_every_figure() {
     let _ = std::fs::remove_file(&output);
 
     for heading in ["## Machine", "nproc", "CPU", "QEMU", "date"] {
-        assert!(report.contains(heading), "no {heading:?} in the report:\n{report}");
+        assert!(
+            report.contains(heading),
+            "no {heading:?} in the report:\n{report}"
+        );
     }
     let figures: Vec<(&str, &str)> = report
         .lines()

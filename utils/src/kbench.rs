@@ -208,7 +208,9 @@ impl ByteSink for Stamp {
 impl Stamp {
     fn take(&self) -> Option<u64> {
         let mut bytes = self.bytes.lock();
-        let stamp = <[u8; 8]>::try_from(bytes.as_slice()).ok().map(u64::from_le_bytes);
+        let stamp = <[u8; 8]>::try_from(bytes.as_slice())
+            .ok()
+            .map(u64::from_le_bytes);
         bytes.clear();
         stamp
     }
@@ -363,14 +365,13 @@ fn switches(clock: Clock, duration: Duration) -> cli::Result<Vec<u64>> {
     let mut samples = Vec::new();
     match_switches(&a, &b, &mut samples);
     match_switches(&b, &a, &mut samples);
-    Ok(samples.into_iter().map(|units| clock.to_ns(units)).collect())
+    Ok(samples
+        .into_iter()
+        .map(|units| clock.to_ns(units))
+        .collect())
 }
 
-fn sleepers(
-    ctx: &Context<'_>,
-    platform: &'static dyn Platform,
-    count: u64,
-) -> cli::Result<String> {
+fn sleepers(ctx: &Context<'_>, platform: &'static dyn Platform, count: u64) -> cli::Result<String> {
     let sleep = find(ctx.programs, "sleep")
         .ok_or_else(|| Error::failed("no 'sleep' program is baked in"))?;
     let used = || platform.heap_stats().map(|s| s.used);
