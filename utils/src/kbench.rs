@@ -149,7 +149,7 @@ impl Clock {
     }
 
     /// Clock units to nanoseconds.
-    fn to_ns(&self, units: u64) -> u64 {
+    fn units_to_ns(&self, units: u64) -> u64 {
         match self.hz {
             Some(hz) => (u128::from(units) * 1_000_000_000 / u128::from(hz)) as u64,
             None => units,
@@ -157,7 +157,7 @@ impl Clock {
     }
 
     /// Nanoseconds to clock units.
-    fn from_ns(&self, nanos: u64) -> u64 {
+    fn ns_to_units(&self, nanos: u64) -> u64 {
         match self.hz {
             Some(hz) => (u128::from(nanos) * u128::from(hz) / 1_000_000_000) as u64,
             None => nanos,
@@ -248,7 +248,7 @@ fn spawn(ctx: &Context<'_>, clock: Clock, count: u64) -> cli::Result<Vec<u64>> {
         let first = stamp
             .take()
             .ok_or_else(|| Error::failed("the spawned job reported no start time"))?;
-        samples.push(clock.to_ns(first.saturating_sub(issued)));
+        samples.push(clock.units_to_ns(first.saturating_sub(issued)));
     }
     Ok(samples)
 }
@@ -280,7 +280,7 @@ fn yield_pingpong(clock: Clock, batches: u64) -> cli::Result<Vec<u64>> {
                 for _ in 0..YIELD_BATCH {
                     platform.yield_now();
                 }
-                let elapsed = clock.to_ns(clock.read().saturating_sub(before));
+                let elapsed = clock.units_to_ns(clock.read().saturating_sub(before));
                 // Each round trip is two yields: ping's and pong's.
                 local.push(elapsed / (2 * YIELD_BATCH));
             }
@@ -315,7 +315,7 @@ fn barrier(platform: &dyn Platform, started: &AtomicU32) {
 
 /// A busy loop that reads the clock until `end` and notes every gap (start, end).
 fn busy_gaps(clock: Clock, end: u64) -> Vec<(u64, u64)> {
-    let gap = clock.from_ns(SWITCH_GAP_NS);
+    let gap = clock.ns_to_units(SWITCH_GAP_NS);
     let mut gaps = Vec::with_capacity(SWITCH_GAPS_MAX);
     let mut last = clock.read();
     while last < end {
@@ -345,7 +345,7 @@ fn match_switches(from: &[(u64, u64)], to: &[(u64, u64)], samples: &mut Vec<u64>
 
 fn switches(clock: Clock, duration: Duration) -> cli::Result<Vec<u64>> {
     let table = JobTable::new(clock.platform);
-    let end = clock.read() + clock.from_ns(ns(duration));
+    let end = clock.read() + clock.ns_to_units(ns(duration));
     let mut jobs = Vec::new();
     let mut results = Vec::new();
     for name in ["kbench-busy-a", "kbench-busy-b"] {
@@ -367,7 +367,7 @@ fn switches(clock: Clock, duration: Duration) -> cli::Result<Vec<u64>> {
     match_switches(&b, &a, &mut samples);
     Ok(samples
         .into_iter()
-        .map(|units| clock.to_ns(units))
+        .map(|units| clock.units_to_ns(units))
         .collect())
 }
 
