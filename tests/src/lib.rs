@@ -48,11 +48,17 @@ pub fn config() -> Config {
     Config::new(image_path())
 }
 
+/// What QEMU printed (stdout and stderr), and how many of the two streams are open.
 #[derive(Default)]
 struct Console {
     bytes: Vec<u8>,
+    /// Set once both streams have ended, so nothing more can arrive.
     closed: bool,
+    streams_ended: u8,
 }
+
+/// QEMU's stdout and stderr.
+const STREAMS: u8 = 2;
 
 /// A running image.
 pub struct Vm {
@@ -99,10 +105,12 @@ impl Vm {
         Vm::boot(&config)
     }
 
-    /// Boots the default configuration and waits for the first prompt.
+    /// Boots with an rc script that only opens the shell (so no background job of the
+    /// default script prints into the session) and waits for the first prompt.
     pub fn boot_to_prompt() -> Vm {
-        let mut vm = Vm::boot(&config());
-        vm.expect(PROMPT);
+        let (vm, rc) = Vm::boot_shell();
+        // QEMU has read the file by the time the prompt shows.
+        drop(rc);
         vm
     }
 
@@ -233,7 +241,8 @@ fn pump(mut stream: Box<dyn Read + Send>, console: Arc<(Mutex<Console>, Condvar)
         let (lock, ready) = &*console;
         let mut console = lock.lock().expect("console lock");
         if n == 0 {
-            console.closed = true;
+            console.streams_ended += 1;
+            console.closed = console.streams_ended == STREAMS;
             ready.notify_all();
             return;
         }

@@ -77,8 +77,11 @@ fn a_hang_is_ended_by_kill_9_in_the_background_and_foreground() {
     vm.run("kill crash");
     let jobs = vm.run("jobs");
     assert!(jobs.contains("running crash hang"), "{jobs}");
-    vm.run("kill -9 crash");
+    // The report comes whenever the kill lands: before or after the next prompt, which
+    // is redrawn after it. Either way a prompt follows it.
+    vm.send_line("kill -9 crash");
     vm.expect("crash: killed (kill -9)");
+    vm.expect(kiln_tests::PROMPT);
     let jobs = vm.run("wait crash; echo status $?");
     assert!(jobs.contains("status 137"), "{jobs}");
     assert_healthy_and_alive(&mut vm);
@@ -90,8 +93,9 @@ fn a_hang_is_ended_by_kill_9_in_the_background_and_foreground() {
     vm.send_bytes(b"\x03");
     vm.expect(kiln_tests::PROMPT);
     assert_eq!(vm.run("echo $?"), "130\r\n");
-    vm.run("kill -9 crash");
+    vm.send_line("kill -9 crash");
     vm.expect("crash: killed (kill -9)");
+    vm.expect(kiln_tests::PROMPT);
     assert_healthy_and_alive(&mut vm);
 }
 
