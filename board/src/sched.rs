@@ -4,8 +4,9 @@
 //! that woke a thread ([`after_irq`]), or the yield vector a thread raises itself
 //! ([`on_yield`], used by `yield_now`, `park` and thread exit). The interrupted frame
 //! sits on an IST stack, so before switching it is copied below the thread's red zone
-//! on the thread's own stack; the thread resumes from there. Threads woken by an
-//! interrupt (a key, a serial byte) run next, so the shell stays responsive while CPU
+//! on the thread's own stack; the thread resumes from there. Threads just woken (by a
+//! key, a serial byte, a job's end) and threads just created run next, ahead of the
+//! runnable queue, so the shell and the commands it starts stay responsive while CPU
 //! hogs share the rest in [`SLICE_TICKS`] slices.
 //!
 //! Kernel locks (`kiln_init::sync::Mutex`) hold off preemption through a per-thread
@@ -112,6 +113,8 @@ struct Scheduler {
     current: u64,
     wake_queue: heapless::Deque<u64, WAKE_QUEUE_LEN>,
     slice_start_tick: u64,
+    /// A thread interrupted early by a woken one; it runs after the woken threads.
+    resume_next: Option<u64>,
     next_id: u64,
     switches: u64,
 }
@@ -121,6 +124,7 @@ static SCHED: IrqMutex<Scheduler> = IrqMutex::new(Scheduler {
     current: IDLE_ID,
     wake_queue: heapless::Deque::new(),
     slice_start_tick: 0,
+    resume_next: None,
     next_id: IDLE_ID + 1,
     switches: 0,
 });
@@ -133,6 +137,8 @@ static CURRENT_IS_JOB: AtomicBool = AtomicBool::new(false);
 static PREEMPT_COUNT: AtomicU32 = AtomicU32::new(0);
 /// A tick wanted to switch while the count was up.
 static NEED_RESCHED: AtomicBool = AtomicBool::new(false);
+/// The yield in progress is that deferred switch.
+static DEFERRED_SWITCH: AtomicBool = AtomicBool::new(false);
 
 impl Scheduler {
     fn index_of(&self, id: u64) -> Option<usize> {
@@ -170,6 +176,12 @@ impl Scheduler {
                 return id;
             }
         }
+        if let Some(id) = self.resume_next.take()
+            && id != self.current
+            && self.get_mut(id).map(|t| t.state) == Some(State::Runnable)
+        {
+            return id;
+        }
         let start = self.index_of(self.current).unwrap_or(0);
         let count = self.threads.len();
         for step in 1..=count {
@@ -182,6 +194,16 @@ impl Scheduler {
             self.current
         } else {
             IDLE_ID
+        }
+    }
+
+    /// The running thread is being interrupted before its slice is over (a thread was
+    /// woken): it resumes once the woken threads have run, instead of queueing behind
+    /// every CPU hog.
+    fn keep_turn(&mut self) {
+        let current = self.current;
+        if current != IDLE_ID && self.current_mut().state == State::Running {
+            self.resume_next = Some(current);
         }
     }
 
@@ -305,6 +327,9 @@ pub fn spawn(name: &str, body: Body, on_abort: Option<AbortHook>) -> Result<u64,
         kill_requested: false,
         preempt_count: 0,
     });
+    // A new thread runs before the CPU hogs' next slices: a command typed at the shell
+    // starts at once even while `burn` jobs are running.
+    let _ = s.wake_queue.push_back(id);
     Ok(id)
 }
 
@@ -428,7 +453,12 @@ pub fn on_tick(frame: *mut Frame) -> *mut Frame {
     }
     s.current_mut().cpu_ns += NANOS_PER_TICK;
     let mut woke = false;
-    for thread in s.threads.iter_mut() {
+    let Scheduler {
+        threads,
+        wake_queue,
+        ..
+    } = &mut *s;
+    for thread in threads.iter_mut() {
         if thread.state == State::Blocked
             && let Some(deadline) = thread.deadline_ns
             && deadline <= now
@@ -436,6 +466,7 @@ pub fn on_tick(frame: *mut Frame) -> *mut Frame {
             thread.state = State::Runnable;
             thread.deadline_ns = None;
             woke = true;
+            let _ = wake_queue.push_back(thread.id);
         }
     }
     let idle = s.current == IDLE_ID;
@@ -448,6 +479,9 @@ pub fn on_tick(frame: *mut Frame) -> *mut Frame {
         }
         frame
     } else if wants_switch {
+        if !slice_over {
+            s.keep_turn();
+        }
         s.reschedule(frame)
     } else {
         frame
@@ -465,13 +499,22 @@ pub fn after_irq(frame: *mut Frame) -> *mut Frame {
     } else if s.wake_queue.is_empty() {
         frame
     } else {
+        s.keep_turn();
         s.reschedule(frame)
     }
 }
 
 /// The yield vector.
 pub fn on_yield(frame: *mut Frame) -> *mut Frame {
-    SCHED.lock().reschedule(frame)
+    let mut s = SCHED.lock();
+    // A switch deferred while kernel locks were held is a preemption, not a yield: the
+    // thread keeps its turn unless its slice is over.
+    if DEFERRED_SWITCH.swap(false, Ordering::Relaxed)
+        && time::ticks() - s.slice_start_tick < SLICE_TICKS
+    {
+        s.keep_turn();
+    }
+    s.reschedule(frame)
 }
 
 /// Becomes the idle loop. Called once by the boot thread.
@@ -575,6 +618,7 @@ impl kiln_init::sync::Preemption for Preempt {
         if previous == 1 && NEED_RESCHED.swap(false, Ordering::Relaxed) && interrupts::are_enabled()
         {
             // A tick (or a kill) waited for the last lock: take that switch now.
+            DEFERRED_SWITCH.store(true, Ordering::Relaxed);
             raise_yield();
         }
     }
