@@ -428,7 +428,10 @@ fn run(options: &Options) -> Result<(), String> {
     let load_at_start = load();
 
     progress("building the image");
-    let image = image::build(options.quick)?;
+    image::build(options.quick)?;
+    // The "kiln" row boots the ELF as linked (with debug information); the stripped row
+    // is what the launcher boots.
+    let image = image::debug_image_path();
     let qemu = qemu::find_or_install()?;
     let machine = machine_info(&qemu);
 

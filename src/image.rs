@@ -18,9 +18,15 @@ pub fn target_dir() -> PathBuf {
     workspace_root().join("target").join("image")
 }
 
-/// The path the release image is built to.
-pub fn image_path() -> PathBuf {
+/// The image as linked, with full debug information: what gdb reads.
+pub fn debug_image_path() -> PathBuf {
     target_dir().join("release").join("kiln-image")
+}
+
+/// The bootable image: the same ELF without symbols and debug information, so the VMM
+/// has less to read (the debug ELF is several MiB; the code and data are the same).
+pub fn image_path() -> PathBuf {
+    target_dir().join("release").join("kiln-boot.elf")
 }
 
 /// The cargo to run: the one that started us, else `cargo` from PATH.
@@ -28,7 +34,8 @@ fn cargo() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string())
 }
 
-/// Builds the release image and returns its path. Cargo's output goes to stderr.
+/// Builds the release image and returns the bootable image's path (see [`image_path`];
+/// [`debug_image_path`] is its twin for gdb). Cargo's output goes to stderr.
 pub fn build(quiet: bool) -> Result<PathBuf, String> {
     let mut command = Command::new(cargo());
     command
@@ -55,10 +62,23 @@ pub fn build(quiet: bool) -> Result<PathBuf, String> {
     if !status.success() {
         return Err(format!("kiln: building the image failed ({status})"));
     }
-    let image = image_path();
+    let debug_image = debug_image_path();
     // Without the table the image still runs; reports then lack function names.
-    if let Err(why) = crate::symbols::embed(&image) {
+    if let Err(why) = crate::symbols::embed(&debug_image) {
         eprintln!("{why}; fault reports and ps will not name functions");
+    }
+    let image = image_path();
+    let stripped = Command::new("strip")
+        .arg("--strip-all")
+        .arg("-o")
+        .arg(&image)
+        .arg(&debug_image)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !stripped {
+        eprintln!("kiln: strip (binutils) failed; booting the image with its debug information");
+        std::fs::copy(&debug_image, &image).map_err(|e| format!("kiln: copying the image: {e}"))?;
     }
     Ok(image)
 }

@@ -178,7 +178,7 @@ fn run(options: Options) -> Result<u8, String> {
         eprintln!("kiln: QEMU is paused for gdb; attach with:");
         eprintln!(
             "  gdb {} -ex 'target remote 127.0.0.1:{port}'",
-            image.display()
+            image::debug_image_path().display()
         );
     }
     let mut child = config

@@ -442,5 +442,7 @@ pub fn ensure_tool(tool: &str, package: &str) -> PathBuf {
             .stdout(Stdio::null())
             .status();
     }
-    find().unwrap_or_else(|| panic!("{tool} not found; install it with: sudo apt-get install {package}"))
+    find().unwrap_or_else(|| {
+        panic!("{tool} not found; install it with: sudo apt-get install {package}")
+    })
 }

@@ -26,7 +26,9 @@ impl Gdb {
         let gdb = kiln_tests::ensure_tool("gdb", "gdb");
         let mut command = Command::new(gdb);
         command.args(["-batch", "-nx", "-ex", "set pagination off"]);
-        command.arg("-ex").arg(format!("target remote 127.0.0.1:{port}"));
+        command
+            .arg("-ex")
+            .arg(format!("target remote 127.0.0.1:{port}"));
         for c in commands {
             command.arg("-ex").arg(c);
         }
@@ -97,7 +99,8 @@ fn boot_paused_for_gdb() -> (Vm, kiln_tests::TempFile, u16) {
 #[test]
 fn a_breakpoint_on_fw_entry_is_hit_when_fw_runs() {
     let (mut vm, _rc, port) = boot_paused_for_gdb();
-    let image = kiln_tests::image_path();
+    kiln_tests::image_path();
+    let image = kiln::image::debug_image_path();
     let gdb = Gdb::start(
         &image,
         port,
@@ -122,8 +125,13 @@ fn a_breakpoint_on_fw_entry_is_hit_when_fw_runs() {
 #[test]
 fn a_breakpoint_on_another_program_is_not_hit() {
     let (mut vm, _rc, port) = boot_paused_for_gdb();
-    let image = kiln_tests::image_path();
-    let gdb = Gdb::start(&image, port, &["break kiln_utils::memstat::main", "continue"]);
+    kiln_tests::image_path();
+    let image = kiln::image::debug_image_path();
+    let gdb = Gdb::start(
+        &image,
+        port,
+        &["break kiln_utils::memstat::main", "continue"],
+    );
     gdb.expect("Breakpoint 1 at");
     vm.expect(PROMPT);
     vm.send_line("fw list");

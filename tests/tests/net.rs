@@ -267,7 +267,10 @@ fn without_a_device_the_programs_say_so() {
     let output = vm.run("net; echo status $?");
     assert_eq!(output, "net: this machine has no network\r\nstatus 1\r\n");
     let output = vm.run("tcpecho --port 7; echo status $?");
-    assert_eq!(output, "tcpecho: this machine has no network\r\nstatus 1\r\n");
+    assert_eq!(
+        output,
+        "tcpecho: this machine has no network\r\nstatus 1\r\n"
+    );
 }
 
 #[test]

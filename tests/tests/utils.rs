@@ -16,23 +16,41 @@ fn fw_add_list_test_del_and_flush() {
         list.contains("1: block in quick proto tcp to any port 7 label echo packets=0 bytes=0"),
         "{list}"
     );
-    assert!(list.contains("2: pass in proto tcp from 10.0.2.0/24 to any port 22"), "{list}");
+    assert!(
+        list.contains("2: pass in proto tcp from 10.0.2.0/24 to any port 22"),
+        "{list}"
+    );
     let verdict = vm.run("fw test in tcp 10.0.2.2:4000 10.0.2.15:7; echo status $?");
-    assert!(verdict.contains("block (rule 1: block in quick proto tcp to any port 7"), "{verdict}");
+    assert!(
+        verdict.contains("block (rule 1: block in quick proto tcp to any port 7"),
+        "{verdict}"
+    );
     assert!(verdict.contains("status 1"), "{verdict}");
     let verdict = vm.run("fw test in tcp 10.0.2.2:4000 10.0.2.15:22; echo status $?");
-    assert!(verdict.contains("pass (rule 2:") && verdict.contains("status 0"), "{verdict}");
+    assert!(
+        verdict.contains("pass (rule 2:") && verdict.contains("status 0"),
+        "{verdict}"
+    );
     // The deciding rule counted the test packet.
     assert!(vm.run("fw list").contains("label echo packets=1 bytes=64"));
     vm.run("fw del 1");
     let list = vm.run("fw list");
-    assert!(!list.contains("port 7") && list.contains("1: pass in proto tcp"), "{list}");
+    assert!(
+        !list.contains("port 7") && list.contains("1: pass in proto tcp"),
+        "{list}"
+    );
     vm.run("fw flush");
     let list = vm.run("fw list");
-    assert!(!list.contains("1:") && list.contains("policy: pass"), "{list}");
+    assert!(
+        !list.contains("1:") && list.contains("policy: pass"),
+        "{list}"
+    );
     // A bad rule names the column and changes nothing.
     let error = vm.run("fw add block in proto tcp to any port 70000; echo status $?");
-    assert!(error.contains("column") && error.contains("bad port '70000'"), "{error}");
+    assert!(
+        error.contains("column") && error.contains("bad port '70000'"),
+        "{error}"
+    );
     assert!(error.contains("status 1"), "{error}");
 }
 
@@ -71,10 +89,16 @@ fn memstat_sees_what_a_program_allocates() {
     // A running job holds its stack and state; memstat sees it come and go.
     vm.run("sleep 3600 &");
     let with_job = used(&vm.run("memstat"));
-    assert!(with_job > after + 4096, "used {after} -> {with_job} with a job running");
+    assert!(
+        with_job > after + 4096,
+        "used {after} -> {with_job} with a job running"
+    );
     vm.run("kill sleep; wait sleep");
     let without = used(&vm.run("memstat"));
-    assert!(without < with_job, "used {with_job} -> {without} after the job ended");
+    assert!(
+        without < with_job,
+        "used {with_job} -> {without} after the job ended"
+    );
 }
 
 #[test]
@@ -89,7 +113,10 @@ fn programs_lists_everything_baked_and_each_answers_help() {
         "echo", "true", "false", "sleep", "args", "upper", "ret", "cat", "ls", "burn", "crash",
         "memstat", "fw",
     ] {
-        assert!(names.contains(&expected), "{expected} missing from:\n{listing}");
+        assert!(
+            names.contains(&expected),
+            "{expected} missing from:\n{listing}"
+        );
     }
     for name in &names {
         let help = vm.run(&format!("{name} --help; echo status $?"));
@@ -97,7 +124,10 @@ fn programs_lists_everything_baked_and_each_answers_help() {
         assert!(help.contains("status 0"), "{name} --help:\n{help}");
     }
     let files = vm.run("ls");
-    assert!(files.contains("default.rules") && files.contains("rc"), "{files}");
+    assert!(
+        files.contains("default.rules") && files.contains("rc"),
+        "{files}"
+    );
     assert!(vm.run("cat default.rules").contains("block in quick"));
 }
 

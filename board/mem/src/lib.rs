@@ -2,15 +2,28 @@
 //!
 //! The host target's prebuilt `compiler_builtins` does not export them. This crate is
 //! `#![no_builtins]`, so the byte loops below are never turned back into calls to
-//! themselves. Simple byte loops: the image copies little, and size matters more.
+//! themselves. They move 8 bytes at a time where they can (unaligned loads and stores
+//! are fine on x86_64): under emulation every loop iteration costs, and the scheduler
+//! copies a 688-byte frame on every switch.
 #![no_std]
 #![no_builtins]
+
+/// Bytes moved per step in the fast loops.
+const WORD: usize = 8;
 
 /// # Safety
 /// `dest` and `src` are valid for `n` bytes and do not overlap.
 #[cfg_attr(not(test), unsafe(no_mangle))]
 pub unsafe extern "C" fn memcpy(dest: *mut u8, src: *const u8, n: usize) -> *mut u8 {
     let mut i = 0;
+    while i + WORD <= n {
+        // SAFETY: both ranges are valid for n bytes; i + 8 <= n.
+        unsafe {
+            let word = (src.add(i) as *const u64).read_unaligned();
+            (dest.add(i) as *mut u64).write_unaligned(word);
+        }
+        i += WORD;
+    }
     while i < n {
         // SAFETY: the caller guarantees both ranges are valid for n bytes.
         unsafe { *dest.add(i) = *src.add(i) };
@@ -25,6 +38,15 @@ pub unsafe extern "C" fn memcpy(dest: *mut u8, src: *const u8, n: usize) -> *mut
 pub unsafe extern "C" fn memmove(dest: *mut u8, src: *const u8, n: usize) -> *mut u8 {
     if (dest as usize) <= (src as usize) {
         let mut i = 0;
+        while i + WORD <= n {
+            // SAFETY: valid ranges; forwards word copies read each word before a later
+            // store can reach it when dest is below src.
+            unsafe {
+                let word = (src.add(i) as *const u64).read_unaligned();
+                (dest.add(i) as *mut u64).write_unaligned(word);
+            }
+            i += WORD;
+        }
         while i < n {
             // SAFETY: valid ranges; copying forwards is safe when dest is below src.
             unsafe { *dest.add(i) = *src.add(i) };
@@ -32,6 +54,14 @@ pub unsafe extern "C" fn memmove(dest: *mut u8, src: *const u8, n: usize) -> *mu
         }
     } else {
         let mut i = n;
+        while i >= WORD {
+            i -= WORD;
+            // SAFETY: valid ranges; backwards word copies are safe when dest is above src.
+            unsafe {
+                let word = (src.add(i) as *const u64).read_unaligned();
+                (dest.add(i) as *mut u64).write_unaligned(word);
+            }
+        }
         while i > 0 {
             i -= 1;
             // SAFETY: valid ranges; copying backwards is safe when dest is above src.
@@ -45,7 +75,13 @@ pub unsafe extern "C" fn memmove(dest: *mut u8, src: *const u8, n: usize) -> *mu
 /// `dest` is valid for `n` bytes.
 #[cfg_attr(not(test), unsafe(no_mangle))]
 pub unsafe extern "C" fn memset(dest: *mut u8, value: i32, n: usize) -> *mut u8 {
+    let word = u64::from_ne_bytes([value as u8; WORD]);
     let mut i = 0;
+    while i + WORD <= n {
+        // SAFETY: dest is valid for n bytes; i + 8 <= n.
+        unsafe { (dest.add(i) as *mut u64).write_unaligned(word) };
+        i += WORD;
+    }
     while i < n {
         // SAFETY: the caller guarantees dest is valid for n bytes.
         unsafe { *dest.add(i) = value as u8 };
@@ -93,6 +129,34 @@ pub unsafe extern "C" fn strlen(s: *const u8) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn word_loops_handle_every_length_and_overlap() {
+        for n in 0..40 {
+            let source: [u8; 48] = core::array::from_fn(|i| i as u8);
+            let mut copy = [0u8; 48];
+            // SAFETY: all pointers stay inside the arrays.
+            unsafe { memcpy(copy.as_mut_ptr(), source.as_ptr(), n) };
+            assert_eq!(copy[..n], source[..n]);
+            assert!(copy[n..].iter().all(|&b| b == 0));
+            for shift in [1usize, 3, 8, 9] {
+                let mut up = source;
+                let mut down = source;
+                // SAFETY: both ranges lie inside the 48-byte arrays.
+                unsafe {
+                    memmove(up.as_mut_ptr().add(shift), up.as_ptr(), n);
+                    memmove(down.as_mut_ptr(), down.as_ptr().add(shift), n);
+                }
+                assert_eq!(up[shift..shift + n], source[..n]);
+                assert_eq!(down[..n], source[shift..shift + n]);
+            }
+            let mut filled = [0u8; 48];
+            // SAFETY: inside the array.
+            unsafe { memset(filled.as_mut_ptr(), 0xAB, n) };
+            assert!(filled[..n].iter().all(|&b| b == 0xAB));
+            assert!(filled[n..].iter().all(|&b| b == 0));
+        }
+    }
 
     #[test]
     fn copies_moves_and_compares() {
