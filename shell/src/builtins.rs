@@ -572,7 +572,15 @@ impl<W: Write + Send + 'static> Builtins<'_, W> {
         };
         row(
             &mut text,
-            ["ID", PS_NAME_HEADER, "STATE", "CPU", "MEM", "STARTED", "WHERE"],
+            [
+                "ID",
+                PS_NAME_HEADER,
+                "STATE",
+                "CPU",
+                "MEM",
+                "STARTED",
+                "WHERE",
+            ],
         );
         for job in &listing {
             let cpu = job

@@ -634,7 +634,8 @@ impl TableState {
     fn shrink_if_sparse(&mut self) {
         let capacity = self.jobs.capacity();
         if capacity > MIN_TABLE_CAPACITY && self.jobs.len() * 4 < capacity {
-            self.jobs.shrink_to((self.jobs.len() * 2).max(MIN_TABLE_CAPACITY));
+            self.jobs
+                .shrink_to((self.jobs.len() * 2).max(MIN_TABLE_CAPACITY));
         }
     }
 }

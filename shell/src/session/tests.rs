@@ -630,7 +630,10 @@ fn kill_9_forces_a_job() {
     let lines = rig.lines();
     // The forced end is reported on the job's stderr (this console); whether it lands
     // before the prompt or while it is shown (then the prompt is redrawn) is a race.
-    assert!(lines.iter().any(|l| l.ends_with("sleep: killed")), "{lines:#?}");
+    assert!(
+        lines.iter().any(|l| l.ends_with("sleep: killed")),
+        "{lines:#?}"
+    );
     assert!(lines.iter().any(|l| l.ends_with("jobs")), "{lines:#?}");
     assert_eq!(lines[lines.len() - 2..], ["[%1] killed sleep 30", "kiln> "]);
 }
