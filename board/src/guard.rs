@@ -3,8 +3,13 @@
 //! The boot tables map 4 GiB with 2 MiB pages. To unmap one 4 KiB page, the 2 MiB
 //! page around it is split into a page table of 4 KiB pages (kept for good). A stack
 //! overflow then faults on the guard page instead of corrupting the heap.
+//!
+//! Page tables come from a reserve set aside beside the heap at boot (one 4 KiB table
+//! per 2 MiB of heap, [`reserve_size`]), not from the heap: splitting happens lazily,
+//! costs nothing at boot, and never shows in the heap's figures.
 
-use alloc::alloc::{Layout, alloc_zeroed};
+use core::sync::atomic::{AtomicU64, Ordering};
+
 use x86_64::registers::control::Cr3;
 
 use crate::sync::IrqMutex;
@@ -19,6 +24,33 @@ const TWO_MIB: u64 = 2 * 1024 * 1024;
 
 /// Serialises page-table edits.
 static EDIT: IrqMutex<()> = IrqMutex::new(());
+/// The next free page of the page-table reserve, and its end.
+static RESERVE_NEXT: AtomicU64 = AtomicU64::new(0);
+static RESERVE_END: AtomicU64 = AtomicU64::new(0);
+
+/// Bytes of page tables needed to split every 2 MiB page of a heap of `heap_bytes`.
+pub fn reserve_size(heap_bytes: u64) -> u64 {
+    (heap_bytes.div_ceil(TWO_MIB) + 1) * PAGE_SIZE as u64
+}
+
+/// Hands `[start, end)` (page aligned, identity-mapped RAM) to the page-table reserve.
+pub fn set_reserve(start: u64, end: u64) {
+    RESERVE_NEXT.store(start, Ordering::Relaxed);
+    RESERVE_END.store(end, Ordering::Relaxed);
+}
+
+/// A zeroed page for a page table, from the reserve.
+fn take_reserved_page() -> Option<*mut [u64; ENTRIES]> {
+    let page = RESERVE_NEXT.load(Ordering::Relaxed);
+    if page == 0 || page + PAGE_SIZE as u64 > RESERVE_END.load(Ordering::Relaxed) {
+        return None;
+    }
+    RESERVE_NEXT.store(page + PAGE_SIZE as u64, Ordering::Relaxed);
+    let table = page as *mut [u64; ENTRIES];
+    // SAFETY: the page belongs to the reserve, which nothing else uses; EDIT is held.
+    unsafe { table.write([0; ENTRIES]) };
+    Some(table)
+}
 
 fn table(address: u64) -> *mut [u64; ENTRIES] {
     (address & ADDRESS_MASK) as *mut [u64; ENTRIES]
@@ -45,11 +77,7 @@ fn entry_for(page: u64) -> Option<*mut u64> {
             return None;
         }
         if pde & HUGE != 0 {
-            let layout = Layout::from_size_align(PAGE_SIZE, PAGE_SIZE).ok()?;
-            let pt = alloc_zeroed(layout) as *mut [u64; ENTRIES];
-            if pt.is_null() {
-                return None;
-            }
+            let pt = take_reserved_page()?;
             let base = pde & ADDRESS_MASK & !(TWO_MIB - 1);
             for (i, entry) in (*pt).iter_mut().enumerate() {
                 *entry = (base + (i * PAGE_SIZE) as u64) | PRESENT | WRITABLE;
@@ -75,18 +103,6 @@ fn set_present(page: u64, present: bool) {
             }
         }
         x86_64::instructions::tlb::flush(x86_64::VirtAddr::new(page));
-    }
-}
-
-/// Splits every 2 MiB page of `[start, end)` into 4 KiB pages now (at boot), so that
-/// protecting a stack page later never allocates: the page tables' memory is then a
-/// fixed cost, not something that grows as the heap gets used.
-pub fn prepare(start: u64, end: u64) {
-    let _edit = EDIT.lock();
-    let mut page = start & !(TWO_MIB - 1);
-    while page < end {
-        let _ = entry_for(page);
-        page += TWO_MIB;
     }
 }
 

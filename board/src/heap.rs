@@ -186,6 +186,14 @@ pub fn init(memory_map: &[MemoryRegion], image_end: u64) -> usize {
         })
         .max_by_key(|(start, end)| end - start);
     let Some((start, end)) = best else { return 0 };
+    // Page tables for guard pages come first, from a reserve of their own.
+    let tables_end = (start + crate::guard::reserve_size(end - start)).next_multiple_of(4096);
+    let start = start.next_multiple_of(4096);
+    crate::guard::set_reserve(start, tables_end);
+    let start = tables_end;
+    if start >= end {
+        return 0;
+    }
     let mut heap = ALLOCATOR.heap.lock();
     // SAFETY: the region is RAM the VMM reported free, above the image, identity-mapped,
     // and claimed once.
@@ -193,11 +201,7 @@ pub fn init(memory_map: &[MemoryRegion], image_end: u64) -> usize {
     if claimed.is_ok() {
         heap.size = (end - start) as usize;
     }
-    let size = heap.size;
-    drop(heap);
-    // Thread stacks (with guard pages) come from this region.
-    crate::guard::prepare(start, end);
-    size
+    heap.size
 }
 
 /// The allocator's figures.

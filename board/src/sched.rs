@@ -40,6 +40,10 @@ pub const STACK_SIZE: usize = 64 * 1024;
 pub const SLICE_TICKS: u64 = 5;
 /// Bytes below an interrupted RSP that compiled code may use without moving RSP.
 const RED_ZONE: u64 = 128;
+/// Threads interrupted early that wait to resume.
+const RESUME_QUEUE_LEN: usize = 16;
+/// Picks from the wake queue in a row before an interrupted thread resumes anyway.
+const MAX_PRIORITY_STREAK: u32 = 16;
 /// Threads the wake queue remembers between two scheduling decisions.
 const WAKE_QUEUE_LEN: usize = 64;
 const NANOS_PER_TICK: u64 = 1_000_000_000 / TICK_HZ;
@@ -113,8 +117,10 @@ struct Scheduler {
     current: u64,
     wake_queue: heapless::Deque<u64, WAKE_QUEUE_LEN>,
     slice_start_tick: u64,
-    /// A thread interrupted early by a woken one; it runs after the woken threads.
-    resume_next: Option<u64>,
+    /// Threads interrupted early by woken ones; they run after the woken threads.
+    resume: heapless::Deque<u64, RESUME_QUEUE_LEN>,
+    /// Picks made from the wake queue in a row (see [`MAX_PRIORITY_STREAK`]).
+    priority_streak: u32,
     next_id: u64,
     switches: u64,
 }
@@ -124,7 +130,8 @@ static SCHED: IrqMutex<Scheduler> = IrqMutex::new(Scheduler {
     current: IDLE_ID,
     wake_queue: heapless::Deque::new(),
     slice_start_tick: 0,
-    resume_next: None,
+    resume: heapless::Deque::new(),
+    priority_streak: 0,
     next_id: IDLE_ID + 1,
     switches: 0,
 });
@@ -171,24 +178,27 @@ impl Scheduler {
     }
 
     fn pick_next(&mut self) -> u64 {
-        while let Some(id) = self.wake_queue.pop_front() {
-            if id != self.current && self.get_mut(id).map(|t| t.state) == Some(State::Runnable) {
+        // Woken threads go first; threads interrupted early resume next, and after a
+        // long streak of woken ones one of them resumes anyway, so a burst of wake-ups
+        // (a loop of short jobs) cannot hold them off for ever. Then round robin.
+        if self.priority_streak >= MAX_PRIORITY_STREAK {
+            self.priority_streak = 0;
+            if let Some(id) = self.pop_eligible_resume() {
                 return id;
             }
         }
-        if let Some(id) = self.resume_next.take()
-            && id != self.current
-            && self.get_mut(id).map(|t| t.state) == Some(State::Runnable)
-        {
+        while let Some(id) = self.wake_queue.pop_front() {
+            if self.is_eligible(id) {
+                self.priority_streak += 1;
+                return id;
+            }
+        }
+        self.priority_streak = 0;
+        if let Some(id) = self.pop_eligible_resume() {
             return id;
         }
-        let start = self.index_of(self.current).unwrap_or(0);
-        let count = self.threads.len();
-        for step in 1..=count {
-            let thread = &self.threads[(start + step) % count];
-            if thread.id != IDLE_ID && thread.state == State::Runnable {
-                return thread.id;
-            }
+        if let Some(id) = self.round_robin() {
+            return id;
         }
         if self.current_mut().state == State::Running {
             self.current
@@ -197,13 +207,39 @@ impl Scheduler {
         }
     }
 
+    fn pop_eligible_resume(&mut self) -> Option<u64> {
+        while let Some(id) = self.resume.pop_front() {
+            if self.is_eligible(id) {
+                return Some(id);
+            }
+        }
+        None
+    }
+
+    /// A runnable thread other than the current one.
+    fn is_eligible(&mut self, id: u64) -> bool {
+        id != self.current && self.get_mut(id).map(|t| t.state) == Some(State::Runnable)
+    }
+
+    /// The next runnable thread after the current one in table order (not idle).
+    fn round_robin(&self) -> Option<u64> {
+        let start = self.index_of(self.current).unwrap_or(0);
+        let count = self.threads.len();
+        (1..=count)
+            .map(|step| &self.threads[(start + step) % count])
+            .find(|t| t.id != IDLE_ID && t.id != self.current && t.state == State::Runnable)
+            .map(|t| t.id)
+    }
+
     /// The running thread is being interrupted before its slice is over (a thread was
     /// woken): it resumes once the woken threads have run, instead of queueing behind
     /// every CPU hog.
     fn keep_turn(&mut self) {
         let current = self.current;
         if current != IDLE_ID && self.current_mut().state == State::Running {
-            self.resume_next = Some(current);
+            if !self.resume.iter().any(|&id| id == current) {
+                let _ = self.resume.push_back(current);
+            }
         }
     }
 
