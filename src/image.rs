@@ -34,12 +34,12 @@ fn cargo() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string())
 }
 
-/// Builds the release image and returns the bootable image's path (see [`image_path`];
-/// [`debug_image_path`] is its twin for gdb). Cargo's output goes to stderr.
-pub fn build(quiet: bool) -> Result<PathBuf, String> {
+/// The cargo command that builds the image of the workspace at `workspace` into
+/// `target` (the ELF lands at `target/release/kiln-image`).
+pub fn cargo_build_command(workspace: &Path, target: &Path, quiet: bool) -> Command {
     let mut command = Command::new(cargo());
     command
-        .current_dir(workspace_root())
+        .current_dir(workspace)
         .args([
             "build",
             "--release",
@@ -49,14 +49,20 @@ pub fn build(quiet: bool) -> Result<PathBuf, String> {
             "kiln-image",
         ])
         .arg("--target-dir")
-        .arg(target_dir())
+        .arg(target)
         // The image must not inherit flags meant for host code (e.g. coverage).
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS");
     if quiet {
         command.arg("--quiet");
     }
-    let status = command
+    command
+}
+
+/// Builds the release image and returns the bootable image's path (see [`image_path`];
+/// [`debug_image_path`] is its twin for gdb). Cargo's output goes to stderr.
+pub fn build(quiet: bool) -> Result<PathBuf, String> {
+    let status = cargo_build_command(workspace_root(), &target_dir(), quiet)
         .status()
         .map_err(|e| format!("kiln: cannot run cargo to build the image: {e}"))?;
     if !status.success() {

@@ -87,25 +87,7 @@ pub fn build_without_utilities(root: &Path, dir: &Path, quiet: bool) -> Result<P
         .arg(&lib_path)
         .status();
     let target = dir.join("target");
-    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    command
-        .current_dir(&copy)
-        .args([
-            "build",
-            "--release",
-            "-p",
-            "kiln-board",
-            "--bin",
-            "kiln-image",
-        ])
-        .arg("--target-dir")
-        .arg(&target)
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS");
-    if quiet {
-        command.arg("--quiet");
-    }
-    let status = command
+    let status = kiln::image::cargo_build_command(&copy, &target, quiet)
         .status()
         .map_err(|e| format!("kiln bench: cannot run cargo: {e}"))?;
     if !status.success() {

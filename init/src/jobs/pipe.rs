@@ -18,6 +18,7 @@ use alloc::vec::Vec;
 
 use crate::platform::{Platform, ThreadId};
 use crate::program::{ByteSink, ByteSource, IoError, JobLink};
+use crate::sync::MutexGuard;
 
 /// How many bytes a pipe holds before its writer blocks.
 pub const PIPE_CAPACITY: usize = 4096;
@@ -39,10 +40,23 @@ struct Pipe {
 impl Pipe {
     /// Wakes every parked thread; call with the state lock released or held (unpark
     /// never blocks).
-    fn wake_all(&self, parked: Vec<ThreadId>) {
+    /// Wakes every thread parked on the pipe, after releasing the lock.
+    fn notify(&self, mut state: MutexGuard<'_, PipeState>) {
+        let parked = core::mem::take(&mut state.parked);
+        drop(state);
         for thread in parked {
             self.platform.unpark(thread);
         }
+    }
+
+    /// Registers the calling thread, releases the lock and parks until a change.
+    fn park_until_changed(&self, mut state: MutexGuard<'_, PipeState>) {
+        let me = self.platform.current_thread();
+        if !state.parked.contains(&me) {
+            state.parked.push(me);
+        }
+        drop(state);
+        self.platform.park(None);
     }
 }
 
@@ -104,26 +118,17 @@ impl ByteSink for PipeWriter {
             if room > 0 {
                 let taken = room.min(bytes.len());
                 state.buffer.extend(&bytes[..taken]);
-                let parked = core::mem::take(&mut state.parked);
-                drop(state);
-                pipe.wake_all(parked);
+                pipe.notify(state);
                 return Ok(taken);
             }
-            let me = pipe.platform.current_thread();
-            if !state.parked.contains(&me) {
-                state.parked.push(me);
-            }
-            drop(state);
-            pipe.platform.park(None);
+            pipe.park_until_changed(state);
         }
     }
 
     fn close(&self) {
         let mut state = self.0.state.lock();
         state.writer_open = false;
-        let parked = core::mem::take(&mut state.parked);
-        drop(state);
-        self.0.wake_all(parked);
+        self.0.notify(state);
     }
 }
 
@@ -143,20 +148,13 @@ impl ByteSource for PipeReader {
                 for (slot, byte) in buf.iter_mut().zip(state.buffer.drain(..n)) {
                     *slot = byte;
                 }
-                let parked = core::mem::take(&mut state.parked);
-                drop(state);
-                pipe.wake_all(parked);
+                pipe.notify(state);
                 return Ok(n);
             }
             if !state.writer_open {
                 return Ok(0);
             }
-            let me = pipe.platform.current_thread();
-            if !state.parked.contains(&me) {
-                state.parked.push(me);
-            }
-            drop(state);
-            pipe.platform.park(None);
+            pipe.park_until_changed(state);
         }
     }
 
@@ -164,9 +162,7 @@ impl ByteSource for PipeReader {
         let mut state = self.0.state.lock();
         state.reader_open = false;
         state.buffer.clear();
-        let parked = core::mem::take(&mut state.parked);
-        drop(state);
-        self.0.wake_all(parked);
+        self.0.notify(state);
     }
 }
 
