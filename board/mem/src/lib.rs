@@ -37,21 +37,10 @@ pub unsafe extern "C" fn memcpy(dest: *mut u8, src: *const u8, n: usize) -> *mut
 #[cfg_attr(not(test), unsafe(no_mangle))]
 pub unsafe extern "C" fn memmove(dest: *mut u8, src: *const u8, n: usize) -> *mut u8 {
     if (dest as usize) <= (src as usize) {
-        let mut i = 0;
-        while i + WORD <= n {
-            // SAFETY: valid ranges; forwards word copies read each word before a later
-            // store can reach it when dest is below src.
-            unsafe {
-                let word = (src.add(i) as *const u64).read_unaligned();
-                (dest.add(i) as *mut u64).write_unaligned(word);
-            }
-            i += WORD;
-        }
-        while i < n {
-            // SAFETY: valid ranges; copying forwards is safe when dest is below src.
-            unsafe { *dest.add(i) = *src.add(i) };
-            i += 1;
-        }
+        // SAFETY: valid ranges. memcpy copies forwards and reads each word before it
+        // stores it, so a store never reaches source bytes still to be read when dest
+        // is below src.
+        unsafe { memcpy(dest, src, n) };
     } else {
         let mut i = n;
         while i >= WORD {
