@@ -55,8 +55,9 @@ fn each_crash_in_the_background_ends_only_its_job() {
     let (mut vm, _rc) = Vm::boot_shell();
     start_healthy(&mut vm);
     for (kind, status, report) in CRASHES {
-        vm.run(&format!("crash {kind} &"));
-        // The report arrives while the prompt is shown; the prompt is redrawn after it.
+        vm.send_line(&format!("crash {kind} &"));
+        // The report comes before the next prompt or after it (and the prompt is then
+        // redrawn); either way a prompt follows it.
         vm.expect(report);
         vm.expect(kiln_tests::PROMPT);
         let output = vm.run("wait crash; echo status $?");
