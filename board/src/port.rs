@@ -20,3 +20,9 @@ pub fn outw(port: u16, value: u16) {
     // SAFETY: see `outb`.
     unsafe { Port::<u16>::new(port).write(value) }
 }
+
+/// Writes a 32-bit word to an I/O port.
+pub fn outl(port: u16, value: u32) {
+    // SAFETY: see `outb`.
+    unsafe { Port::<u32>::new(port).write(value) }
+}
