@@ -85,6 +85,8 @@ pub extern "C" fn kernel_main(start_info: u32) -> ! {
         kprintln!("kiln: no memory to start init");
         power::halt();
     }
+    // Run init now rather than at the next timer tick.
+    sched::yield_now();
     sched::idle_loop()
 }
 
