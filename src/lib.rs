@@ -7,8 +7,10 @@
 //! - [`qemu`]: finds (or installs) QEMU, picks the accelerator, builds the command line.
 //! - [`status`]: turns QEMU's exit into the status the guest powered off with.
 //! - [`symbols`]: writes the compact symbol table into the built image.
+//! - [`tools`]: finds (or installs) the host tools: QEMU, gdb, expect, cpio.
 
 pub mod image;
 pub mod qemu;
 pub mod status;
 pub mod symbols;
+pub mod tools;

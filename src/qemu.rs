@@ -8,9 +8,8 @@ use crate::status;
 
 /// The QEMU binary kiln runs.
 pub const QEMU: &str = "qemu-system-x86_64";
-/// The one line that says how to get QEMU.
-pub const INSTALL_HINT: &str =
-    "kiln: qemu-system-x86_64 not found; install it with: sudo apt-get install qemu-system-x86";
+/// The distribution package that provides it.
+pub const QEMU_PACKAGE: &str = "qemu-system-x86";
 /// The fw_cfg name the image reads its rc script from.
 pub const RC_FW_CFG_NAME: &str = "opt/kiln/rc";
 /// `isa-debug-exit` as the image expects it (see board/src/power.rs).
@@ -276,37 +275,9 @@ impl Config {
     }
 }
 
-fn on_path(program: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(program))
-        .find(|candidate| candidate.is_file())
-}
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
-}
-
 /// Finds QEMU; as root on Debian/Ubuntu, installs it when missing.
 pub fn find_or_install() -> Result<PathBuf, String> {
-    if let Some(qemu) = on_path(QEMU) {
-        return Ok(qemu);
-    }
-    if is_root() && on_path("apt-get").is_some() {
-        eprintln!("kiln: {QEMU} not found; installing qemu-system-x86 with apt-get");
-        let installed = Command::new("sh")
-            .arg("-c")
-            .arg("apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-system-x86")
-            .stdout(Stdio::null())
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-        if installed && let Some(qemu) = on_path(QEMU) {
-            return Ok(qemu);
-        }
-    }
-    Err(INSTALL_HINT.to_string())
+    crate::tools::find_or_install(QEMU, QEMU_PACKAGE)
 }
 
 /// True when this machine's KVM can be trusted with the image: the CPU shows vmx or

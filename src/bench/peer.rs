@@ -67,44 +67,6 @@ fn run(command: &mut Command, what: &str) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
-fn have(program: &str) -> bool {
-    Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {program}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
-}
-
-/// Makes sure `cpio` is there: installs it as root with apt-get, else says how.
-fn ensure_cpio() -> Result<(), String> {
-    const HINT: &str = "kiln bench: cpio not found; install it with: sudo apt-get install cpio";
-    if have("cpio") {
-        return Ok(());
-    }
-    if !is_root() || !have("apt-get") {
-        return Err(HINT.into());
-    }
-    eprintln!("kiln bench: cpio not found; installing it with apt-get");
-    let installed = Command::new("sh")
-        .arg("-c")
-        .arg("DEBIAN_FRONTEND=noninteractive apt-get install -y -qq cpio || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq cpio)")
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if installed && have("cpio") {
-        Ok(())
-    } else {
-        Err(HINT.into())
-    }
-}
-
 /// The kernel package `linux-image-amd64` depends on.
 fn kernel_package() -> Result<String, String> {
     let find = || -> Option<String> {
@@ -122,7 +84,7 @@ fn kernel_package() -> Result<String, String> {
     if let Some(package) = find() {
         return Ok(package);
     }
-    if is_root() {
+    if kiln::tools::is_root() {
         let _ = run(
             Command::new("apt-get").args(["update", "-qq"]),
             "apt-get update",
@@ -193,13 +155,13 @@ pub fn build(dir: &Path) -> Result<Peer, String> {
         });
     }
     for tool in ["apt-get", "apt-cache", "dpkg-deb", "gzip"] {
-        if !have(tool) {
+        if kiln::tools::on_path(tool).is_none() {
             return Err(format!(
                 "kiln bench: {tool} not found; building the Linux peer needs Debian's package tools"
             ));
         }
     }
-    ensure_cpio()?;
+    kiln::tools::find_or_install("cpio", "cpio")?;
     std::fs::create_dir_all(dir).map_err(|e| format!("kiln bench: {}: {e}", dir.display()))?;
     eprintln!(
         "kiln bench: building the Linux + BusyBox peer in {}",

@@ -418,31 +418,5 @@ impl Monitor {
 /// Finds a tool on PATH; as root with apt-get, installs `package` when missing;
 /// otherwise fails with the one-line install command. Never skips.
 pub fn ensure_tool(tool: &str, package: &str) -> PathBuf {
-    let find = || {
-        std::env::var_os("PATH").and_then(|path| {
-            std::env::split_paths(&path)
-                .map(|dir| dir.join(tool))
-                .find(|candidate| candidate.is_file())
-        })
-    };
-    if let Some(found) = find() {
-        return found;
-    }
-    let root = std::process::Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false);
-    if root {
-        let _ = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(format!(
-                "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq {package}"
-            ))
-            .stdout(Stdio::null())
-            .status();
-    }
-    find().unwrap_or_else(|| {
-        panic!("{tool} not found; install it with: sudo apt-get install {package}")
-    })
+    kiln::tools::find_or_install(tool, package).unwrap_or_else(|e| panic!("{e}"))
 }

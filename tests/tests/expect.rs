@@ -19,11 +19,6 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// The expect the scripts are written for.
-const EXPECT: &str = "/usr/bin/expect";
-/// The one-line install command printed when expect is missing and cannot be installed.
-const EXPECT_INSTALL_HINT: &str =
-    "expect is not installed: sudo apt-get install expect (or run .ci/run, which installs it)";
 /// A whole script's limit: each of its steps already times out after 60 s.
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(600);
 /// What the guest prints first; the console transcript is compared from here on.
@@ -34,44 +29,11 @@ fn scripts_dir(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(name)
 }
 
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
-}
-
-/// `/usr/bin/expect`, installed with apt-get when root; otherwise a failure with the
-/// install command (never a silent skip).
+/// `expect`, installed with apt-get when root; otherwise a failure with the install
+/// command (never a silent skip).
 fn expect_binary() -> &'static Path {
-    static FOUND: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    let found = FOUND.get_or_init(|| {
-        let path = PathBuf::from(EXPECT);
-        if path.is_file() {
-            return Ok(path);
-        }
-        let apt = Command::new("sh")
-            .args(["-c", "command -v apt-get"])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if is_root() && apt {
-            eprintln!("kiln-tests: {EXPECT} not found; installing expect with apt-get");
-            let _ = Command::new("sh")
-                .arg("-c")
-                .arg("apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq expect")
-                .stdout(Stdio::null())
-                .status();
-            if path.is_file() {
-                return Ok(path);
-            }
-        }
-        Err(EXPECT_INSTALL_HINT.to_string())
-    });
-    match found {
-        Ok(path) => path,
-        Err(message) => panic!("{message}"),
-    }
+    static FOUND: OnceLock<PathBuf> = OnceLock::new();
+    FOUND.get_or_init(|| kiln_tests::ensure_tool("expect", "expect"))
 }
 
 /// `KILN_LAUNCH` for the scripts: the prebuilt launcher under TCG, as a Tcl list.
@@ -126,7 +88,7 @@ fn run_script(script: &Path) -> Run {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {EXPECT}: {e}"));
+        .unwrap_or_else(|e| panic!("cannot start expect: {e}"));
     let readers: Vec<_> = [
         Box::new(child.stdout.take().expect("piped")) as Box<dyn Read + Send>,
         Box::new(child.stderr.take().expect("piped")),

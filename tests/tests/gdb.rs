@@ -87,20 +87,21 @@ impl Drop for Gdb {
     }
 }
 
-fn boot_paused_for_gdb() -> (Vm, kiln_tests::TempFile, u16) {
+/// Boots paused for gdb; returns the VM, its rc file, the gdb port, and the debug ELF
+/// gdb reads (the twin of the stripped image QEMU boots).
+fn boot_paused_for_gdb() -> (Vm, kiln_tests::TempFile, u16, std::path::PathBuf) {
     let port = free_port();
     let rc = kiln_tests::TempFile::new("rc", b"shell\n");
     let mut config = config();
     config.rc = Some(rc.path.clone());
     config.gdb_port = Some(port);
-    (Vm::boot(&config), rc, port)
+    let vm = Vm::boot(&config);
+    (vm, rc, port, kiln::image::debug_image_path())
 }
 
 #[test]
 fn a_breakpoint_on_fw_entry_is_hit_when_fw_runs() {
-    let (mut vm, _rc, port) = boot_paused_for_gdb();
-    kiln_tests::image_path();
-    let image = kiln::image::debug_image_path();
+    let (mut vm, _rc, port, image) = boot_paused_for_gdb();
     let gdb = Gdb::start(
         &image,
         port,
@@ -124,9 +125,7 @@ fn a_breakpoint_on_fw_entry_is_hit_when_fw_runs() {
 
 #[test]
 fn a_breakpoint_on_another_program_is_not_hit() {
-    let (mut vm, _rc, port) = boot_paused_for_gdb();
-    kiln_tests::image_path();
-    let image = kiln::image::debug_image_path();
+    let (mut vm, _rc, port, image) = boot_paused_for_gdb();
     let gdb = Gdb::start(
         &image,
         port,
