@@ -3,12 +3,14 @@
 //! Shared by the `kiln` binary (`cargo run --release`) and the QEMU test harness in
 //! `tests/`, so both boot the image the same way.
 //!
+//! - [`child`]: child processes that die with the launcher (or the harness), SIGKILL too.
 //! - [`image`]: builds the freestanding image in its own cargo invocation.
 //! - [`qemu`]: finds (or installs) QEMU, picks the accelerator, builds the command line.
 //! - [`status`]: turns QEMU's exit into the status the guest powered off with.
 //! - [`symbols`]: writes the compact symbol table into the built image.
 //! - [`tools`]: finds (or installs) the host tools: QEMU, gdb, expect, cpio.
 
+pub mod child;
 pub mod image;
 pub mod qemu;
 pub mod status;

@@ -181,8 +181,9 @@ fn run(options: Options) -> Result<u8, String> {
             image::debug_image_path().display()
         );
     }
-    let mut child = config
-        .command(&qemu)
+    // Spawned from the main thread, so QEMU dies with the launcher (kiln::child).
+    let mut command = config.command(&qemu);
+    let mut child = kiln::child::die_with_parent(&mut command)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

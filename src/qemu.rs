@@ -302,8 +302,9 @@ pub fn kvm_probe(qemu: &Path, base: &Config) -> bool {
     config.monitor_socket = None;
     config.net = None;
     config.extra.clear();
-    let Ok(mut child) = config
-        .command(qemu)
+    // Waited for (or killed) before this returns, so any thread may call this.
+    let mut command = config.command(qemu);
+    let Ok(mut child) = crate::child::die_with_parent(&mut command)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

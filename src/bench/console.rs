@@ -32,7 +32,8 @@ impl Guest {
     /// Starts `command` with piped stdin/stdout (stderr discarded).
     pub fn start(mut command: Command) -> Result<Guest, String> {
         let started = Instant::now();
-        let mut child = command
+        // The bench runs on the launcher's main thread, so QEMU dies with it.
+        let mut child = kiln::child::die_with_parent(&mut command)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

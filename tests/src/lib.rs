@@ -4,7 +4,8 @@
 //! console on pipes, and collects everything the guest prints. Tests then
 //! [`Vm::expect`] text (with a timeout, never a sleep), [`Vm::send_line`] or
 //! [`Vm::send_bytes`], and [`Vm::wait_exit`] for the power-off status. On failure the
-//! whole console transcript is printed. Dropping a `Vm` kills QEMU.
+//! whole console transcript is printed. Dropping a `Vm` kills QEMU, and so does the
+//! end of the test process, however it ends (SIGKILL too).
 //!
 //! When QEMU is missing the harness installs it where it may (root with apt-get) and
 //! otherwise fails with the one-line install command; it never skips.
@@ -73,13 +74,21 @@ pub struct Vm {
 impl Vm {
     /// Boots with `config` and waits for nothing.
     pub fn boot(config: &Config) -> Vm {
-        let mut child = config
-            .command(&qemu_path())
+        // QEMU dies with the thread that boots it (kiln::child): each test makes and
+        // drops its `Vm` on its own thread, and a killed test process leaves no QEMU.
+        let mut command = config.command(&qemu_path());
+        let child = kiln::child::die_with_parent(&mut command)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start QEMU: {e}"));
+        Vm::attach(child)
+    }
+
+    /// Watches a started child with its stdout and stderr piped (and stdin, to type):
+    /// QEMU, or the launcher with QEMU behind it. Dropping the `Vm` kills the child.
+    pub fn attach(mut child: Child) -> Vm {
         let console = Arc::new((Mutex::new(Console::default()), Condvar::new()));
         for stream in [
             Box::new(child.stdout.take().expect("piped")) as Box<dyn Read + Send>,
@@ -96,6 +105,17 @@ impl Vm {
             cursor: 0,
             exit_code: None,
         }
+    }
+
+    /// The child's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Ends the child with SIGKILL, as `kill -9` would, and reaps it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Boots pc/TCG with an rc script file and waits for nothing.
@@ -229,8 +249,7 @@ impl Vm {
 
 impl Drop for Vm {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill();
     }
 }
 

@@ -57,7 +57,8 @@ fn expected_keys() -> Vec<String> {
 fn quick_bench_produces_every_figure() {
     let launcher = image::build_launcher().unwrap_or_else(|e| panic!("{e}"));
     let output = std::env::temp_dir().join(format!("kiln-bench-{}.md", std::process::id()));
-    let status = Command::new(&launcher)
+    // A killed test process takes the launcher with it, and so its QEMUs.
+    let status = kiln::child::die_with_parent(&mut Command::new(&launcher))
         .args(["bench", "--quick", "--output"])
         .arg(&output)
         .status()

@@ -78,7 +78,8 @@ impl Run {
 
 /// Runs `script` through expect with the prebuilt launcher.
 fn run_script(script: &Path) -> Run {
-    let mut child = Command::new(expect_binary())
+    // A killed test process takes expect with it, and so the launcher and QEMU.
+    let mut child = kiln::child::die_with_parent(&mut Command::new(expect_binary()))
         .arg(script)
         .env("KILN_LAUNCH", launch_command())
         // Each script's own rc (tests/expect/shell.rc), whatever the caller's environment.
