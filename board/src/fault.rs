@@ -4,9 +4,11 @@
 //! with 101. The thread is never resumed; its job gets the status and a one-line
 //! report (the exception, the instruction pointer and its symbol, the faulting address
 //! for a page fault, "stack overflow" when it hit the guard page, or the panic message
-//! and location) through the `on_abort` hook, and writes it to the job's stderr. A
+//! and location) through its body's `aborted`, and writes it to the job's stderr. A
 //! fault or panic in the kernel itself (an interrupt handler, the idle thread, a
-//! thread without a job) prints the report on the serial console and halts.
+//! kernel thread) prints the report on the serial console and then does what
+//! `kiln.panic=` says: power off with [`power::KERNEL_PANIC_STATUS`] (the default),
+//! halt, or reboot (see `power::on_kernel_panic`).
 
 use alloc::format;
 use alloc::string::String;
@@ -63,15 +65,16 @@ pub fn on_exception(frame: *mut Frame) -> *mut Frame {
     let f = unsafe { &*frame };
     let in_kernel = INTERRUPT_DEPTH.load(Ordering::Relaxed) > 1
         || sched::current_is_idle()
-        || !sched::current_has_job();
+        || !sched::current_is_program();
     let report = describe(f);
     if in_kernel {
         kprintln!(
-            "kiln: fault in the kernel, thread {} '{}': {report}; halting",
+            "kiln: fault in the kernel, thread {} '{}': {report}; {}",
             sched::current_id(),
-            sched::current_name()
+            sched::current_name(),
+            power::panic_action_name()
         );
-        power::halt();
+        power::on_kernel_panic();
     }
     let status = FAULT_STATUS_BASE + f.vector as u8;
     sched::abort_from_interrupt(frame, Abort { status, report })
@@ -95,14 +98,15 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
     };
     if INTERRUPT_DEPTH.load(Ordering::Relaxed) > 0
         || sched::current_is_idle()
-        || !sched::current_has_job()
+        || !sched::current_is_program()
     {
         kprintln!(
-            "kiln: panic in the kernel, thread {} '{}': {report}; halting",
+            "kiln: panic in the kernel, thread {} '{}': {report}; {}",
             sched::current_id(),
-            sched::current_name()
+            sched::current_name(),
+            power::panic_action_name()
         );
-        power::halt();
+        power::on_kernel_panic();
     }
     sched::abort_current(Abort {
         status: PANIC_STATUS,

@@ -1,21 +1,31 @@
-//! The global allocator: talc over the largest RAM region of the PVH memory map.
+//! The global allocator: talc over the largest RAM region of the PVH memory map, with
+//! per-program ownership so that every program job's memory comes back at its end.
 //!
 //! talc does the allocating; this wrapper makes it interrupt-safe (an [`IrqMutex`]),
-//! keeps the figures `memstat` reports (peak, counts) and charges every allocation to
-//! the thread that made it, so `ps` can show what each job holds.
+//! keeps the figures `memstat` reports, and decides who owns each block.
 //!
-//! Accounting: each block carries a small trailer naming its owner thread, so a free
-//! is credited to the right account whichever thread does it. When a thread ends, what
-//! it still owns was handed over (e.g. a firewall rule it stored) and becomes the
-//! kernel's. When a thread dies without running its destructors (a panic, a fault,
-//! `kill -9`), what it still owns is **lost**: it cannot be freed safely, because some
-//! of it may be shared, so it is counted and shown by `memstat`, never hidden; blocks
-//! of it that others free later leave the lost count. A job may hold at most
-//! 1/[`JOB_SHARE_DIVISOR`] of the heap, so a runaway program meets out-of-memory
-//! (and ends with a report) long before the kernel does.
+//! Ownership (docs/ARCHITECTURE.md, "Memory ownership"):
+//! - A block belongs to the **program** whose thread allocated it, unless it was
+//!   allocated with interrupts off or with a kernel lock held (a
+//!   `kiln_init::sync::Mutex`, which holds off preemption, or a `kernel_owned` section):
+//!   then, and on kernel threads, it is the **kernel's**. Shared state (the job table,
+//!   pipes, the firewall table, sockets, the scheduler) is only changed under its lock,
+//!   so what it holds is never a program's.
+//! - Each block carries a [`Trailer`] naming its owner's [`Account`]; a program's blocks
+//!   are linked into its account's list. A free, by whichever thread, unlinks the block
+//!   and credits its owner.
+//! - When a program thread ends, however it ends, [`reclaim`] frees every block still
+//!   on its list: the destructors of a program that panicked, faulted or was killed
+//!   never ran, and nothing outside the program can point into its blocks.
+//!
+//! Limits, so a job meets out-of-memory long before the kernel does: a program may hold
+//! at most 1/[`JOB_SHARE_DIVISOR`] of the heap, and neither a program nor a new thread
+//! may eat into the last [`reserve`] bytes, which are the kernel's (the shell, the job
+//! table, fault reports).
 
 use core::alloc::{GlobalAlloc, Layout};
-use core::ptr::NonNull;
+use core::ptr::{NonNull, null_mut};
+use core::sync::atomic::{AtomicPtr, Ordering};
 
 use kiln_init::platform::HeapStats;
 use talc::{ErrOnOom, Span, Talc};
@@ -24,29 +34,42 @@ use crate::pvh::{MEMORY_RAM, MemoryRegion};
 use crate::sched;
 use crate::sync::IrqMutex;
 
-/// A job may hold at most heap size / this many bytes.
+/// A program may hold at most heap size / this many bytes.
 pub const JOB_SHARE_DIVISOR: usize = 4;
-/// Bytes of the owner trailer after every block (the owner's thread id, padded).
-const TRAILER: usize = 16;
-const TRAILER_ALIGN: usize = 8;
-/// Threads whose holdings are tracked at once; beyond, they count as the kernel's.
-const ACCOUNTS: usize = 2048;
-/// Dead-by-abort threads remembered, to move their later frees out of `lost`.
-const ABORTED: usize = 1024;
+/// The kernel's reserve is heap size / this many bytes, and at least [`MIN_RESERVE`].
+const RESERVE_DIVISOR: usize = 16;
+/// The smallest kernel reserve, in bytes.
+const MIN_RESERVE: usize = 64 * 1024;
 
-type Accounts = heapless::index_map::FnvIndexMap<u64, usize, ACCOUNTS>;
-type Aborted = heapless::index_set::FnvIndexSet<u64, ABORTED>;
+/// What every block carries after its data: its owner and its place in the owner's list.
+#[repr(C)]
+struct Trailer {
+    /// The owning program's account; null for the kernel's blocks.
+    account: *mut Account,
+    prev: *mut Trailer,
+    next: *mut Trailer,
+    /// Bytes from the block's start to this trailer.
+    offset: u32,
+    /// The block's alignment.
+    align: u32,
+}
+
+const TRAILER: usize = core::mem::size_of::<Trailer>();
+const TRAILER_ALIGN: usize = core::mem::align_of::<Trailer>();
+
+/// What one program thread holds: a byte count and the list of its blocks.
+pub struct Account {
+    bytes: usize,
+    head: *mut Trailer,
+}
 
 struct Heap {
     talc: Talc<ErrOnOom>,
     size: usize,
     peak: usize,
     frees: u64,
-    /// Bytes each live thread holds.
-    accounts: Accounts,
-    /// Bytes held by threads that died without freeing them.
-    lost: usize,
-    aborted: Aborted,
+    /// Bytes freed by [`reclaim`] for programs that ended still holding them.
+    reclaimed: u64,
     /// Trial allocations made by `largest_free_block`, hidden from the counts.
     probes: u64,
 }
@@ -63,35 +86,80 @@ static ALLOCATOR: KernelAllocator = KernelAllocator {
         size: 0,
         peak: 0,
         frees: 0,
+        reclaimed: 0,
         probes: 0,
-        accounts: Accounts::new(),
-        lost: 0,
-        aborted: Aborted::new(),
     }),
 };
 
-/// The block's layout with the owner trailer appended, and the trailer's offset.
+/// The running thread's account: null on kernel threads. The scheduler sets it at
+/// every switch.
+static CURRENT_ACCOUNT: AtomicPtr<Account> = AtomicPtr::new(null_mut());
+
+/// The block's layout with the trailer appended, and the trailer's offset.
 fn with_trailer(layout: Layout) -> Option<(Layout, usize)> {
     let offset = layout.size().checked_next_multiple_of(TRAILER_ALIGN)?;
     let size = offset.checked_add(TRAILER)?;
     let layout = Layout::from_size_align(size, layout.align().max(TRAILER_ALIGN)).ok()?;
+    u32::try_from(offset).ok()?;
+    u32::try_from(layout.align()).ok()?;
     Some((layout, offset))
 }
 
+/// The owner of a block allocated now (see the module docs).
+fn current_owner() -> *mut Account {
+    let account = CURRENT_ACCOUNT.load(Ordering::Relaxed);
+    if account.is_null()
+        || !x86_64::instructions::interrupts::are_enabled()
+        || sched::kernel_locks_held()
+    {
+        null_mut()
+    } else {
+        account
+    }
+}
+
 impl Heap {
-    fn charge(&mut self, owner: u64, bytes: usize) {
-        if let Some(held) = self.accounts.get_mut(&owner) {
-            *held += bytes;
-        } else {
-            let _ = self.accounts.insert(owner, bytes);
+    fn free_bytes(&self) -> usize {
+        self.size
+            .saturating_sub(self.talc.get_counters().allocated_bytes)
+    }
+
+    fn reserve(&self) -> usize {
+        (self.size / RESERVE_DIVISOR).max(MIN_RESERVE)
+    }
+
+    /// Links `trailer` at the head of `account`'s list.
+    ///
+    /// # Safety
+    /// Both pointers are live; the heap lock is held.
+    unsafe fn link(account: *mut Account, trailer: *mut Trailer) {
+        // SAFETY: the caller's contract; list nodes are live trailers.
+        unsafe {
+            (*trailer).prev = null_mut();
+            (*trailer).next = (*account).head;
+            if !(*account).head.is_null() {
+                (*(*account).head).prev = trailer;
+            }
+            (*account).head = trailer;
         }
     }
 
-    fn credit(&mut self, owner: u64, bytes: usize) {
-        if let Some(held) = self.accounts.get_mut(&owner) {
-            *held = held.saturating_sub(bytes);
-        } else if self.aborted.contains(&owner) {
-            self.lost = self.lost.saturating_sub(bytes);
+    /// Unlinks `trailer` from its account's list.
+    ///
+    /// # Safety
+    /// `trailer` is live and linked in `account`; the heap lock is held.
+    unsafe fn unlink(account: *mut Account, trailer: *mut Trailer) {
+        // SAFETY: the caller's contract; neighbours are live trailers of the same list.
+        unsafe {
+            let (prev, next) = ((*trailer).prev, (*trailer).next);
+            if prev.is_null() {
+                (*account).head = next;
+            } else {
+                (*prev).next = next;
+            }
+            if !next.is_null() {
+                (*next).prev = prev;
+            }
         }
     }
 }
@@ -101,27 +169,43 @@ impl Heap {
 unsafe impl GlobalAlloc for KernelAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let Some((full, trailer_at)) = with_trailer(layout) else {
-            return core::ptr::null_mut();
+            return null_mut();
         };
-        let owner = sched::current_id();
+        let owner = current_owner();
         let mut heap = self.heap.lock();
-        if sched::current_is_job() {
-            let held = heap.accounts.get(&owner).copied().unwrap_or(0);
-            if held + full.size() > heap.size / JOB_SHARE_DIVISOR {
-                return core::ptr::null_mut();
+        if !owner.is_null() {
+            // SAFETY: a live program's account, read under the heap lock.
+            let held = unsafe { (*owner).bytes };
+            let over_share = held + full.size() > heap.size / JOB_SHARE_DIVISOR;
+            let into_reserve = heap.free_bytes() < full.size() + heap.reserve();
+            if over_share || into_reserve {
+                return null_mut();
             }
         }
         // SAFETY: talc is initialised with claimed memory before the first allocation.
         match unsafe { heap.talc.malloc(full) } {
             Ok(ptr) => {
-                // SAFETY: the trailer is inside the block just allocated, 8-aligned.
-                unsafe { (ptr.as_ptr().add(trailer_at) as *mut u64).write(owner) };
-                heap.charge(owner, full.size());
+                let trailer = (ptr.as_ptr() as usize + trailer_at) as *mut Trailer;
+                // SAFETY: the trailer is inside the block just allocated and aligned
+                // (the offset is a multiple of its alignment, the block more aligned).
+                unsafe {
+                    trailer.write(Trailer {
+                        account: owner,
+                        prev: null_mut(),
+                        next: null_mut(),
+                        offset: trailer_at as u32,
+                        align: full.align() as u32,
+                    });
+                    if !owner.is_null() {
+                        Heap::link(owner, trailer);
+                        (*owner).bytes += full.size();
+                    }
+                }
                 let used = heap.talc.get_counters().allocated_bytes;
                 heap.peak = heap.peak.max(used);
                 ptr.as_ptr()
             }
-            Err(()) => core::ptr::null_mut(),
+            Err(()) => null_mut(),
         }
     }
 
@@ -129,18 +213,24 @@ unsafe impl GlobalAlloc for KernelAllocator {
         let Some((full, trailer_at)) = with_trailer(layout) else {
             return;
         };
-        // SAFETY: `ptr` came from `alloc` with this layout, so its trailer is there.
-        let owner = unsafe { (ptr.add(trailer_at) as *const u64).read() };
+        let trailer = (ptr as usize + trailer_at) as *mut Trailer;
         let mut heap = self.heap.lock();
         heap.frees += 1;
-        heap.credit(owner, full.size());
-        // SAFETY: the caller passes a pointer this allocator returned, with its layout.
-        unsafe { heap.talc.free(NonNull::new_unchecked(ptr), full) }
+        // SAFETY: `ptr` came from `alloc` with this layout, so its trailer is there; an
+        // account outlives its blocks (reclaim empties it before it is freed).
+        unsafe {
+            let owner = (*trailer).account;
+            if !owner.is_null() {
+                Heap::unlink(owner, trailer);
+                (*owner).bytes = (*owner).bytes.saturating_sub(full.size());
+            }
+            heap.talc.free(NonNull::new_unchecked(ptr), full)
+        }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         let Ok(new_layout) = Layout::from_size_align(new_size, layout.align()) else {
-            return core::ptr::null_mut();
+            return null_mut();
         };
         // SAFETY: GlobalAlloc's contract, forwarded.
         let new = unsafe { self.alloc(new_layout) };
@@ -155,23 +245,79 @@ unsafe impl GlobalAlloc for KernelAllocator {
     }
 }
 
-/// A thread ended: what it still holds is the kernel's (it returned normally) or lost
-/// (it died without running its destructors).
-pub fn thread_ended(id: u64, aborted: bool) {
-    let mut heap = ALLOCATOR.heap.lock();
-    let held = heap.accounts.swap_remove(&id).unwrap_or(0);
-    if aborted {
-        heap.lost += held;
-        if heap.aborted.len() == ABORTED {
-            heap.aborted.clear();
-        }
-        let _ = heap.aborted.insert(id);
-    }
+/// A new, empty account for a program thread (kernel memory itself).
+pub fn open_account() -> Option<NonNull<Account>> {
+    let layout = Layout::new::<Account>();
+    let _kernel = sched::NoPreempt::enter();
+    // SAFETY: a non-zero-sized layout; the block is initialised before use.
+    let raw = unsafe { ALLOCATOR.alloc(layout) } as *mut Account;
+    let account = NonNull::new(raw)?;
+    // SAFETY: freshly allocated, sized and aligned for an Account.
+    unsafe {
+        account.as_ptr().write(Account {
+            bytes: 0,
+            head: null_mut(),
+        })
+    };
+    Some(account)
 }
 
-/// Heap bytes thread `id` holds now.
-pub fn held_by(id: u64) -> Option<usize> {
-    ALLOCATOR.heap.lock().accounts.get(&id).copied()
+/// Makes `account` the owner of what the running thread allocates (null: the kernel).
+pub fn switch_account(account: *mut Account) {
+    CURRENT_ACCOUNT.store(account, Ordering::Relaxed);
+}
+
+/// Frees every block still on `account`, then the account itself: the program whose
+/// account it is has ended and will never run again. Returns the bytes freed.
+///
+/// # Safety
+/// `account` came from [`open_account`], is no thread's current account, and is not
+/// used again.
+pub unsafe fn reclaim(account: NonNull<Account>) -> usize {
+    let account = account.as_ptr();
+    let freed = {
+        let mut heap = ALLOCATOR.heap.lock();
+        let mut freed = 0;
+        // SAFETY: the list holds live trailers of blocks this allocator handed out,
+        // which nothing but the dead program refers to (see the module docs).
+        unsafe {
+            let mut node = (*account).head;
+            while !node.is_null() {
+                let next = (*node).next;
+                let offset = (*node).offset as usize;
+                let layout =
+                    Layout::from_size_align_unchecked(offset + TRAILER, (*node).align as usize);
+                let block = (node as usize - offset) as *mut u8;
+                freed += layout.size();
+                heap.talc.free(NonNull::new_unchecked(block), layout);
+                node = next;
+            }
+            (*account).head = null_mut();
+            (*account).bytes = 0;
+        }
+        heap.reclaimed += freed as u64;
+        freed
+    };
+    // SAFETY: allocated by `open_account` with this layout; now empty and unused.
+    unsafe { ALLOCATOR.dealloc(account as *mut u8, Layout::new::<Account>()) };
+    freed
+}
+
+/// Heap bytes `account` holds now.
+///
+/// # Safety
+/// `account` is live (not yet reclaimed).
+pub unsafe fn account_bytes(account: NonNull<Account>) -> usize {
+    let _heap = ALLOCATOR.heap.lock();
+    // SAFETY: the caller's contract; read under the heap lock.
+    unsafe { (*account.as_ptr()).bytes }
+}
+
+/// True when `bytes` more can be taken without eating into the kernel's reserve (a new
+/// thread asks before it allocates its stack).
+pub fn can_spare(bytes: usize) -> bool {
+    let heap = ALLOCATOR.heap.lock();
+    heap.free_bytes() >= bytes + heap.reserve()
 }
 
 /// Claims the largest usable RAM region above the image as the heap.
@@ -206,7 +352,7 @@ pub fn init(memory_map: &[MemoryRegion], image_end: u64) -> usize {
 
 /// The allocator's figures.
 pub fn stats() -> HeapStats {
-    let (size, used, peak, allocations, frees, lost) = {
+    let (size, used, peak, allocations, frees, reclaimed) = {
         let heap = ALLOCATOR.heap.lock();
         let counters = heap.talc.get_counters();
         (
@@ -215,7 +361,7 @@ pub fn stats() -> HeapStats {
             heap.peak,
             counters.total_allocation_count - heap.probes,
             heap.frees,
-            heap.lost,
+            heap.reclaimed,
         )
     };
     HeapStats {
@@ -225,7 +371,7 @@ pub fn stats() -> HeapStats {
         allocations,
         frees,
         largest_free: largest_free_block(),
-        lost,
+        reclaimed,
     }
 }
 

@@ -36,13 +36,12 @@ mod sync;
 mod time;
 mod vga;
 
-use alloc::boxed::Box;
 use alloc::string::String;
 
 use alloc::format;
 
 use kiln_init::exec::Flow;
-use kiln_init::platform::{Platform, PowerAction};
+use kiln_init::platform::{Platform, PowerAction, ThreadKind, closure_body};
 use kiln_init::program::BakedFile;
 use kiln_shell::{Config, Session};
 
@@ -54,6 +53,10 @@ pub static FILES: &[BakedFile] = include!(concat!(env!("OUT_DIR"), "/baked_files
 const RC_FW_CFG_NAME: &str = "opt/kiln/rc";
 /// The baked default rc script.
 const RC_BAKED_NAME: &str = "rc";
+
+/// The kernel command line word that makes init panic at boot: a kernel panic on
+/// purpose, for the tests of `kiln.panic=`.
+const TEST_PANIC_WORD: &str = "kiln.test.panic";
 
 /// kiln's version, shown in the banner.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -80,10 +83,19 @@ pub extern "C" fn kernel_main(start_info: u32) -> ! {
     x86_64::instructions::interrupts::enable();
 
     let command_line = boot.command_line;
-    let started = sched::spawn("init", Box::new(move || init_main(command_line)), None);
+    power::configure_panic(command_line);
+    if sched::start_reaper().is_err() {
+        kprintln!("kiln: no memory to start the reaper");
+        power::on_kernel_panic();
+    }
+    let started = sched::spawn(
+        "init",
+        ThreadKind::Kernel,
+        closure_body(move || init_main(command_line), |_| {}),
+    );
     if started.is_err() {
         kprintln!("kiln: no memory to start init");
-        power::halt();
+        power::on_kernel_panic();
     }
     // Run init now rather than at the next timer tick.
     sched::yield_now();
@@ -95,6 +107,10 @@ fn init_main(command_line: &'static str) {
     let has_word = |word: &str| command_line.split_whitespace().any(|w| w == word);
     if has_word("kiln.probe") {
         power::power_off(0);
+    }
+    if has_word(TEST_PANIC_WORD) {
+        // For the tests of what a kernel panic does (`kiln.panic=`).
+        panic!("{TEST_PANIC_WORD} on the kernel command line");
     }
     if has_word("kiln.selftest") {
         let failed = selftest::run();
@@ -139,24 +155,27 @@ fn init_main(command_line: &'static str) {
 fn start_keyboard_console(command_line: &'static str) {
     vga::init();
     let layout = keyboard::layout_from_command_line(command_line);
-    let body = Box::new(move || {
-        let input = keyboard::KeyboardInput::new(layout);
-        let Ok(mut session) = Session::new(
-            &platform::PLATFORM,
-            input,
-            vga::VgaScreen,
-            Config::default(),
-        ) else {
-            kprintln!("kiln: cannot start the keyboard console");
-            return;
-        };
-        session.print(&format!("kiln {VERSION}: keyboard console\n"));
-        let mut interp = session.interpreter(kiln_utils::PROGRAMS, FILES);
-        if let Flow::Power(action) = session.run(&mut interp) {
-            platform::PLATFORM.power(action);
-        }
-    });
-    if sched::spawn("vga-shell", body, None).is_err() {
+    let body = closure_body(
+        move || {
+            let input = keyboard::KeyboardInput::new(layout);
+            let Ok(mut session) = Session::new(
+                &platform::PLATFORM,
+                input,
+                vga::VgaScreen,
+                Config::default(),
+            ) else {
+                kprintln!("kiln: cannot start the keyboard console");
+                return;
+            };
+            session.print(&format!("kiln {VERSION}: keyboard console\n"));
+            let mut interp = session.interpreter(kiln_utils::PROGRAMS, FILES);
+            if let Flow::Power(action) = session.run(&mut interp) {
+                platform::PLATFORM.power(action);
+            }
+        },
+        |_| {},
+    );
+    if sched::spawn("vga-shell", ThreadKind::Kernel, body).is_err() {
         kprintln!("kiln: no memory for the keyboard console");
     }
 }

@@ -4,7 +4,7 @@ use alloc::boxed::Box;
 use core::time::Duration;
 
 use kiln_init::platform::{
-    Abort, Fault, HeapStats, Platform, PowerAction, SpawnError, Status, ThreadId,
+    Fault, HeapStats, Platform, PowerAction, SpawnError, Status, ThreadBody, ThreadId, ThreadKind,
 };
 
 use alloc::format;
@@ -63,10 +63,19 @@ impl Platform for BoardPlatform {
     fn spawn(
         &self,
         name: &str,
-        body: Box<dyn FnOnce() + Send + 'static>,
-        on_abort: Box<dyn FnOnce(Abort) + Send + 'static>,
+        kind: ThreadKind,
+        body: Box<dyn ThreadBody>,
     ) -> Result<ThreadId, SpawnError> {
-        sched::spawn(name, body, Some(on_abort))
+        sched::spawn(name, kind, body)
+    }
+
+    fn kill_after(&self, thread: ThreadId, grace: Duration) -> bool {
+        sched::kill_after(thread, to_ns(grace))
+    }
+
+    fn kernel_owned(&self, section: &mut dyn FnMut()) {
+        let _kernel = sched::NoPreempt::enter();
+        section();
     }
 
     fn power(&self, action: PowerAction) {
@@ -95,8 +104,7 @@ impl Platform for BoardPlatform {
     }
 
     fn memory(&self, thread: ThreadId) -> Option<usize> {
-        // A live thread that has not allocated yet holds nothing.
-        heap::held_by(thread).or_else(|| sched::cpu_ns(thread).map(|_| 0))
+        sched::memory_of(thread)
     }
 
     fn kill(&self, thread: ThreadId) -> bool {

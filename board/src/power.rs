@@ -6,7 +6,75 @@
 //! `kiln: power off (status N)`, which the launcher prefers, so 128-255 survive too.
 //! Without the device (other VMMs) it falls back to ACPI power off, then halts.
 
+use core::sync::atomic::{AtomicU8, Ordering};
+
 use crate::port::{inb, outb, outw};
+
+/// The status the VM powers off with after a kernel panic or a fault outside any job.
+pub const KERNEL_PANIC_STATUS: u8 = 255;
+/// The kernel command line option that chooses what a kernel panic does.
+pub const PANIC_OPTION: &str = "kiln.panic=";
+
+/// What a kernel panic does (`kiln.panic=poweroff|halt|reboot`, as Linux's `panic=`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+enum PanicAction {
+    PowerOff = 0,
+    Halt = 1,
+    Reboot = 2,
+}
+
+static PANIC_ACTION: AtomicU8 = AtomicU8::new(PanicAction::PowerOff as u8);
+
+/// Reads `kiln.panic=` from the kernel command line; an unknown value is reported and
+/// the default (power off) kept.
+pub fn configure_panic(command_line: &str) {
+    let Some(value) = command_line
+        .split_whitespace()
+        .find_map(|word| word.strip_prefix(PANIC_OPTION))
+    else {
+        return;
+    };
+    let action = match value {
+        "poweroff" => PanicAction::PowerOff,
+        "halt" => PanicAction::Halt,
+        "reboot" => PanicAction::Reboot,
+        other => {
+            crate::kprintln!(
+                "kiln: {PANIC_OPTION}{other}: unknown (poweroff, halt or reboot); powering off on panic"
+            );
+            PanicAction::PowerOff
+        }
+    };
+    PANIC_ACTION.store(action as u8, Ordering::Relaxed);
+}
+
+fn panic_action() -> PanicAction {
+    match PANIC_ACTION.load(Ordering::Relaxed) {
+        1 => PanicAction::Halt,
+        2 => PanicAction::Reboot,
+        _ => PanicAction::PowerOff,
+    }
+}
+
+/// What a kernel panic is about to do, for its report line.
+pub fn panic_action_name() -> &'static str {
+    match panic_action() {
+        PanicAction::PowerOff => "powering off (status 255)",
+        PanicAction::Halt => "halting",
+        PanicAction::Reboot => "rebooting",
+    }
+}
+
+/// After a kernel panic's report: power off with [`KERNEL_PANIC_STATUS`], halt or
+/// reboot, as configured. Takes no lock the panicking code may hold.
+pub fn on_kernel_panic() -> ! {
+    match panic_action() {
+        PanicAction::PowerOff => power_off(KERNEL_PANIC_STATUS),
+        PanicAction::Halt => halt(),
+        PanicAction::Reboot => reboot(),
+    }
+}
 
 /// I/O port of QEMU's `isa-debug-exit` device, as the launcher configures it.
 pub const DEBUG_EXIT_PORT: u16 = 0xF4;

@@ -16,8 +16,15 @@
 //!
 //! `park`/`unpark` work like `std::thread::park`: an `unpark` that comes first leaves a
 //! permit, so no wake-up is lost. Thread 1 is the boot thread, which ends as the idle
-//! loop. A thread that panics or faults is marked dead and never resumed; its
-//! `on_abort` callback runs on a fresh thread.
+//! loop.
+//!
+//! A thread's [`ThreadBody`] lives in its record, on the heap, never on its stack. A
+//! program thread also has a heap [`Account`] (see `heap.rs`). When a thread returns,
+//! it drops its body and its account is reclaimed. When a thread dies without
+//! returning (a panic, a CPU fault, `kill -9`), it is marked dead and never resumed;
+//! the `reaper` thread then calls `body.aborted`, drops the body, reclaims the account
+//! and frees the stack. `kill -9` of a thread that is off the CPU and holds no kernel
+//! lock takes effect at once; one that holds a lock is ended when it releases the last.
 
 use alloc::alloc::{Layout, alloc, dealloc};
 use alloc::boxed::Box;
@@ -27,7 +34,11 @@ use core::arch::asm;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use x86_64::instructions::interrupts;
 
-use kiln_init::platform::{Abort, SpawnError};
+use core::ptr::NonNull;
+
+use kiln_init::platform::{Abort, SpawnError, ThreadBody, ThreadKind};
+
+use crate::heap::{self, Account};
 
 use crate::interrupts::{Frame, YIELD_VECTOR};
 use crate::pic::TICK_HZ;
@@ -46,12 +57,13 @@ const RESUME_QUEUE_LEN: usize = 16;
 const MAX_PRIORITY_STREAK: u32 = 16;
 /// Threads the wake queue remembers between two scheduling decisions.
 const WAKE_QUEUE_LEN: usize = 64;
+/// Grace periods that may run out in one tick; the rest wait for the next.
+const KILLS_PER_TICK: usize = 16;
 const NANOS_PER_TICK: u64 = 1_000_000_000 / TICK_HZ;
 /// The boot thread, which becomes the idle loop.
 const IDLE_ID: u64 = 1;
 
-type Body = Box<dyn FnOnce() + Send + 'static>;
-type AbortHook = Box<dyn FnOnce(Abort) + Send + 'static>;
+type Body = Box<dyn ThreadBody>;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum State {
@@ -100,12 +112,26 @@ struct Thread {
     permit: bool,
     deadline_ns: Option<u64>,
     cpu_ns: u64,
+    kind: ThreadKind,
+    /// What the thread runs; taken once the thread has ended.
     body: Option<Body>,
-    on_abort: Option<AbortHook>,
+    /// A program thread's heap account; reclaimed once the thread has ended.
+    account: Option<NonNull<Account>>,
+    /// How the thread died, while it waits for the reaper.
+    abort: Option<Abort>,
     joiners: heapless::Vec<u64, 4>,
     kill_requested: bool,
+    /// `kill_after`: when the thread is to be ended forcibly (monotonic ns).
+    kill_deadline_ns: Option<u64>,
     /// Kernel locks held (saved here while the thread is off the CPU).
     preempt_count: u32,
+}
+
+impl Thread {
+    /// A dead thread whose body or account still waits for the reaper.
+    fn awaits_reaper(&self) -> bool {
+        self.state == State::Dead && (self.abort.is_some() || self.body.is_some())
+    }
 }
 
 // SAFETY: `frame` points into the thread's own stack and is only used by the scheduler
@@ -138,8 +164,10 @@ static SCHED: IrqMutex<Scheduler> = IrqMutex::new(Scheduler {
 
 /// The id of the running thread, for lock-free readers.
 static CURRENT: AtomicU64 = AtomicU64::new(IDLE_ID);
-/// Whether the running thread belongs to a job (the allocator reads it lock-free).
-static CURRENT_IS_JOB: AtomicBool = AtomicBool::new(false);
+/// Whether the running thread is a program thread (read lock-free by fault handlers).
+static CURRENT_IS_PROGRAM: AtomicBool = AtomicBool::new(false);
+/// The reaper thread (0 until it starts).
+static REAPER: AtomicU64 = AtomicU64::new(0);
 /// The running thread's kernel-lock count.
 static PREEMPT_COUNT: AtomicU32 = AtomicU32::new(0);
 /// A tick wanted to switch while the count was up.
@@ -243,20 +271,73 @@ impl Scheduler {
         }
     }
 
+    /// Marks thread `id` dead with `abort` and hands it to the reaper. The thread never
+    /// runs again: it is the current thread (ending now), or off the CPU holding no lock.
+    fn mark_aborted(&mut self, id: u64, abort: Abort) {
+        let Some(thread) = self.get_mut(id) else {
+            return;
+        };
+        thread.state = State::Dead;
+        thread.abort = Some(abort);
+        let joiners = thread.joiners.clone();
+        for joiner in joiners {
+            self.wake(joiner);
+        }
+        self.wake(REAPER.load(Ordering::Relaxed));
+    }
+
+    /// `kill -9` of program thread `id`: at once if it is off the CPU and holds no
+    /// kernel lock, else when it next reaches a point without one.
+    fn kill(&mut self, id: u64) -> bool {
+        let current = self.current;
+        let Some(thread) = self.get_mut(id) else {
+            return false;
+        };
+        if thread.state == State::Dead || thread.kind != ThreadKind::Program {
+            return false;
+        }
+        thread.kill_requested = true;
+        if id != current && thread.preempt_count == 0 {
+            self.mark_aborted(id, killed_abort());
+        } else if id != current {
+            // It holds a kernel lock: let it run soon, to release it and end.
+            thread.state = match thread.state {
+                State::Blocked => State::Runnable,
+                other => other,
+            };
+            let _ = self.wake_queue.push_back(id);
+        }
+        true
+    }
+
     /// Switches from the current thread (whose context is `frame`) to the next one.
     fn reschedule(&mut self, frame: *mut Frame) -> *mut Frame {
-        let next = self.pick_next();
+        let mut next = self.pick_next();
+        // A thread asked to die is never resumed where it holds no lock.
+        while next != self.current
+            && let Some((true, preempt_count)) = self
+                .get_mut(next)
+                .map(|t| (t.kill_requested, t.preempt_count))
+        {
+            if preempt_count == 0 {
+                self.mark_aborted(next, killed_abort());
+                next = self.pick_next();
+            } else {
+                NEED_RESCHED.store(true, Ordering::Relaxed);
+                break;
+            }
+        }
         let current = self.current;
         if next == current {
             self.current_mut().state = State::Running;
             return frame;
         }
         let thread = self.current_mut();
-        if thread.state == State::Dead {
+        if thread.state == State::Dead && !thread.awaits_reaper() {
             let index = self.index_of(current).expect("current is in the table");
             // Its stack is not in use: we run on an IST stack. Dropping frees it.
             drop(self.threads.swap_remove(index));
-        } else {
+        } else if thread.state != State::Dead {
             thread.frame = save_below_red_zone(frame);
             thread.preempt_count = PREEMPT_COUNT.load(Ordering::Relaxed);
             if thread.state == State::Running {
@@ -267,7 +348,12 @@ impl Scheduler {
         CURRENT.store(next, Ordering::Relaxed);
         let next_thread = self.current_mut();
         PREEMPT_COUNT.store(next_thread.preempt_count, Ordering::Relaxed);
-        CURRENT_IS_JOB.store(next_thread.on_abort.is_some(), Ordering::Relaxed);
+        CURRENT_IS_PROGRAM.store(next_thread.kind == ThreadKind::Program, Ordering::Relaxed);
+        heap::switch_account(
+            next_thread
+                .account
+                .map_or(core::ptr::null_mut(), |a| a.as_ptr()),
+        );
         self.slice_start_tick = time::ticks();
         self.switches += 1;
         let next_thread = self.current_mut();
@@ -302,12 +388,88 @@ pub fn init(boot_stack: (u64, u64)) {
         permit: false,
         deadline_ns: None,
         cpu_ns: 0,
+        kind: ThreadKind::Kernel,
         body: None,
-        on_abort: None,
+        account: None,
+        abort: None,
         joiners: heapless::Vec::new(),
         kill_requested: false,
+        kill_deadline_ns: None,
         preempt_count: 0,
     });
+}
+
+/// The abort of a thread ended by `kill -9`.
+fn killed_abort() -> Abort {
+    Abort {
+        status: crate::platform::KILLED_STATUS,
+        report: alloc::string::String::from("killed (kill -9)"),
+    }
+}
+
+/// Starts the reaper: the kernel thread that finishes threads that died without
+/// returning (see the module docs). Called once at boot, after the heap.
+pub fn start_reaper() -> Result<u64, SpawnError> {
+    let id = spawn(
+        "reaper",
+        ThreadKind::Kernel,
+        kiln_init::platform::closure_body(reaper_loop, |_| {}),
+    )?;
+    REAPER.store(id, Ordering::Relaxed);
+    Ok(id)
+}
+
+fn reaper_loop() {
+    loop {
+        let dead = {
+            let mut s = SCHED.lock();
+            let me = s.current;
+            let found = s
+                .threads
+                .iter()
+                .position(|t| t.id != me && t.awaits_reaper());
+            found.map(|index| s.threads.swap_remove(index))
+        };
+        let Some(mut thread) = dead else {
+            park_until(None);
+            continue;
+        };
+        if let Some(mut body) = thread.body.take() {
+            if let Some(abort) = thread.abort.take() {
+                body.aborted(abort);
+            }
+            drop(body);
+        }
+        if let Some(account) = thread.account.take() {
+            // SAFETY: the thread is dead and out of the table, so the account is no
+            // thread's current one and nothing uses it again.
+            unsafe { heap::reclaim(account) };
+        }
+        // Dropping the record frees the stack.
+        drop(thread);
+    }
+}
+
+/// Holds off preemption (and `kill -9`) while alive: what the thread allocates
+/// meanwhile is the kernel's (see `heap.rs`).
+pub struct NoPreempt;
+
+impl NoPreempt {
+    pub fn enter() -> NoPreempt {
+        kiln_init::sync::Preemption::disable(&PREEMPT);
+        NoPreempt
+    }
+}
+
+impl Drop for NoPreempt {
+    fn drop(&mut self) {
+        kiln_init::sync::Preemption::enable(&PREEMPT);
+    }
+}
+
+/// True while the running thread holds a kernel lock (or a [`NoPreempt`]).
+pub fn kernel_locks_held() -> bool {
+    PREEMPT_COUNT.load(Ordering::Relaxed) > 0
 }
 
 /// The running thread's id.
@@ -316,18 +478,38 @@ pub fn current_id() -> u64 {
 }
 
 extern "C" fn thread_start(id: u64) -> ! {
-    let body = SCHED.lock().get_mut(id).and_then(|t| t.body.take());
+    let body: Option<*mut dyn ThreadBody> = SCHED
+        .lock()
+        .get_mut(id)
+        .and_then(|t| t.body.as_mut())
+        .map(|body| &mut **body as *mut dyn ThreadBody);
     if let Some(body) = body {
-        body();
+        // SAFETY: the body lives in this thread's record until the thread has ended;
+        // only this thread uses it meanwhile.
+        unsafe { (*body).run() };
     }
     exit_current();
 }
 
-/// Starts `body` on a new thread.
-pub fn spawn(name: &str, body: Body, on_abort: Option<AbortHook>) -> Result<u64, SpawnError> {
+/// Starts `body` on a new thread. Refused when the stack would eat into the kernel's
+/// heap reserve.
+pub fn spawn(name: &str, kind: ThreadKind, body: Body) -> Result<u64, SpawnError> {
+    // What the new thread's bookkeeping allocates is the kernel's, whoever asks.
+    let _kernel = NoPreempt::enter();
+    if !heap::can_spare(STACK_SIZE) {
+        return Err(SpawnError::OutOfMemory);
+    }
+    let account = match kind {
+        ThreadKind::Program => Some(heap::open_account().ok_or(SpawnError::OutOfMemory)?),
+        ThreadKind::Kernel => None,
+    };
     // SAFETY: STACK_LAYOUT has a non-zero size.
     let base = unsafe { alloc(STACK_LAYOUT) };
     if base.is_null() {
+        if let Some(account) = account {
+            // SAFETY: fresh, empty and never anyone's current account.
+            unsafe { heap::reclaim(account) };
+        }
         return Err(SpawnError::OutOfMemory);
     }
     let stack = Stack { base };
@@ -357,10 +539,13 @@ pub fn spawn(name: &str, body: Body, on_abort: Option<AbortHook>) -> Result<u64,
         permit: false,
         deadline_ns: None,
         cpu_ns: 0,
+        kind,
         body: Some(body),
-        on_abort,
+        account,
+        abort: None,
         joiners: heapless::Vec::new(),
         kill_requested: false,
+        kill_deadline_ns: None,
         preempt_count: 0,
     });
     // A new thread runs before the CPU hogs' next slices: a command typed at the shell
@@ -419,36 +604,45 @@ pub fn unpark(id: u64) {
     SCHED.lock().wake(id);
 }
 
-/// Ends the calling thread.
+/// Ends the calling thread: it returned. Its body is dropped here, its account
+/// reclaimed, and its record freed once the CPU has left it.
 pub fn exit_current() -> ! {
-    let me = current_id();
-    crate::heap::thread_ended(me, false);
-    let on_abort = {
+    let (body, account) = {
+        let mut s = SCHED.lock();
+        let thread = s.current_mut();
+        (thread.body.take(), thread.account.take())
+    };
+    drop(body);
+    if let Some(account) = account {
+        heap::switch_account(core::ptr::null_mut());
+        // SAFETY: the account is no longer anyone's current one (switched above and
+        // taken out of the record), and this thread allocates nothing more of its own.
+        unsafe { heap::reclaim(account) };
+    }
+    {
         let mut s = SCHED.lock();
         let thread = s.current_mut();
         thread.state = State::Dead;
         let joiners = thread.joiners.clone();
-        let on_abort = thread.on_abort.take();
         for id in joiners {
             s.wake(id);
         }
-        on_abort
-    };
-    // Dropped outside the lock: a closure's captures may free memory.
-    drop(on_abort);
+    }
     loop {
         raise_yield();
     }
 }
 
-/// Ends the calling thread abnormally: its `on_abort` runs on a fresh thread.
+/// Ends the calling thread abnormally (a panic): the reaper finishes it.
 pub fn abort_current(abort: Abort) -> ! {
-    crate::heap::thread_ended(current_id(), true);
-    let hook = SCHED.lock().current_mut().on_abort.take();
-    if let Some(hook) = hook {
-        let _ = spawn("reaper", Box::new(move || hook(abort)), None);
+    {
+        let mut s = SCHED.lock();
+        let me = s.current;
+        s.mark_aborted(me, abort);
     }
-    exit_current()
+    loop {
+        raise_yield();
+    }
 }
 
 /// Waits until thread `id` has ended.
@@ -481,14 +675,11 @@ pub fn on_tick(frame: *mut Frame) -> *mut Frame {
     // holder cannot be interrupted), so it can end here.
     if !locks_held && s.current != IDLE_ID && s.current_mut().kill_requested {
         drop(s);
-        let abort = Abort {
-            status: crate::platform::KILLED_STATUS,
-            report: alloc::string::String::from("killed (kill -9)"),
-        };
-        return abort_from_interrupt(frame, abort);
+        return abort_from_interrupt(frame, killed_abort());
     }
     s.current_mut().cpu_ns += NANOS_PER_TICK;
     let mut woke = false;
+    let mut kill_due: heapless::Vec<u64, KILLS_PER_TICK> = heapless::Vec::new();
     let Scheduler {
         threads,
         wake_queue,
@@ -504,6 +695,15 @@ pub fn on_tick(frame: *mut Frame) -> *mut Frame {
             woke = true;
             let _ = wake_queue.push_back(thread.id);
         }
+        if thread.state != State::Dead
+            && thread.kill_deadline_ns.is_some_and(|at| at <= now)
+            && kill_due.push(thread.id).is_ok()
+        {
+            thread.kill_deadline_ns = None;
+        }
+    }
+    for id in kill_due {
+        woke |= s.kill(id);
     }
     let idle = s.current == IDLE_ID;
     let slice_over = ticks - s.slice_start_tick >= SLICE_TICKS;
@@ -543,6 +743,15 @@ pub fn after_irq(frame: *mut Frame) -> *mut Frame {
 /// The yield vector.
 pub fn on_yield(frame: *mut Frame) -> *mut Frame {
     let mut s = SCHED.lock();
+    let current = s.current;
+    if PREEMPT_COUNT.load(Ordering::Relaxed) == 0
+        && current != IDLE_ID
+        && s.current_mut().kill_requested
+        && s.current_mut().state != State::Dead
+    {
+        drop(s);
+        return abort_from_interrupt(frame, killed_abort());
+    }
     // A switch deferred while kernel locks were held is a preemption, not a yield: the
     // thread keeps its turn unless its slice is over.
     if DEFERRED_SWITCH.swap(false, Ordering::Relaxed)
@@ -597,48 +806,57 @@ pub fn current_is_idle() -> bool {
     current_id() == IDLE_ID
 }
 
-/// Asks for thread `id` to be ended at its next preemption point.
+/// `kill -9` of program thread `id` (see [`Scheduler::kill`]).
 pub fn request_kill(id: u64) -> bool {
+    let killed = SCHED.lock().kill(id);
+    if killed {
+        // The reaper (or the victim) should run now, not at the next tick.
+        yield_now();
+    }
+    killed
+}
+
+/// Ends program thread `id` forcibly once `grace_ns` has passed, unless it has ended.
+pub fn kill_after(id: u64, grace_ns: u64) -> bool {
     let mut s = SCHED.lock();
     match s.get_mut(id) {
-        Some(t) if t.state != State::Dead && id != IDLE_ID => {
-            t.kill_requested = true;
-            // Let it run, so the next tick finds it on the CPU and ends it.
-            s.wake(id);
+        Some(t) if t.state != State::Dead && t.kind == ThreadKind::Program => {
+            let at = time::now_ns().saturating_add(grace_ns);
+            t.kill_deadline_ns = Some(t.kill_deadline_ns.map_or(at, |d| d.min(at)));
             true
         }
         _ => false,
     }
 }
 
-/// True when the running thread belongs to a job (it has an abort hook).
-pub fn current_has_job() -> bool {
-    SCHED.lock().current_mut().on_abort.is_some()
+/// True when the running thread is a program thread.
+pub fn current_is_program() -> bool {
+    CURRENT_IS_PROGRAM.load(Ordering::Relaxed)
 }
 
-/// Ends the running thread from an exception handler and switches away.
-pub fn abort_from_interrupt(frame: *mut Frame, abort: Abort) -> *mut Frame {
-    crate::heap::thread_ended(current_id(), true);
-    let hook = {
-        let mut s = SCHED.lock();
-        let thread = s.current_mut();
-        thread.state = State::Dead;
-        let joiners = thread.joiners.clone();
-        let hook = thread.on_abort.take();
-        for id in joiners {
-            s.wake(id);
-        }
-        hook
-    };
-    if let Some(hook) = hook {
-        let _ = spawn("reaper", Box::new(move || hook(abort)), None);
+/// Heap bytes program thread `id` holds (0 for a kernel thread), while it lives.
+pub fn memory_of(id: u64) -> Option<usize> {
+    let mut s = SCHED.lock();
+    let thread = s.get_mut(id)?;
+    if thread.state == State::Dead {
+        return None;
     }
-    SCHED.lock().reschedule(frame)
+    // SAFETY: a live thread's account is reclaimed only after it is taken out of the
+    // record, which needs the scheduler lock we hold.
+    Some(
+        thread
+            .account
+            .map_or(0, |a| unsafe { heap::account_bytes(a) }),
+    )
 }
 
-/// True when the running thread belongs to a job.
-pub fn current_is_job() -> bool {
-    CURRENT_IS_JOB.load(Ordering::Relaxed)
+/// Ends the running thread from an exception handler and switches away; the reaper
+/// finishes it.
+pub fn abort_from_interrupt(frame: *mut Frame, abort: Abort) -> *mut Frame {
+    let mut s = SCHED.lock();
+    let me = s.current;
+    s.mark_aborted(me, abort);
+    s.reschedule(frame)
 }
 
 /// The preemption counter behind `kiln_init::sync::Mutex`; see the module docs.

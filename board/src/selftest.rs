@@ -2,10 +2,10 @@
 //! `kiln.selftest` (as Unikraft's uktest does). Each prints `selftest NAME: ok|FAIL`
 //! with its figures, then a summary line `selftest: N passed, M failed`.
 
-use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use kiln_init::platform::{ThreadKind, closure_body};
 
 use crate::{heap, kprintln, sched, time};
 
@@ -55,12 +55,15 @@ fn preemption() -> bool {
     let mut ids = Vec::new();
     for index in 0..2 {
         let (stop, counters) = (stop.clone(), counters.clone());
-        let body = Box::new(move || {
-            while !stop.load(Ordering::Relaxed) {
-                counters[index].fetch_add(1, Ordering::Relaxed);
-            }
-        });
-        match sched::spawn("busy", body, None) {
+        let body = closure_body(
+            move || {
+                while !stop.load(Ordering::Relaxed) {
+                    counters[index].fetch_add(1, Ordering::Relaxed);
+                }
+            },
+            |_| {},
+        );
+        match sched::spawn("busy", ThreadKind::Kernel, body) {
             Ok(id) => ids.push(id),
             Err(_) => return false,
         }
@@ -134,11 +137,14 @@ fn spawn_and_join() -> bool {
     let flag = done.clone();
     let Ok(id) = sched::spawn(
         "joinee",
-        Box::new(move || {
-            sched::park(Some(5 * MILLI));
-            flag.store(true, Ordering::Relaxed);
-        }),
-        None,
+        ThreadKind::Kernel,
+        closure_body(
+            move || {
+                sched::park(Some(5 * MILLI));
+                flag.store(true, Ordering::Relaxed);
+            },
+            |_| {},
+        ),
     ) else {
         return false;
     };

@@ -25,7 +25,6 @@
 //! only the wait stops: background jobs are not the foreground and keep running. A request
 //! is forgotten when the run it stopped returns, and when an outermost run starts.
 
-use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::sync::Arc;
@@ -36,8 +35,8 @@ use core::time::Duration;
 
 use crate::jobs::pipe::pipe;
 use crate::jobs::{
-    DEFAULT_RESPAWN_DELAY, Error, Job, JobTable, PipeEnd, ProgramRun, RespawnPolicy, Result, Stdio,
-    Task, WaitFor, WaitOutcome, program_task, respawn_task,
+    DEFAULT_RESPAWN_DELAY, Error, Job, JobTable, KILL_GRACE, PipeEnd, ProgramRun, RespawnPolicy,
+    Result, Stdio, Task, WaitFor, WaitOutcome, program_task, respawn_task,
 };
 use crate::platform::{Console, Platform, PowerAction, Status, ThreadId};
 use crate::program::{BakedFile, Input, JobLink, Output, Program};
@@ -53,8 +52,6 @@ pub const MAX_SOURCE_DEPTH: usize = 16;
 pub const INTERRUPTED_STATUS: Status = 130;
 /// The status of `timeout` and `start --timeout` when time ran out (as coreutils).
 pub const TIMED_OUT_STATUS: Status = 124;
-/// How long `timeout` waits for a cancelled job before `kill -9`.
-pub const KILL_GRACE: Duration = Duration::from_secs(5);
 
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,12 +124,13 @@ impl Interrupt {
         })
     }
 
-    /// Cancels the foreground jobs and stops the current run (it returns 130).
+    /// Ctrl-C: stops the foreground jobs ([`Job::terminate`]: a program that ignores it
+    /// is ended after [`KILL_GRACE`]) and the current run (it returns 130).
     pub fn cancel_foreground(&self) {
         self.requested.store(true, Ordering::SeqCst);
         let jobs = self.foreground.lock().clone();
         for job in jobs {
-            job.cancel();
+            job.terminate();
         }
         if let Some(thread) = *self.runner.lock() {
             self.platform.unpark(thread);
@@ -154,7 +152,7 @@ impl Interrupt {
         *self.foreground.lock() = jobs.to_vec();
         if self.is_requested() {
             for job in jobs {
-                job.cancel();
+                job.terminate();
             }
         }
     }
@@ -566,7 +564,7 @@ impl Interpreter {
             WaitOutcome::Ready => Ok(0),
             WaitOutcome::Finished(state) => Ok(state.status().unwrap_or(0)),
             WaitOutcome::TimedOut => {
-                job.cancel();
+                job.terminate();
                 self.console.write(
                     format!("rc: start: '{}' was not ready in time\n", job.name()).as_bytes(),
                 );
@@ -605,7 +603,7 @@ impl Interpreter {
             WaitOutcome::Interrupted => Err(Stop::Interrupted),
             WaitOutcome::Ready => unreachable!("waiting for the exit only"),
             WaitOutcome::TimedOut => {
-                job.cancel();
+                job.terminate();
                 let grace = Some(self.platform.now() + KILL_GRACE);
                 match job.wait(WaitFor::Exit, grace, &|| self.stop_requested()) {
                     WaitOutcome::TimedOut => {
@@ -813,7 +811,7 @@ impl Interpreter {
             subshell_of: None,
             source_depth: self.source_depth,
         };
-        let task: Task = Box::new(move |job: &Arc<Job>| {
+        let task = Task::kernel(move |job: &Arc<Job>| {
             subshell.subshell_of = Some(job.clone());
             match subshell.run_list(&body, &mut NoHooks) {
                 Ok(status) => status,

@@ -30,7 +30,10 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::{Condvar, Mutex, MutexGuard};
 
-use crate::platform::{Abort, Console, Fault, Platform, PowerAction, SpawnError, Status, ThreadId};
+use crate::platform::{
+    Abort, Console, Fault, Platform, PowerAction, SpawnError, Status, ThreadBody, ThreadId,
+    ThreadKind,
+};
 
 /// How far simulated time moves for a `yield_now` when every other thread is parked.
 pub const YIELD_TICK: Duration = Duration::from_millis(1);
@@ -61,6 +64,8 @@ struct ThreadSlot {
     token: bool,
     /// `kill` was asked for: the thread unwinds at its next `park`/`yield_now`.
     killed: bool,
+    /// `kill_after`: the simulated time at which `killed` is set.
+    kill_at: Option<Duration>,
 }
 
 #[derive(Debug, Default)]
@@ -89,10 +94,14 @@ impl State {
         let earliest = self
             .threads
             .values()
-            .filter_map(|t| match t.run {
-                RunState::Parked(deadline) => deadline,
-                RunState::Running => None,
+            .flat_map(|t| {
+                let deadline = match t.run {
+                    RunState::Parked(deadline) => deadline,
+                    RunState::Running => None,
+                };
+                [deadline, t.kill_at]
             })
+            .flatten()
             .min();
         let Some(earliest) = earliest else {
             return false;
@@ -102,6 +111,11 @@ impl State {
         }
         let now = self.now;
         for slot in self.threads.values_mut() {
+            if slot.kill_at.is_some_and(|at| at <= now) {
+                slot.kill_at = None;
+                slot.killed = true;
+                slot.run = RunState::Running;
+            }
             if matches!(slot.run, RunState::Parked(Some(d)) if d <= now) {
                 slot.run = RunState::Running;
             }
@@ -132,6 +146,7 @@ impl Shared {
                 run: RunState::Running,
                 token: false,
                 killed: false,
+                kill_at: None,
             },
         );
         id
@@ -348,8 +363,8 @@ impl Platform for FakePlatform {
     fn spawn(
         &self,
         name: &str,
-        body: Box<dyn FnOnce() + Send + 'static>,
-        on_abort: Box<dyn FnOnce(Abort) + Send + 'static>,
+        _kind: ThreadKind,
+        mut body: Box<dyn ThreadBody>,
     ) -> Result<ThreadId, SpawnError> {
         let id = {
             let mut state = self.shared.lock();
@@ -366,7 +381,7 @@ impl Platform for FakePlatform {
                         id,
                     })
                 });
-                let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body));
+                let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body.run()));
                 if let Err(payload) = outcome {
                     let abort = if payload.is::<KilledByPlatform>() {
                         Abort {
@@ -384,8 +399,9 @@ impl Platform for FakePlatform {
                             report: std::format!("panicked: {message}"),
                         }
                     };
-                    on_abort(abort);
+                    body.aborted(abort);
                 }
+                drop(body);
                 fake.unregister_current();
             });
         match started {
@@ -395,6 +411,19 @@ impl Platform for FakePlatform {
                 Err(SpawnError::TooManyThreads)
             }
         }
+    }
+
+    fn kill_after(&self, thread: ThreadId, grace: Duration) -> bool {
+        let mut state = self.shared.lock();
+        let now = state.now;
+        let Some(slot) = state.threads.get_mut(&thread) else {
+            return false;
+        };
+        slot.kill_at = Some(now + grace);
+        if state.advance_if_idle() {
+            self.shared.changed.notify_all();
+        }
+        true
     }
 
     fn kill(&self, thread: ThreadId) -> bool {
@@ -460,6 +489,7 @@ impl Console for FakeConsole {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::platform::closure_body;
     use std::sync::mpsc;
 
     #[test]
@@ -478,11 +508,14 @@ mod tests {
             let tx = tx.clone();
             fake.spawn(
                 "sleeper",
-                Box::new(move || {
-                    fake.sleep(Duration::from_secs(secs));
-                    tx.send((secs, fake.now())).unwrap();
-                }),
-                Box::new(|_| {}),
+                ThreadKind::Program,
+                closure_body(
+                    move || {
+                        fake.sleep(Duration::from_secs(secs));
+                        tx.send((secs, fake.now())).unwrap();
+                    },
+                    |_| {},
+                ),
             )
             .unwrap();
         }
@@ -512,15 +545,21 @@ mod tests {
         let tx2 = tx.clone();
         fake.spawn(
             "panicker",
-            Box::new(|| panic!("on purpose")),
-            Box::new(move |abort: Abort| tx.send(abort).unwrap()),
+            ThreadKind::Program,
+            closure_body(
+                || panic!("on purpose"),
+                move |abort: Abort| tx.send(abort).unwrap(),
+            ),
         )
         .unwrap();
         let victim = fake
             .spawn(
                 "victim",
-                Box::new(move || fake.park(None)),
-                Box::new(move |abort: Abort| tx2.send(abort).unwrap()),
+                ThreadKind::Program,
+                closure_body(
+                    move || fake.park(None),
+                    move |abort: Abort| tx2.send(abort).unwrap(),
+                ),
             )
             .unwrap();
         assert!(fake.kill(victim));

@@ -32,6 +32,36 @@ pub struct Abort {
 /// Identifies a thread of the platform.
 pub type ThreadId = u64;
 
+/// Whose code a thread runs, which decides who owns the memory it allocates.
+///
+/// - A **program** thread runs a baked program. What it allocates is the program's
+///   (outside kernel locks and [`Platform::kernel_owned`] sections) and is reclaimed
+///   when the thread ends, however it ends; it holds at most a share of the heap; and
+///   `kill -9` ends it without its cooperation.
+/// - A **kernel** thread runs init's own code (a shell, a background group, a
+///   `respawn` supervisor). What it allocates is the kernel's: freed by its owners, as
+///   in any Rust program. It is never ended forcibly: it stops when asked, once the
+///   program jobs it waits for have ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThreadKind {
+    Program,
+    Kernel,
+}
+
+/// What a platform thread runs.
+///
+/// The platform keeps the body on the heap, never on the thread's stack, for the whole
+/// life of the thread, and drops it once the thread has ended, however it ended. So
+/// whatever the body owns (a job's argv, env, pipe ends and job record) comes back even
+/// when the thread dies without returning (a panic, a CPU fault, `kill -9`).
+pub trait ThreadBody: Send {
+    /// The thread's work; called once, on the new thread.
+    fn run(&mut self);
+    /// The thread died without returning from [`ThreadBody::run`]: `abort` says how.
+    /// Called once, from another thread, after the dead thread's last instruction.
+    fn aborted(&mut self, abort: Abort);
+}
+
 /// Why a thread could not be created.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SpawnError {
@@ -61,9 +91,9 @@ pub struct HeapStats {
     pub allocations: u64,
     pub frees: u64,
     pub largest_free: usize,
-    /// Bytes still charged to jobs that died without freeing them (a crash or
-    /// `kill -9` cannot run a program's destructors); shown, never hidden.
-    pub lost: usize,
+    /// Bytes that program jobs still held when they ended and that were freed for
+    /// them (a crash or `kill -9` runs no destructors; a leak in a program is its own).
+    pub reclaimed: u64,
 }
 
 /// A console a job can write to (serial or VGA).
@@ -99,23 +129,38 @@ pub trait Platform: Send + Sync {
     fn cycles_per_second(&self) -> Option<u64> {
         None
     }
-    /// Starts `body` on a new thread named `name`.
+    /// Starts `body` on a new thread named `name` (see [`ThreadBody`], [`ThreadKind`]).
     ///
-    /// If the thread dies without returning from `body` (a panic, a CPU exception, a
-    /// forced kill), the platform calls `on_abort` from another thread with the job
+    /// If the thread dies without returning from `run` (a panic, a CPU exception, a
+    /// forced kill), the platform calls `body.aborted` from another thread with the job
     /// status (101 for a panic, 128 + vector for an exception, 137 for a kill) and a
     /// report of what happened.
     fn spawn(
         &self,
         name: &str,
-        body: Box<dyn FnOnce() + Send + 'static>,
-        on_abort: Box<dyn FnOnce(Abort) + Send + 'static>,
+        kind: ThreadKind,
+        body: Box<dyn ThreadBody>,
     ) -> Result<ThreadId, SpawnError>;
-    /// Ends `thread` at its next preemption point without its cooperation (`kill -9`).
-    /// Returns false where the platform cannot.
+    /// Ends program thread `thread` without its cooperation (`kill -9`): at once when
+    /// it is off the CPU and holds no kernel lock, else as soon as it releases the last
+    /// one. Returns false where the platform cannot (or `thread` is not a live program
+    /// thread).
     fn kill(&self, thread: ThreadId) -> bool {
         let _ = thread;
         false
+    }
+    /// Ends program thread `thread` as [`Platform::kill`] does once `grace` has passed,
+    /// unless it has ended by then (the forced end after a Ctrl-C or `kill`). Returns
+    /// false where the platform cannot.
+    fn kill_after(&self, thread: ThreadId, grace: Duration) -> bool {
+        let _ = (thread, grace);
+        false
+    }
+    /// Runs `section` with what it allocates owned by the kernel, not by the calling
+    /// program thread: for state that outlives the program (a job it starts, a socket).
+    /// Allocations made while a kernel lock is held are the kernel's anyway.
+    fn kernel_owned(&self, section: &mut dyn FnMut()) {
+        section()
     }
     /// Where `thread` was when it last left the CPU (a function name and offset),
     /// where the platform knows its symbols.
@@ -147,4 +192,45 @@ pub trait Platform: Send + Sync {
         let _ = thread;
         None
     }
+}
+
+/// Runs `section` with what it allocates owned by the kernel (see
+/// [`Platform::kernel_owned`]) and returns its value.
+pub fn kernel_owned<T>(platform: &dyn Platform, section: impl FnOnce() -> T) -> T {
+    let mut section = Some(section);
+    let mut value = None;
+    platform.kernel_owned(&mut || {
+        if let Some(section) = section.take() {
+            value = Some(section());
+        }
+    });
+    value.expect("Platform::kernel_owned runs its section once")
+}
+
+/// A [`ThreadBody`] made of two closures, for kernel threads (and tests) whose
+/// captures need no reclaiming: `run` moves onto the thread's stack when it starts.
+pub fn closure_body(
+    run: impl FnOnce() + Send + 'static,
+    on_abort: impl FnOnce(Abort) + Send + 'static,
+) -> Box<dyn ThreadBody> {
+    struct Closures<R, A> {
+        run: Option<R>,
+        on_abort: Option<A>,
+    }
+    impl<R: FnOnce() + Send, A: FnOnce(Abort) + Send> ThreadBody for Closures<R, A> {
+        fn run(&mut self) {
+            if let Some(run) = self.run.take() {
+                run();
+            }
+        }
+        fn aborted(&mut self, abort: Abort) {
+            if let Some(on_abort) = self.on_abort.take() {
+                on_abort(abort);
+            }
+        }
+    }
+    Box::new(Closures {
+        run: Some(run),
+        on_abort: Some(on_abort),
+    })
 }

@@ -8,7 +8,6 @@
 
 use alloc::string::String;
 use alloc::sync::Arc;
-use alloc::vec::Vec;
 use core::fmt;
 use core::time::Duration;
 
@@ -149,14 +148,20 @@ pub enum Input {
 }
 
 /// What a running program gets.
+///
+/// Everything is borrowed from the job's thread body, which the platform keeps off the
+/// program's stack and drops however the program ends (see
+/// [`crate::platform::ThreadBody`]). A program must not clone the `Arc`s inside
+/// `stdin`/`stdout`/`stderr` into values of its own: a clone left on its stack when it
+/// dies (a panic, `kill -9`) would keep the pipe or console alive for good.
 pub struct Context<'a> {
     /// argv[0] is the program's name.
-    pub argv: Vec<String>,
+    pub argv: &'a [String],
     /// The job's environment, `NAME=value` pairs in order.
-    pub env: Vec<(String, String)>,
-    pub stdin: Input,
-    pub stdout: Output,
-    pub stderr: Output,
+    pub env: &'a [(String, String)],
+    pub stdin: &'a Input,
+    pub stdout: &'a Output,
+    pub stderr: &'a Output,
     pub platform: &'a dyn Platform,
     pub job: &'a dyn JobLink,
     /// Files baked into the image.
@@ -212,7 +217,7 @@ impl<'a> Context<'a> {
     /// A writer for stdout (embedded-io `Write` and `core::fmt::Write`).
     pub fn out(&self) -> Writer<'_> {
         Writer {
-            output: &self.stdout,
+            output: self.stdout,
             job: self.job,
         }
     }
@@ -220,7 +225,7 @@ impl<'a> Context<'a> {
     /// A writer for stderr.
     pub fn err(&self) -> Writer<'_> {
         Writer {
-            output: &self.stderr,
+            output: self.stderr,
             job: self.job,
         }
     }
@@ -228,7 +233,7 @@ impl<'a> Context<'a> {
     /// A reader for stdin (embedded-io `Read`).
     pub fn input(&self) -> Reader<'_> {
         Reader {
-            input: &self.stdin,
+            input: self.stdin,
             job: self.job,
         }
     }

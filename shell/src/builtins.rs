@@ -491,7 +491,7 @@ impl<W: Write + Send + 'static> Builtins<'_, W> {
                 Ok(state.status().unwrap_or(0))
             }
             _ => {
-                job.cancel();
+                job.terminate();
                 Ok(INTERRUPTED_STATUS)
             }
         }
@@ -536,7 +536,7 @@ impl<W: Write + Send + 'static> Builtins<'_, W> {
                     return Err(error);
                 }
                 if !force {
-                    job.cancel();
+                    job.terminate();
                     Ok(())
                 } else if job.kill() {
                     Ok(())

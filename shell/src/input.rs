@@ -18,14 +18,13 @@
 //! The pump cannot be stopped while it blocks in `read`: a session is meant to be made
 //! once per console and kept for the life of the image.
 
-use alloc::boxed::Box;
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use embedded_io::{Error as _, ErrorKind, Read};
 use heapless::Deque;
 use kiln_init::exec::Interrupt;
-use kiln_init::platform::{Platform, SpawnError, ThreadId};
+use kiln_init::platform::{Platform, SpawnError, ThreadId, ThreadKind, closure_body};
 
 /// How many typed-ahead bytes the queue holds.
 pub const INPUT_CAPACITY: usize = 4096;
@@ -184,7 +183,9 @@ where
     // instead of waiting forever.
     let abort_state = state.clone();
     let on_abort = move |_status| abort_state.close();
-    state
-        .platform
-        .spawn(PUMP_THREAD_NAME, Box::new(body), Box::new(on_abort))
+    state.platform.spawn(
+        PUMP_THREAD_NAME,
+        ThreadKind::Kernel,
+        closure_body(body, on_abort),
+    )
 }

@@ -6,12 +6,13 @@
 //!   (status 128 + vector: 128, 134, 142).
 //! - `stack`: unbounded recursion, about [`STACK_FRAME_BYTES`] per frame, until the
 //!   stack overflows.
-//! - `hang`: an infinite loop that ignores cancellation (only `kill -9` ends it).
+//! - `hang`: an infinite loop that ignores cancellation (Ctrl-C and `kill` end it
+//!   forcibly after their grace period, `kill -9` at once).
 //! - `oom`: keeps 1 MiB chunks alive with ordinary (infallible) allocations until one
 //!   fails, as a real program would: the allocator's out-of-memory path ends the job
 //!   (a panic, status 101, with the allocation in the report). The platform caps what
-//!   one job may hold, so the kernel keeps its memory; the chunks cannot be freed and
-//!   show as `lost` in `memstat`.
+//!   one job may hold, so the kernel keeps its memory, and the chunks come back when
+//!   the job ends (`reclaimed` in `memstat`).
 
 use alloc::vec::Vec;
 use core::hint::black_box;

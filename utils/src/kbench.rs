@@ -20,7 +20,6 @@
 //! Time is `Platform::now()`, which board refines with the TSC between timer ticks;
 //! kbench first waits until the clock is calibrated ([`CALIBRATED_AFTER`]).
 
-use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec;
@@ -28,7 +27,7 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use core::time::Duration;
 
-use kiln_init::jobs::{Job, JobTable, ProgramRun, Stdio, program_task};
+use kiln_init::jobs::{Job, JobTable, ProgramRun, Stdio, Task, program_task};
 use kiln_init::platform::Platform;
 use kiln_init::program::{
     ByteSink, Context, Input, IoError, JobLink, Output, Program, Status, find,
@@ -259,8 +258,10 @@ fn start(
     name: &str,
     task: impl FnOnce(&Arc<Job>) -> Status + Send + 'static,
 ) -> cli::Result<Arc<Job>> {
+    let mut task = Some(task);
+    let task = Task::program(move |job| task.take().map_or(0, |task| task(job)));
     table
-        .spawn(name, vec![String::from(name)], Box::new(task), Vec::new())
+        .spawn(name, vec![String::from(name)], task, Vec::new())
         .map_err(spawn_error)
 }
 

@@ -1,6 +1,9 @@
 //! `memstat [--every DUR]`: prints the allocator's statistics on one line:
 //!
-//! `heap: size=N used=N free=N peak=N allocs=N frees=N largest_free=N lost=N`
+//! `heap: size=N used=N free=N peak=N allocs=N frees=N largest_free=N reclaimed=N`
+//!
+//! `reclaimed` counts the bytes that program jobs still held when they ended and that were
+//! freed for them (see docs/ARCHITECTURE.md, "Memory ownership").
 //!
 //! With `--every DUR` it repeats every DUR until the job is cancelled (status 0 then)
 //! and reports ready after the first line. A platform without statistics is an
@@ -16,7 +19,7 @@ use crate::cli::{self, Error, STATUS_OK};
 pub const PROGRAM: Program = Program {
     name: "memstat",
     about: "print heap statistics, once or every DUR",
-    usage: "usage: memstat [--every DUR]\n  prints heap: size used free peak allocs frees largest_free (bytes and counts)",
+    usage: "usage: memstat [--every DUR]\n  prints heap: size used free peak allocs frees largest_free reclaimed (bytes and counts)",
     main,
 };
 
@@ -31,7 +34,7 @@ pub fn main(ctx: &mut Context<'_>) -> Status {
 /// The one-line report for `stats`.
 pub fn format_stats(stats: &HeapStats) -> String {
     alloc::format!(
-        "heap: size={} used={} free={} peak={} allocs={} frees={} largest_free={} lost={}",
+        "heap: size={} used={} free={} peak={} allocs={} frees={} largest_free={} reclaimed={}",
         stats.size,
         stats.used,
         stats.size.saturating_sub(stats.used),
@@ -39,7 +42,7 @@ pub fn format_stats(stats: &HeapStats) -> String {
         stats.allocations,
         stats.frees,
         stats.largest_free,
-        stats.lost,
+        stats.reclaimed,
     )
 }
 
@@ -99,9 +102,9 @@ mod tests {
         allocations: 7,
         frees: 3,
         largest_free: 3000,
-        lost: 24,
+        reclaimed: 24,
     };
-    const LINE: &str = "heap: size=4096 used=1000 free=3096 peak=2000 allocs=7 frees=3 largest_free=3000 lost=24\n";
+    const LINE: &str = "heap: size=4096 used=1000 free=3096 peak=2000 allocs=7 frees=3 largest_free=3000 reclaimed=24\n";
 
     #[test]
     fn prints_one_line() {

@@ -84,8 +84,8 @@ impl Platform for FakePlatform {
     fn spawn(
         &self,
         _name: &str,
-        _body: Box<dyn FnOnce() + Send + 'static>,
-        _on_abort: Box<dyn FnOnce(kiln_init::platform::Abort) + Send + 'static>,
+        _kind: kiln_init::platform::ThreadKind,
+        _body: Box<dyn kiln_init::platform::ThreadBody>,
     ) -> Result<ThreadId, SpawnError> {
         Err(SpawnError::TooManyThreads)
     }
@@ -242,12 +242,14 @@ impl Run {
         };
         let mut argv = alloc::vec![self.program.name.to_string()];
         argv.extend(self.args);
+        let stdout_output = Output::Console(stdout.clone());
+        let stderr_output = Output::Console(stderr.clone());
         let mut ctx = Context {
-            argv,
-            env: Vec::new(),
-            stdin,
-            stdout: Output::Console(stdout.clone()),
-            stderr: Output::Console(stderr.clone()),
+            argv: &argv,
+            env: &[],
+            stdin: &stdin,
+            stdout: &stdout_output,
+            stderr: &stderr_output,
             platform: &platform,
             job: &job,
             files: self.files,

@@ -34,6 +34,7 @@ use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use core::time::Duration;
 
 use kiln_init::net::{IfConfig, Net, NetError, NetInfo, Result, SocketId, SocketInfo, TcpState};
+use kiln_init::platform::{ThreadKind, closure_body};
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
 use smoltcp::socket::tcp;
 use smoltcp::time::Instant;
@@ -239,7 +240,7 @@ pub fn start() {
         config: None,
         name,
     }));
-    match sched::spawn("net", alloc::boxed::Box::new(net_thread), None) {
+    match sched::spawn("net", ThreadKind::Kernel, closure_body(net_thread, |_| {})) {
         Ok(id) => {
             NET_THREAD.store(id, Ordering::Relaxed);
             PRESENT.store(true, Ordering::Release);

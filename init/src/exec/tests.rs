@@ -14,6 +14,7 @@ use embedded_io::Read as _;
 use super::*;
 use crate::fake::{FakeConsole, FakePlatform};
 use crate::jobs::JobState;
+use crate::platform::{ThreadKind, closure_body};
 use crate::program::{Context, IoError};
 
 // ---- test programs --------------------------------------------------------------------
@@ -616,11 +617,14 @@ fn cancel_foreground_stops_the_job_and_the_run() {
     let fake = rig.fake;
     fake.spawn(
         "ctrl-c",
-        Box::new(move || {
-            fake.sleep(Duration::from_secs(5));
-            interrupt.cancel_foreground();
-        }),
-        Box::new(|_| {}),
+        ThreadKind::Kernel,
+        closure_body(
+            move || {
+                fake.sleep(Duration::from_secs(5));
+                interrupt.cancel_foreground();
+            },
+            |_| {},
+        ),
     )
     .unwrap();
     let flow = rig.run("sleep 100; echo never");
@@ -642,11 +646,14 @@ fn cancel_foreground_interrupts_wait() {
     let fake = rig.fake;
     fake.spawn(
         "ctrl-c",
-        Box::new(move || {
-            fake.sleep(Duration::from_secs(1));
-            interrupt.cancel_foreground();
-        }),
-        Box::new(|_| {}),
+        ThreadKind::Kernel,
+        closure_body(
+            move || {
+                fake.sleep(Duration::from_secs(1));
+                interrupt.cancel_foreground();
+            },
+            |_| {},
+        ),
     )
     .unwrap();
     assert_eq!(rig.run("wait; echo never"), Flow::Normal(130));

@@ -32,7 +32,9 @@ use core::fmt;
 use core::sync::atomic::{AtomicBool, Ordering};
 use core::time::Duration;
 
-use crate::platform::{Abort, Console, Platform, SpawnError, Status, ThreadId};
+use crate::platform::{
+    Abort, Console, Platform, SpawnError, Status, ThreadBody, ThreadId, ThreadKind, kernel_owned,
+};
 use crate::program::{BakedFile, ByteSink, ByteSource, Context, Input, JobLink, Output, Program};
 
 /// A job's number: `%1` is 1.
@@ -40,6 +42,9 @@ pub type JobId = u32;
 
 /// The status of a job ended by `kill -9`, as sh reports it (128 + SIGKILL).
 pub const KILLED_STATUS: Status = 137;
+/// How long a program asked to stop (Ctrl-C, `kill`) may take before it is ended
+/// forcibly, as `kill -9` does.
+pub const KILL_GRACE: Duration = Duration::from_secs(1);
 
 /// Everything that can go wrong while running rc (jobs and the interpreter).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -188,7 +193,40 @@ impl Stdio {
 }
 
 /// What a job's thread runs; its return value is the job's status.
-pub type Task = Box<dyn FnOnce(&Arc<Job>) -> Status + Send + 'static>;
+///
+/// A task runs once. It is `FnMut` rather than `FnOnce` so that what it captures stays
+/// in the thread body on the heap while it runs (see [`ThreadBody`]) instead of moving
+/// onto the thread's stack, where a program that dies would strand it.
+pub struct Task {
+    kind: ThreadKind,
+    run: TaskFn,
+}
+
+/// The work of a [`Task`].
+type TaskFn = Box<dyn FnMut(&Arc<Job>) -> Status + Send + 'static>;
+
+impl Task {
+    /// A baked program's task (see [`ThreadKind::Program`]).
+    pub fn program(run: impl FnMut(&Arc<Job>) -> Status + Send + 'static) -> Task {
+        Task {
+            kind: ThreadKind::Program,
+            run: Box::new(run),
+        }
+    }
+
+    /// init's own work on a job thread: a background group, a supervisor
+    /// (see [`ThreadKind::Kernel`]).
+    pub fn kernel(run: impl FnMut(&Arc<Job>) -> Status + Send + 'static) -> Task {
+        Task {
+            kind: ThreadKind::Kernel,
+            run: Box::new(run),
+        }
+    }
+
+    pub fn kind(&self) -> ThreadKind {
+        self.kind
+    }
+}
 
 /// What a wait waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -224,6 +262,8 @@ struct JobInner {
     kill_requested: bool,
     /// The program's stderr, for an abort report.
     stderr: Option<Output>,
+    /// Whose code the job's thread runs, once launched.
+    kind: ThreadKind,
 }
 
 /// One job: a task on its own thread. See the module docs.
@@ -271,6 +311,7 @@ impl Job {
                 children: Vec::new(),
                 kill_requested: false,
                 stderr: None,
+                kind: ThreadKind::Kernel,
             }),
         })
     }
@@ -335,34 +376,59 @@ impl Job {
     }
 
     /// Asks the job to stop: sets the flag its blocking calls observe, unparks its
-    /// thread, and cancels its children. Idempotent.
+    /// thread, and cancels its children. Idempotent. A program that ignores it runs on;
+    /// see [`Job::terminate`].
     pub fn cancel(&self) {
-        let (thread, children) = {
-            let inner = self.inner.lock();
+        self.stop(false);
+    }
+
+    /// Ctrl-C and `kill`: [`Job::cancel`], and a program (this job's or a child's) that
+    /// has not ended within [`KILL_GRACE`] is ended forcibly, as `kill -9` does.
+    pub fn terminate(&self) {
+        self.stop(true);
+    }
+
+    fn stop(&self, force_after_grace: bool) {
+        let (thread, children, kind) = {
+            let mut inner = self.inner.lock();
             self.cancelled.store(true, Ordering::SeqCst);
-            (inner.thread, inner.children.clone())
+            // A forced end after the grace period is a kill, as `kill -9` is.
+            inner.kill_requested |= force_after_grace;
+            (inner.thread, inner.children.clone(), inner.kind)
         };
         if let Some(thread) = thread {
             self.platform.unpark(thread);
+            if force_after_grace && kind == ThreadKind::Program && !self.state().is_finished() {
+                self.platform.kill_after(thread, KILL_GRACE);
+            }
         }
         for child in children {
-            child.cancel();
+            child.stop(force_after_grace);
         }
     }
 
-    /// `kill -9`: ends the job's thread (and its children's) without their cooperation.
-    /// Returns false if the platform cannot or the job has no live thread.
+    /// `kill -9`: ends the job's program thread (and its children's) without their
+    /// cooperation. A job that runs init's own code (a group, a supervisor) is cancelled
+    /// instead, and ends once its children have. Returns false if the platform cannot
+    /// or nothing was left to end.
     pub fn kill(&self) -> bool {
-        let (thread, children) = {
+        let (thread, children, kind) = {
             let mut inner = self.inner.lock();
             if inner.state.is_finished() {
                 return false;
             }
             inner.kill_requested = true;
-            (inner.thread, inner.children.clone())
+            (inner.thread, inner.children.clone(), inner.kind)
         };
         self.cancelled.store(true, Ordering::SeqCst);
-        let mut killed = thread.is_some_and(|t| self.platform.kill(t));
+        let mut killed = match (thread, kind) {
+            (Some(thread), ThreadKind::Program) => self.platform.kill(thread),
+            (Some(thread), ThreadKind::Kernel) => {
+                self.platform.unpark(thread);
+                true
+            }
+            (None, _) => false,
+        };
         for child in children {
             killed |= child.kill();
         }
@@ -475,57 +541,84 @@ pub struct JobInfo {
     pub thread: Option<ThreadId>,
 }
 
-/// Starts `task` for `job` on a new platform thread; `owned` pipe ends are closed
-/// when it ends. On failure the job is marked ended (status 126) and the ends closed.
-pub fn launch(job: &Arc<Job>, task: Task, owned: Vec<PipeEnd>) -> Result<ThreadId> {
-    let platform = job.platform;
-    // Closed exactly once, by whichever of body and on_abort runs.
-    let owned = Arc::new(crate::sync::Mutex::new(Some(owned)));
-    let close_owned = |owned: &crate::sync::Mutex<Option<Vec<PipeEnd>>>| {
-        let ends = owned.lock().take();
-        for end in ends.into_iter().flatten() {
+/// A job's thread body: the job, its task and the pipe ends it owns, kept on the heap
+/// by the platform for the thread's whole life (see [`ThreadBody`]).
+struct JobThread {
+    job: Arc<Job>,
+    run: TaskFn,
+    /// Closed when the job ends, by whichever of `run` and `aborted` gets there.
+    owned: Vec<PipeEnd>,
+}
+
+impl JobThread {
+    fn close_owned(&mut self) {
+        for end in core::mem::take(&mut self.owned) {
             end.close();
         }
-    };
-    let body = {
-        let job = job.clone();
-        let owned = owned.clone();
-        move || {
-            job.set_thread(job.platform.current_thread());
-            let status = task(&job);
-            close_owned(&owned);
-            job.finish(JobState::Done(status));
-        }
-    };
-    let on_abort = {
-        let job = job.clone();
-        let owned = owned.clone();
-        move |abort: Abort| {
-            close_owned(&owned);
-            let status = abort.status;
-            let stderr = job.inner.lock().stderr.take();
-            if let Some(Output::Console(console)) = stderr {
-                console.write(format!("{}: {}\n", job.name, abort.report).as_bytes());
-            } else if let Some(Output::Sink(sink)) = stderr {
-                let line = format!("{}: {}\n", job.name, abort.report);
-                let _ = sink.write(line.as_bytes(), &*job);
+    }
+}
+
+/// A body that never ran (its thread could not start) still closes its pipe ends.
+impl Drop for JobThread {
+    fn drop(&mut self) {
+        self.close_owned();
+    }
+}
+
+impl ThreadBody for JobThread {
+    fn run(&mut self) {
+        self.job.set_thread(self.job.platform.current_thread());
+        let status = (self.run)(&self.job);
+        self.close_owned();
+        self.job.finish(JobState::Done(status));
+    }
+
+    fn aborted(&mut self, abort: Abort) {
+        self.close_owned();
+        let job = &self.job;
+        let status = abort.status;
+        let stderr = job.inner.lock().stderr.take();
+        let line = format!("{}: {}\n", job.name, abort.report);
+        match stderr {
+            Some(Output::Console(console)) => console.write(line.as_bytes()),
+            Some(Output::Sink(sink)) => {
+                let _ = sink.write(line.as_bytes(), &**job);
                 sink.close();
             }
-            let killed = job.inner.lock().kill_requested && status == KILLED_STATUS;
-            job.finish(if killed {
-                JobState::Killed
-            } else {
-                JobState::Faulted(status)
-            });
+            Some(Output::Null) | None => {}
         }
-    };
-    match platform.spawn(&job.name, Box::new(body), Box::new(on_abort)) {
+        let killed = job.inner.lock().kill_requested && status == KILLED_STATUS;
+        job.finish(if killed {
+            JobState::Killed
+        } else {
+            JobState::Faulted(status)
+        });
+    }
+}
+
+/// Starts `task` for `job` on a new platform thread; `owned` pipe ends are closed
+/// when it ends. On failure the job is marked ended (status 126) and the ends closed.
+///
+/// What it allocates is the kernel's, whoever calls it (a program may start jobs of
+/// its own, as `kbench` does): the job outlives the caller's share of the heap.
+pub fn launch(job: &Arc<Job>, task: Task, owned: Vec<PipeEnd>) -> Result<ThreadId> {
+    let platform = job.platform;
+    job.inner.lock().kind = task.kind;
+    let spawned = kernel_owned(platform, || {
+        let body = Box::new(JobThread {
+            job: job.clone(),
+            run: task.run,
+            owned,
+        });
+        platform.spawn(&job.name, task.kind, body)
+    });
+    match spawned {
         Ok(thread) => {
             job.set_thread(thread);
             Ok(thread)
         }
         Err(error) => {
-            close_owned(&owned);
+            // The body was dropped, closing the pipe ends it owned.
             let error = Error::Spawn {
                 name: job.name.clone(),
                 error,
@@ -546,16 +639,17 @@ pub struct ProgramRun {
     pub programs: &'static [Program],
 }
 
-/// A task that runs a baked program with the job's argv.
+/// A task that runs a baked program with the job's argv. The program's [`Context`]
+/// borrows everything from the task, so nothing it owns sits on the program's stack.
 pub fn program_task(run: ProgramRun) -> Task {
-    Box::new(move |job: &Arc<Job>| {
+    Task::program(move |job: &Arc<Job>| {
         job.set_stderr(run.stdio.stderr.clone());
         let mut context = Context {
-            argv: job.argv.clone(),
-            env: run.env,
-            stdin: run.stdio.stdin,
-            stdout: run.stdio.stdout,
-            stderr: run.stdio.stderr,
+            argv: &job.argv,
+            env: &run.env,
+            stdin: &run.stdio.stdin,
+            stdout: &run.stdio.stdout,
+            stderr: &run.stdio.stderr,
             platform: job.platform,
             job: &**job,
             files: run.files,
@@ -582,7 +676,7 @@ pub const DEFAULT_RESPAWN_DELAY: Duration = Duration::from_secs(1);
 /// `respawn: 'NAME' exited with status S, restart I of N` to `console`, waits the delay
 /// and runs it again. The supervisor's status is the last run's.
 pub fn respawn_task(run: ProgramRun, policy: RespawnPolicy, console: Arc<dyn Console>) -> Task {
-    Box::new(move |supervisor: &Arc<Job>| {
+    Task::kernel(move |supervisor: &Arc<Job>| {
         let platform = supervisor.platform;
         let name = run.program.name;
         let mut restarts = 0u32;
@@ -751,10 +845,10 @@ mod tests {
     fn jobs_are_numbered_and_found_by_id_or_latest_name() {
         let (_fake, table) = table();
         let a = table
-            .spawn("a", Vec::new(), Box::new(|_| 1), Vec::new())
+            .spawn("a", Vec::new(), Task::program(|_| 1), Vec::new())
             .unwrap();
         let b = table
-            .spawn("a", Vec::new(), Box::new(|_| 2), Vec::new())
+            .spawn("a", Vec::new(), Task::program(|_| 2), Vec::new())
             .unwrap();
         assert_eq!((a.id(), b.id()), (1, 2));
         assert_eq!(a.join(), 1);
@@ -778,7 +872,7 @@ mod tests {
             .spawn(
                 "server",
                 Vec::new(),
-                Box::new(move |job| {
+                Task::program(move |job| {
                     fake.sleep(Duration::from_secs(2));
                     job.ready();
                     fake.sleep(Duration::from_secs(3));
@@ -803,7 +897,7 @@ mod tests {
             .spawn(
                 "waiter",
                 Vec::new(),
-                Box::new(move |job| {
+                Task::program(move |job| {
                     while !job.is_cancelled() {
                         fake.park(None);
                     }
@@ -828,7 +922,7 @@ mod tests {
             .spawn(
                 "p",
                 Vec::new(),
-                Box::new(|_| panic!("on purpose")),
+                Task::program(|_| panic!("on purpose")),
                 Vec::new(),
             )
             .unwrap();
@@ -838,7 +932,7 @@ mod tests {
             .spawn(
                 "s",
                 Vec::new(),
-                Box::new(move |_| {
+                Task::program(move |_| {
                     loop {
                         fake.park(None);
                     }

@@ -102,9 +102,13 @@ impl Firewall {
     }
 
     /// Appends `rule` with zero counters.
+    ///
+    /// The table keeps a copy: made under the table's lock, the copy is kernel memory,
+    /// while `rule` itself is the calling program's and goes back when it ends (see
+    /// docs/ARCHITECTURE.md, "Memory ownership"). Every method that stores rules does so.
     pub fn add(&mut self, rule: Rule) {
         self.entries.push(Entry {
-            rule,
+            rule: rule.clone(),
             counters: Counters::default(),
         });
     }
@@ -118,7 +122,7 @@ impl Firewall {
         self.entries.insert(
             number - 1,
             Entry {
-                rule,
+                rule: rule.clone(),
                 counters: Counters::default(),
             },
         );
@@ -143,9 +147,9 @@ impl Firewall {
     pub fn replace(&mut self, set: RuleSet) {
         self.entries = set
             .rules
-            .into_iter()
+            .iter()
             .map(|rule| Entry {
-                rule,
+                rule: rule.clone(),
                 counters: Counters::default(),
             })
             .collect();
