@@ -1,4 +1,4 @@
-//! Links the image freestanding (see DESIGN.md, "Build recipe") and embeds `files/`.
+//! Links the image freestanding (see docs/ARCHITECTURE.md, "Build recipe") and embeds `files/`.
 
 use std::{env, fs, path::PathBuf};
 

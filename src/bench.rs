@@ -528,7 +528,7 @@ fn run(options: &Options) -> Result<(), String> {
                     .count();
                 report.figure(&key("peer_plain_hung"), format!("{hung}/{tries}"));
                 microvm_notes.push(format!(
-                    "On microvm/{accel_name} the peer boots with `{extra}` added to its command line: with the plain `{}` it hung (no prompt within {} s) in {hung} of {tries} boots in this run. The Debian kernel finds no HPET or PM timer to calibrate its TSC against, marks the TSC unstable and waits for a timer tick that never comes (DESIGN.md, \"Boot\").",
+                    "On microvm/{accel_name} the peer boots with `{extra}` added to its command line: with the plain `{}` it hung (no prompt within {} s) in {hung} of {tries} boots in this run. The Debian kernel finds no HPET or PM timer to calibrate its TSC against, marks the TSC unstable and waits for a timer tick that never comes (docs/ARCHITECTURE.md, \"Boot\").",
                     peer::APPEND,
                     PEER_TIMEOUT.as_secs()
                 ));

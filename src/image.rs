@@ -3,7 +3,7 @@
 //! The image (crate `kiln-board`, binary `kiln-image`) is a freestanding ELF built for
 //! the host target. It is built in its own cargo invocation with its own target
 //! directory, so host-only dependencies of the launcher and tests never unify
-//! features with it (DESIGN.md, "Cargo").
+//! features with it (docs/ARCHITECTURE.md, "Cargo").
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -281,7 +281,7 @@ pub fn find_or_install() -> Result<PathBuf, String> {
 }
 
 /// True when this machine's KVM can be trusted with the image: the CPU shows vmx or
-/// svm and the software-assisted `kvm_pvm` is not loaded (DESIGN.md, "KVM here").
+/// svm and the software-assisted `kvm_pvm` is not loaded (docs/ARCHITECTURE.md, "KVM here").
 pub fn kvm_looks_usable() -> bool {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let virtualization = cpuinfo

@@ -5,7 +5,7 @@
 //! protected mode with paging off and EBX pointing at the `hvm_start_info`. The entry
 //! clears .bss, identity-maps 4 GiB with 2 MiB pages (the LAPIC lives at 0xFEE00000),
 //! turns on PAE, long mode, paging and SSE, loads a boot GDT and calls
-//! [`crate::kernel_main`] with the start-info pointer. See DESIGN.md, "Build recipe".
+//! [`crate::kernel_main`] with the start-info pointer. See docs/ARCHITECTURE.md, "Build recipe".
 
 use core::arch::global_asm;
 

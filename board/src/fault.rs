@@ -82,6 +82,10 @@ pub fn on_exception(frame: *mut Frame) -> *mut Frame {
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
+    // The report outlives the program, whose own memory is reclaimed: make it the
+    // kernel's (and exempt from the program's share, which an out-of-memory panic has
+    // just exhausted). The thread never runs again, so the guard is never dropped.
+    core::mem::forget(sched::NoPreempt::enter());
     let location = info
         .location()
         .map(|l| (l.file(), l.line(), l.column()))
@@ -96,6 +100,8 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
             location.0, location.1, location.2
         )
     };
+    // Nothing on this stack is dropped once the thread ends: free it now.
+    drop(message);
     if INTERRUPT_DEPTH.load(Ordering::Relaxed) > 0
         || sched::current_is_idle()
         || !sched::current_is_program()

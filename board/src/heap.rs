@@ -18,8 +18,8 @@
 //!   on its list: the destructors of a program that panicked, faulted or was killed
 //!   never ran, and nothing outside the program can point into its blocks.
 //!
-//! Limits, so a job meets out-of-memory long before the kernel does: a program may hold
-//! at most 1/[`JOB_SHARE_DIVISOR`] of the heap, and neither a program nor a new thread
+//! Limits, so a job meets out-of-memory before the kernel does: a program may hold at
+//! most [`JOB_SHARE_PERCENT`] % of the heap, and neither a program nor a new thread
 //! may eat into the last [`reserve`] bytes, which are the kernel's (the shell, the job
 //! table, fault reports).
 
@@ -34,12 +34,14 @@ use crate::pvh::{MEMORY_RAM, MemoryRegion};
 use crate::sched;
 use crate::sync::IrqMutex;
 
-/// A program may hold at most heap size / this many bytes.
-pub const JOB_SHARE_DIVISOR: usize = 4;
+/// A program may hold at most this percentage of the heap.
+pub const JOB_SHARE_PERCENT: usize = 75;
 /// The kernel's reserve is heap size / this many bytes, and at least [`MIN_RESERVE`].
 const RESERVE_DIVISOR: usize = 16;
 /// The smallest kernel reserve, in bytes.
 const MIN_RESERVE: usize = 64 * 1024;
+/// Background jobs leave heap size / this many bytes for foreground commands.
+const FOREGROUND_DIVISOR: usize = 16;
 
 /// What every block carries after its data: its owner and its place in the owner's list.
 #[repr(C)]
@@ -176,7 +178,7 @@ unsafe impl GlobalAlloc for KernelAllocator {
         if !owner.is_null() {
             // SAFETY: a live program's account, read under the heap lock.
             let held = unsafe { (*owner).bytes };
-            let over_share = held + full.size() > heap.size / JOB_SHARE_DIVISOR;
+            let over_share = held + full.size() > heap.size / 100 * JOB_SHARE_PERCENT;
             let into_reserve = heap.free_bytes() < full.size() + heap.reserve();
             if over_share || into_reserve {
                 return null_mut();
@@ -318,6 +320,13 @@ pub unsafe fn account_bytes(account: NonNull<Account>) -> usize {
 pub fn can_spare(bytes: usize) -> bool {
     let heap = ALLOCATOR.heap.lock();
     heap.free_bytes() >= bytes + heap.reserve()
+}
+
+/// True while background jobs may start: beyond the kernel's reserve they must leave
+/// heap size / [`FOREGROUND_DIVISOR`] free, for what the operator runs next.
+pub fn room_for_background() -> bool {
+    let heap = ALLOCATOR.heap.lock();
+    heap.free_bytes() >= heap.reserve() + heap.size / FOREGROUND_DIVISOR
 }
 
 /// Claims the largest usable RAM region above the image as the heap.

@@ -73,6 +73,10 @@ impl Platform for BoardPlatform {
         sched::kill_after(thread, to_ns(grace))
     }
 
+    fn room_for_background(&self) -> bool {
+        heap::room_for_background()
+    }
+
     fn kernel_owned(&self, section: &mut dyn FnMut()) {
         let _kernel = sched::NoPreempt::enter();
         section();

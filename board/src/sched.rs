@@ -19,16 +19,16 @@
 //! loop.
 //!
 //! A thread's [`ThreadBody`] lives in its record, on the heap, never on its stack. A
-//! program thread also has a heap [`Account`] (see `heap.rs`). When a thread returns,
-//! it drops its body and its account is reclaimed. When a thread dies without
-//! returning (a panic, a CPU fault, `kill -9`), it is marked dead and never resumed;
-//! the `reaper` thread then calls `body.aborted`, drops the body, reclaims the account
-//! and frees the stack. `kill -9` of a thread that is off the CPU and holds no kernel
+//! program thread also has a heap [`Account`] (see `heap.rs`). A thread that returns,
+//! or dies without returning (a panic, a CPU fault, `kill -9`), is marked dead and
+//! never resumed. The `reaper` thread then frees its stack, reclaims its account,
+//! calls `body.aborted` if it died, and drops the body last: a job's end is announced
+//! from that drop, so whoever waits for it sees all of its memory back. `kill -9` of a thread that is off the CPU and holds no kernel
 //! lock takes effect at once; one that holds a lock is ended when it releases the last.
 
 use alloc::alloc::{Layout, alloc, dealloc};
 use alloc::boxed::Box;
-use alloc::vec::Vec;
+use alloc::collections::BTreeMap;
 use core::arch::asm;
 
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -45,8 +45,12 @@ use crate::pic::TICK_HZ;
 use crate::sync::IrqMutex;
 use crate::{guard, time};
 
-/// Bytes of stack per thread.
+/// Bytes of stack per program thread.
 pub const STACK_SIZE: usize = 64 * 1024;
+/// Bytes of stack per kernel thread: the shells, init and background groups run the
+/// rc parser and interpreter, which recurse once per nesting level (up to
+/// `kiln_init::rc::MAX_DEPTH`; tests/tests/memory.rs proves that it fits).
+pub const KERNEL_STACK_SIZE: usize = 256 * 1024;
 /// Timer ticks a thread may run before another runnable thread gets the CPU.
 pub const SLICE_TICKS: u64 = 5;
 /// Bytes below an interrupted RSP that compiled code may use without moving RSP.
@@ -79,21 +83,26 @@ pub enum State {
 
 struct Stack {
     base: *mut u8,
+    layout: Layout,
 }
 
 // SAFETY: a stack is owned by exactly one thread record; the pointer is never shared.
 unsafe impl Send for Stack {}
 
-const STACK_LAYOUT: Layout = match Layout::from_size_align(STACK_SIZE, guard::PAGE_SIZE) {
-    Ok(layout) => layout,
-    Err(_) => panic!("bad stack layout"),
-};
+/// The stack of a thread of `kind`.
+fn stack_layout(kind: ThreadKind) -> Layout {
+    let size = match kind {
+        ThreadKind::Program => STACK_SIZE,
+        ThreadKind::Kernel => KERNEL_STACK_SIZE,
+    };
+    Layout::from_size_align(size, guard::PAGE_SIZE).expect("page-aligned stack sizes")
+}
 
 impl Drop for Stack {
     fn drop(&mut self) {
         guard::unprotect(self.base as u64);
-        // SAFETY: `base` came from `alloc` with STACK_LAYOUT and is freed once.
-        unsafe { dealloc(self.base, STACK_LAYOUT) }
+        // SAFETY: `base` came from `alloc` with `layout` and is freed once.
+        unsafe { dealloc(self.base, self.layout) }
     }
 }
 
@@ -128,9 +137,9 @@ struct Thread {
 }
 
 impl Thread {
-    /// A dead thread whose body or account still waits for the reaper.
+    /// A dead thread, which the reaper finishes and removes.
     fn awaits_reaper(&self) -> bool {
-        self.state == State::Dead && (self.abort.is_some() || self.body.is_some())
+        self.state == State::Dead
     }
 }
 
@@ -139,7 +148,10 @@ impl Thread {
 unsafe impl Send for Thread {}
 
 struct Scheduler {
-    threads: Vec<Thread>,
+    /// Every thread by id. A map, not a vector: its nodes come and go with the
+    /// threads, so a burst of jobs leaves no large table block in the middle of the heap
+    /// (and finding a thread among thousands is a lookup, not a scan).
+    threads: BTreeMap<u64, Thread>,
     current: u64,
     wake_queue: heapless::Deque<u64, WAKE_QUEUE_LEN>,
     slice_start_tick: u64,
@@ -152,7 +164,7 @@ struct Scheduler {
 }
 
 static SCHED: IrqMutex<Scheduler> = IrqMutex::new(Scheduler {
-    threads: Vec::new(),
+    threads: BTreeMap::new(),
     current: IDLE_ID,
     wake_queue: heapless::Deque::new(),
     slice_start_tick: 0,
@@ -176,12 +188,8 @@ static NEED_RESCHED: AtomicBool = AtomicBool::new(false);
 static DEFERRED_SWITCH: AtomicBool = AtomicBool::new(false);
 
 impl Scheduler {
-    fn index_of(&self, id: u64) -> Option<usize> {
-        self.threads.iter().position(|t| t.id == id)
-    }
-
     fn get_mut(&mut self, id: u64) -> Option<&mut Thread> {
-        self.threads.iter_mut().find(|t| t.id == id)
+        self.threads.get_mut(&id)
     }
 
     fn current_mut(&mut self) -> &mut Thread {
@@ -249,13 +257,14 @@ impl Scheduler {
         id != self.current && self.get_mut(id).map(|t| t.state) == Some(State::Runnable)
     }
 
-    /// The next runnable thread after the current one in table order (not idle).
+    /// The next runnable thread after the current one in id order (not idle).
     fn round_robin(&self) -> Option<u64> {
-        let start = self.index_of(self.current).unwrap_or(0);
-        let count = self.threads.len();
-        (1..=count)
-            .map(|step| &self.threads[(start + step) % count])
-            .find(|t| t.id != IDLE_ID && t.id != self.current && t.state == State::Runnable)
+        let current = self.current;
+        self.threads
+            .range(current + 1..)
+            .chain(self.threads.range(..current))
+            .map(|(_, t)| t)
+            .find(|t| t.id != IDLE_ID && t.state == State::Runnable)
             .map(|t| t.id)
     }
 
@@ -264,10 +273,11 @@ impl Scheduler {
     /// every CPU hog.
     fn keep_turn(&mut self) {
         let current = self.current;
-        if current != IDLE_ID && self.current_mut().state == State::Running {
-            if !self.resume.iter().any(|&id| id == current) {
-                let _ = self.resume.push_back(current);
-            }
+        if current != IDLE_ID
+            && self.current_mut().state == State::Running
+            && !self.resume.iter().any(|&id| id == current)
+        {
+            let _ = self.resume.push_back(current);
         }
     }
 
@@ -332,12 +342,9 @@ impl Scheduler {
             self.current_mut().state = State::Running;
             return frame;
         }
+        // A dead thread stays in the table for the reaper.
         let thread = self.current_mut();
-        if thread.state == State::Dead && !thread.awaits_reaper() {
-            let index = self.index_of(current).expect("current is in the table");
-            // Its stack is not in use: we run on an IST stack. Dropping frees it.
-            drop(self.threads.swap_remove(index));
-        } else if thread.state != State::Dead {
+        if thread.state != State::Dead {
             thread.frame = save_below_red_zone(frame);
             thread.preempt_count = PREEMPT_COUNT.load(Ordering::Relaxed);
             if thread.state == State::Running {
@@ -378,25 +385,28 @@ fn save_below_red_zone(frame: *mut Frame) -> *mut Frame {
 /// Registers the boot thread (the caller) as thread 1, the future idle loop.
 pub fn init(boot_stack: (u64, u64)) {
     let mut s = SCHED.lock();
-    s.threads.push(Thread {
-        id: IDLE_ID,
-        name: heapless::String::try_from("idle").unwrap_or_default(),
-        state: State::Running,
-        frame: core::ptr::null_mut(),
-        stack: None,
-        stack_range: boot_stack,
-        permit: false,
-        deadline_ns: None,
-        cpu_ns: 0,
-        kind: ThreadKind::Kernel,
-        body: None,
-        account: None,
-        abort: None,
-        joiners: heapless::Vec::new(),
-        kill_requested: false,
-        kill_deadline_ns: None,
-        preempt_count: 0,
-    });
+    s.threads.insert(
+        IDLE_ID,
+        Thread {
+            id: IDLE_ID,
+            name: heapless::String::try_from("idle").unwrap_or_default(),
+            state: State::Running,
+            frame: core::ptr::null_mut(),
+            stack: None,
+            stack_range: boot_stack,
+            permit: false,
+            deadline_ns: None,
+            cpu_ns: 0,
+            kind: ThreadKind::Kernel,
+            body: None,
+            account: None,
+            abort: None,
+            joiners: heapless::Vec::new(),
+            kill_requested: false,
+            kill_deadline_ns: None,
+            preempt_count: 0,
+        },
+    );
 }
 
 /// The abort of a thread ended by `kill -9`.
@@ -426,27 +436,35 @@ fn reaper_loop() {
             let me = s.current;
             let found = s
                 .threads
-                .iter()
-                .position(|t| t.id != me && t.awaits_reaper());
-            found.map(|index| s.threads.swap_remove(index))
+                .values()
+                .find(|t| t.id != me && t.awaits_reaper())
+                .map(|t| t.id);
+            found.and_then(|id| s.threads.remove(&id))
         };
         let Some(mut thread) = dead else {
             park_until(None);
             continue;
         };
-        if let Some(mut body) = thread.body.take() {
-            if let Some(abort) = thread.abort.take() {
-                body.aborted(abort);
-            }
-            drop(body);
-        }
-        if let Some(account) = thread.account.take() {
-            // SAFETY: the thread is dead and out of the table, so the account is no
-            // thread's current one and nothing uses it again.
-            unsafe { heap::reclaim(account) };
-        }
+        let (body, account, abort) = (
+            thread.body.take(),
+            thread.account.take(),
+            thread.abort.take(),
+        );
         // Dropping the record frees the stack.
         drop(thread);
+        if let Some(account) = account {
+            // SAFETY: the thread is dead and out of the table, so the account is no
+            // thread's current one and nothing uses it again. The body is kernel
+            // memory and refers to none of the program's.
+            unsafe { heap::reclaim(account) };
+        }
+        if let Some(mut body) = body {
+            if let Some(abort) = abort {
+                body.aborted(abort);
+            }
+            // Last: the job's end is announced from here.
+            drop(body);
+        }
     }
 }
 
@@ -496,15 +514,16 @@ extern "C" fn thread_start(id: u64) -> ! {
 pub fn spawn(name: &str, kind: ThreadKind, body: Body) -> Result<u64, SpawnError> {
     // What the new thread's bookkeeping allocates is the kernel's, whoever asks.
     let _kernel = NoPreempt::enter();
-    if !heap::can_spare(STACK_SIZE) {
+    let layout = stack_layout(kind);
+    if !heap::can_spare(layout.size()) {
         return Err(SpawnError::OutOfMemory);
     }
     let account = match kind {
         ThreadKind::Program => Some(heap::open_account().ok_or(SpawnError::OutOfMemory)?),
         ThreadKind::Kernel => None,
     };
-    // SAFETY: STACK_LAYOUT has a non-zero size.
-    let base = unsafe { alloc(STACK_LAYOUT) };
+    // SAFETY: a stack layout has a non-zero size.
+    let base = unsafe { alloc(layout) };
     if base.is_null() {
         if let Some(account) = account {
             // SAFETY: fresh, empty and never anyone's current account.
@@ -512,10 +531,10 @@ pub fn spawn(name: &str, kind: ThreadKind, body: Body) -> Result<u64, SpawnError
         }
         return Err(SpawnError::OutOfMemory);
     }
-    let stack = Stack { base };
+    let stack = Stack { base, layout };
     let guard_page = base as u64;
     guard::protect(guard_page);
-    let top = base as u64 + STACK_SIZE as u64;
+    let top = base as u64 + layout.size() as u64;
     let mut s = SCHED.lock();
     let id = s.next_id;
     s.next_id += 1;
@@ -529,25 +548,28 @@ pub fn spawn(name: &str, kind: ThreadKind, body: Body) -> Result<u64, SpawnError
             break;
         }
     }
-    s.threads.push(Thread {
+    s.threads.insert(
         id,
-        name: thread_name,
-        state: State::Runnable,
-        frame: frame_at,
-        stack: Some(stack),
-        stack_range: (guard_page, top),
-        permit: false,
-        deadline_ns: None,
-        cpu_ns: 0,
-        kind,
-        body: Some(body),
-        account,
-        abort: None,
-        joiners: heapless::Vec::new(),
-        kill_requested: false,
-        kill_deadline_ns: None,
-        preempt_count: 0,
-    });
+        Thread {
+            id,
+            name: thread_name,
+            state: State::Runnable,
+            frame: frame_at,
+            stack: Some(stack),
+            stack_range: (guard_page, top),
+            permit: false,
+            deadline_ns: None,
+            cpu_ns: 0,
+            kind,
+            body: Some(body),
+            account,
+            abort: None,
+            joiners: heapless::Vec::new(),
+            kill_requested: false,
+            kill_deadline_ns: None,
+            preempt_count: 0,
+        },
+    );
     // A new thread runs before the CPU hogs' next slices: a command typed at the shell
     // starts at once even while `burn` jobs are running.
     let _ = s.wake_queue.push_back(id);
@@ -604,28 +626,19 @@ pub fn unpark(id: u64) {
     SCHED.lock().wake(id);
 }
 
-/// Ends the calling thread: it returned. Its body is dropped here, its account
-/// reclaimed, and its record freed once the CPU has left it.
+/// Ends the calling thread: it returned. The reaper finishes it.
 pub fn exit_current() -> ! {
-    let (body, account) = {
-        let mut s = SCHED.lock();
-        let thread = s.current_mut();
-        (thread.body.take(), thread.account.take())
-    };
-    drop(body);
-    if let Some(account) = account {
-        heap::switch_account(core::ptr::null_mut());
-        // SAFETY: the account is no longer anyone's current one (switched above and
-        // taken out of the record), and this thread allocates nothing more of its own.
-        unsafe { heap::reclaim(account) };
-    }
     {
         let mut s = SCHED.lock();
+        let me = s.current;
         let thread = s.current_mut();
         thread.state = State::Dead;
         let joiners = thread.joiners.clone();
         for id in joiners {
             s.wake(id);
+        }
+        if me != REAPER.load(Ordering::Relaxed) {
+            s.wake(REAPER.load(Ordering::Relaxed));
         }
     }
     loop {
@@ -685,7 +698,7 @@ pub fn on_tick(frame: *mut Frame) -> *mut Frame {
         wake_queue,
         ..
     } = &mut *s;
-    for thread in threads.iter_mut() {
+    for thread in threads.values_mut() {
         if thread.state == State::Blocked
             && let Some(deadline) = thread.deadline_ns
             && deadline <= now

@@ -1,6 +1,6 @@
 //! The rc interpreter: walks a parsed [`Script`] and runs it with job control.
 //!
-//! What each construct does (DESIGN.md, "The rc language"):
+//! What each construct does (docs/ARCHITECTURE.md, "The rc language"):
 //! - `a; b` in order; `a &` as a background job (status 0); `a | b` as one job per stage
 //!   joined by [`pipe`]s, status of the last; `a && b`, `a || b`, `if` branch on status.
 //! - `{ list; }` runs here, in this interpreter; in the background or as a pipeline stage
@@ -38,7 +38,7 @@ use crate::jobs::{
     DEFAULT_RESPAWN_DELAY, Error, Job, JobTable, KILL_GRACE, PipeEnd, ProgramRun, RespawnPolicy,
     Result, Stdio, Task, WaitFor, WaitOutcome, program_task, respawn_task,
 };
-use crate::platform::{Console, Platform, PowerAction, Status, ThreadId};
+use crate::platform::{Console, Platform, PowerAction, SpawnError, Status, ThreadId};
 use crate::program::{BakedFile, Input, JobLink, Output, Program};
 use crate::rc;
 use crate::rc::ast::{
@@ -158,7 +158,9 @@ impl Interrupt {
     }
 
     fn clear_foreground(&self) {
-        self.foreground.lock().clear();
+        // Free the list, not just empty it: after `wait` for a storm of jobs it is
+        // large, and kept it would split the heap.
+        *self.foreground.lock() = Vec::new();
     }
 }
 
@@ -385,16 +387,32 @@ impl Interpreter {
             return self.run_and_or(&item.and_or, hooks);
         }
         let and_or = &item.and_or;
+        if !self.platform.room_for_background() {
+            let error = Error::Spawn {
+                name: command_name(&and_or.first.commands[0]),
+                error: SpawnError::OutOfMemory,
+            };
+            return Ok(self.report(&error));
+        }
         if and_or.rest.is_empty() {
-            self.spawn_pipeline(&and_or.first, hooks.builtin_names());
+            // A stage that could not start makes `$?` its status (126, 127, 2): a
+            // command that could not run is no success, in the background either.
+            let stages = self.spawn_pipeline(&and_or.first, hooks.builtin_names());
+            for job in stages.iter().flatten() {
+                job.set_background(true);
+            }
+            if let Some(Err(status)) = stages.iter().find(|stage| stage.is_err()) {
+                return Ok(*status);
+            }
         } else {
             let body = vec![Item {
                 and_or: and_or.clone(),
                 background: false,
             }];
             let name = command_name(&and_or.first.commands[0]);
-            if let Err(error) = self.spawn_subshell(&name, body, self.stdio.clone(), Vec::new()) {
-                return Ok(self.report(&error));
+            match self.spawn_subshell(&name, body, self.stdio.clone(), Vec::new()) {
+                Ok(job) => job.set_background(true),
+                Err(error) => return Ok(self.report(&error)),
             }
         }
         Ok(0)
@@ -556,6 +574,7 @@ impl Interpreter {
             Ok(job) => job,
             Err(error) => return Ok(self.report(&error)),
         };
+        job.set_background(true);
         let deadline = timeout.map(|t| self.platform.now() + t);
         self.interrupt.set_foreground(core::slice::from_ref(&job));
         let outcome = job.wait(WaitFor::ReadyOrExit, deadline, &|| self.stop_requested());
@@ -585,7 +604,10 @@ impl Interpreter {
                 self.spawn_job(name, argv, task, Vec::new())
             });
         match result {
-            Ok(_) => 0,
+            Ok(job) => {
+                job.set_background(true);
+                0
+            }
             Err(error) => self.report(&error),
         }
     }
@@ -739,6 +761,21 @@ impl Interpreter {
         hook_names: &[&'static str],
     ) -> Vec<core::result::Result<Arc<Job>, Status>> {
         let count = pipeline.commands.len();
+        // A caller's built-in cannot be a stage: say so before anything starts.
+        if count > 1 {
+            for command in &pipeline.commands {
+                if let Command::Simple(simple) = command
+                    && let Some(first) = simple.words.first()
+                {
+                    let name = self.expand(first);
+                    let is_hook = hook_names.contains(&name.as_str());
+                    if is_hook && !self.programs.iter().any(|p| p.name == name) {
+                        let error = Error::BuiltinInPipeline(name);
+                        return vec![Err(self.report(&error))];
+                    }
+                }
+            }
+        }
         let mut stages = Vec::with_capacity(count);
         let mut next_stdin = self.stdio.stdin.clone();
         let mut next_stdin_owned: Option<PipeEnd> = None;
@@ -760,17 +797,7 @@ impl Interpreter {
                 Command::Simple(simple) if !simple.words.is_empty() => {
                     let argv = self.expand_all(&simple.words);
                     let env = self.job_env(&simple.assignments);
-                    let name = argv[0].clone();
-                    let is_hook = hook_names.contains(&name.as_str());
-                    let not_a_program = !self.programs.iter().any(|p| p.name == name);
-                    if is_hook && not_a_program {
-                        for end in owned {
-                            end.close();
-                        }
-                        Err(Error::BuiltinInPipeline(name))
-                    } else {
-                        self.spawn_program(argv, env, stdio, owned)
-                    }
+                    self.spawn_program(argv, env, stdio, owned)
                 }
                 other => {
                     let body = vec![Item {

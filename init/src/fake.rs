@@ -74,6 +74,8 @@ struct State {
     threads: HashMap<ThreadId, ThreadSlot>,
     power: Vec<PowerAction>,
     faults: Vec<(ThreadId, Fault)>,
+    /// `spawn` fails with out-of-memory while set (see [`FakePlatform::fail_spawns`]).
+    spawns_fail: bool,
 }
 
 impl State {
@@ -264,6 +266,11 @@ impl FakePlatform {
         self.shared.lock().faults.clone()
     }
 
+    /// Makes every `spawn` fail with [`SpawnError::OutOfMemory`] (or work again).
+    pub fn fail_spawns(&self, fail: bool) {
+        self.shared.lock().spawns_fail = fail;
+    }
+
     /// How many threads are live.
     pub fn live_threads(&self) -> usize {
         self.shared.lock().threads.len()
@@ -368,6 +375,9 @@ impl Platform for FakePlatform {
     ) -> Result<ThreadId, SpawnError> {
         let id = {
             let mut state = self.shared.lock();
+            if state.spawns_fail {
+                return Err(SpawnError::OutOfMemory);
+            }
             self.shared.new_slot(&mut state)
         };
         let fake = self.clone();

@@ -156,6 +156,12 @@ pub trait Platform: Send + Sync {
         let _ = (thread, grace);
         false
     }
+    /// True while a background job may start: it leaves enough memory for the
+    /// commands an operator types next (a foreground program, `memstat`, `kill`), so a
+    /// storm of background jobs cannot lock the shell out.
+    fn room_for_background(&self) -> bool {
+        true
+    }
     /// Runs `section` with what it allocates owned by the kernel, not by the calling
     /// program thread: for state that outlives the program (a job it starts, a socket).
     /// Allocations made while a kernel lock is held are the kernel's anyway.

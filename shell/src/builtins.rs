@@ -47,6 +47,7 @@ const OPTION_OFF: &str = "+o";
 /// `set`'s options.
 const OPTION_STATUS: &str = "status";
 const OPTION_ECHO: &str = "echo";
+const OPTION_HISTORY: &str = "history";
 /// Clears the screen and homes the cursor (ECMA-48 CUP + ED 2).
 const CLEAR_SCREEN: &[u8] = b"\x1b[H\x1b[2J";
 /// What `ps` shows for a figure the platform does not measure.
@@ -482,6 +483,8 @@ impl<W: Write + Send + 'static> Builtins<'_, W> {
             return Err(error);
         }
         self.println(&command_line(&job.info()));
+        // In the foreground now: its end is its line's `$?`, not an announcement.
+        job.set_background(false);
         let handle = interp.interrupt_handle();
         let input = self.session.input();
         let stop = || input.interrupted() || handle.is_requested();
@@ -651,11 +654,12 @@ impl<W: Write + Send + 'static> Builtins<'_, W> {
             match option.as_str() {
                 OPTION_STATUS => self.session.set_status_mode(on),
                 OPTION_ECHO => self.session.set_echo(on),
+                OPTION_HISTORY => self.session.set_history(on),
                 _ => {
                     return Err(Error::BadArgument {
                         builtin: "set",
                         argument: option.clone(),
-                        expected: "options: status, echo",
+                        expected: "options: status, echo, history",
                     });
                 }
             }
@@ -750,7 +754,7 @@ fn ended(builtin: &'static str, job: &Job) -> Option<Error> {
 }
 
 /// `NAME ARGS` of a job, as typed.
-fn command_line(job: &JobInfo) -> String {
+pub(crate) fn command_line(job: &JobInfo) -> String {
     match job.argv.split_first() {
         Some((first, args)) if *first == job.name => {
             let mut line = job.name.clone();

@@ -394,6 +394,8 @@ pub struct Editor {
     draft: String,
     /// The previous key was a Tab that left several candidates.
     tab_again: bool,
+    /// Entered lines go into the history (`set -o history`, the default).
+    record_history: bool,
 }
 
 impl Editor {
@@ -410,6 +412,7 @@ impl Editor {
             walk: None,
             draft: String::new(),
             tab_again: false,
+            record_history: true,
         }
     }
 
@@ -421,6 +424,16 @@ impl Editor {
     /// Turns echo on (operator) or off (script).
     pub fn set_echo(&mut self, echo: bool) {
         self.config.echo = echo;
+    }
+
+    /// Turns the recording of entered lines on or off (`set +o history`, as in bash).
+    pub fn set_history(&mut self, on: bool) {
+        self.record_history = on;
+    }
+
+    /// True while entered lines go into the history.
+    pub fn records_history(&self) -> bool {
+        self.record_history
     }
 
     /// The line as edited so far.
@@ -754,7 +767,9 @@ impl Editor {
             Key::Enter => {
                 term.put(NEWLINE)?;
                 let line = mem::take(&mut self.buf);
-                self.history.push(&line);
+                if self.record_history {
+                    self.history.push(&line);
+                }
                 self.end_line();
                 return Ok(Event::Line(line));
             }

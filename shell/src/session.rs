@@ -78,6 +78,8 @@ pub struct Session<W> {
     options: Options,
     /// The highest job id seen when the last line ended: newer jobs were started since.
     seen_jobs: JobId,
+    /// `set -o status`: the status to print before the next prompt.
+    status_to_show: Option<Status>,
 }
 
 impl<W: Write + Send + 'static> Session<W> {
@@ -103,6 +105,7 @@ impl<W: Write + Send + 'static> Session<W> {
             input: input_state,
             options: Options::default(),
             seen_jobs: 0,
+            status_to_show: None,
         })
     }
 
@@ -162,6 +165,11 @@ impl<W: Write + Send + 'static> Session<W> {
         self.seen_jobs = newest_job(interp).max(self.seen_jobs);
         let completer = ShellCompleter::new(interp, builtins::NAMES);
         let flow = loop {
+            self.announce_finished_jobs(interp);
+            // `set -o status`: the last line's status, just before the prompt.
+            if let Some(status) = self.status_to_show.take() {
+                self.print(&format!("[status {status}]\n"));
+            }
             let prompt = interp.var(PROMPT_VAR).unwrap_or(DEFAULT_PROMPT).to_owned();
             self.screen.lock().begin_line(&prompt);
             let event = loop {
@@ -223,10 +231,35 @@ impl<W: Write + Send + 'static> Session<W> {
                 PARSE_ERROR_STATUS
             }
         };
-        if self.options.status {
-            self.print(&format!("[status {status}]\n"));
-        }
+        self.status_to_show = self.options.status.then_some(status);
         None
+    }
+
+    /// Before a prompt, as sh does: says which background jobs have ended since the
+    /// last one, and forgets them (so the job table holds only what still runs).
+    fn announce_finished_jobs(&mut self, interp: &Interpreter) {
+        let table = interp.jobs();
+        let finished: Vec<_> = table
+            .snapshot()
+            .into_iter()
+            .filter(|job| job.state.is_finished())
+            .collect();
+        if finished.is_empty() {
+            return;
+        }
+        let mut text = String::new();
+        for job in &finished {
+            // A foreground job that ended after its line (a Ctrl-C'd one finishing its
+            // grace period) goes silently, as in sh.
+            if job.background {
+                let line = builtins::command_line(job);
+                text.push_str(&format!("[%{}] {} {line}\n", job.id, job.state));
+            }
+            table.forget(job.id);
+        }
+        if !text.is_empty() {
+            self.print(&text);
+        }
     }
 
     /// Drops the jobs the last line started that have already ended.
@@ -264,14 +297,22 @@ impl<W: Write + Send + 'static> Session<W> {
         self.screen.lock().editor.set_echo(on);
     }
 
+    pub(crate) fn set_history(&mut self, on: bool) {
+        self.screen.lock().editor.set_history(on);
+    }
+
     /// `set -o`'s listing of the options.
     pub(crate) fn describe_options(&self) -> String {
-        let echo = self.screen.lock().editor.config().echo;
+        let (echo, history) = {
+            let screen = self.screen.lock();
+            (screen.editor.config().echo, screen.editor.records_history())
+        };
         let word = |on: bool| if on { "on" } else { "off" };
         format!(
-            "status {}\necho {}\n",
+            "status {}\necho {}\nhistory {}\n",
             word(self.options.status),
-            word(echo)
+            word(echo),
+            word(history)
         )
     }
 }

@@ -25,7 +25,7 @@ fn boots_to_a_prompt_on_microvm() {
 
 #[test]
 fn boots_repeatedly_on_microvm() {
-    // The timer must come up every time (DESIGN.md: a Debian kernel hung 8 in 40).
+    // The timer must come up every time (docs/ARCHITECTURE.md: a Debian kernel hung 8 in 40).
     for _ in 0..5 {
         boots_to_prompt_on(Machine::Microvm);
     }

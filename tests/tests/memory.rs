@@ -1,13 +1,34 @@
-//! Nothing is lost: every job's memory comes back when it ends, however it ends.
+//! Nothing is lost: every job's memory comes back when it ends, however it ends, and
+//! the kernel never runs out because a job or the shell asked for too much.
 //!
-//! Each test measures a slope, never a percentage: after a warm-up, the heap's `used=`
-//! and `largest_free=` after N and after 3N runs of the same command are compared.
+//! Leak tests measure a slope, never a percentage: a line runs N jobs and then
+//! `memstat`; it runs once to warm up and take the baseline, then twice more, and
+//! `used=` and `largest_free=` after 3N runs must equal the baseline (after N).
+//! [`SLACK`] is the one allowance. The shell's history is off (`set +o history`), so
+//! the lines typed to measure keep nothing themselves.
 
-use kiln_tests::Vm;
+use kiln_tests::{PROMPT, Vm};
 
-/// `used=` and `largest_free=` of a `memstat` line.
-fn heap(vm: &mut Vm) -> (i64, i64) {
-    let line = vm.run("memstat");
+/// Boots to the shell with the history off (see the module docs).
+fn boot() -> Vm {
+    let (mut vm, rc) = Vm::boot_shell();
+    drop(rc);
+    vm.run("set +o history");
+    vm
+}
+
+/// Bytes the heap's `used=` may differ by between two identical measurements: none.
+/// Any per-job leak would grow with N (2N runs lie between the two figures, and the
+/// smallest block costs 40 bytes), so the figures must be equal.
+const SLACK: i64 = 0;
+
+/// `used=` and `largest_free=` of the last `memstat` line in `text`.
+fn heap_figures(text: &str) -> (i64, i64) {
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("heap: "))
+        .unwrap_or_else(|| panic!("no memstat line in {text:?}"));
     let field = |name: &str| -> i64 {
         line.split_whitespace()
             .find_map(|f| f.strip_prefix(name))
@@ -17,22 +38,250 @@ fn heap(vm: &mut Vm) -> (i64, i64) {
     (field("used="), field("largest_free="))
 }
 
+/// Runs `line` (which ends with `memstat`) three times; returns the figures after the
+/// first run (the baseline) and after the third.
+fn baseline_and_after_3n(vm: &mut Vm, line: &str) -> ((i64, i64), (i64, i64)) {
+    let baseline = heap_figures(&vm.run(line));
+    vm.run(line);
+    let after = heap_figures(&vm.run(line));
+    (baseline, after)
+}
+
+fn assert_nothing_kept(what: &str, baseline: (i64, i64), after: (i64, i64)) {
+    assert!(
+        (after.0 - baseline.0).abs() <= SLACK,
+        "{what}: used= {} after N, {} after 3N",
+        baseline.0,
+        after.0
+    );
+    assert_eq!(
+        after.1, baseline.1,
+        "{what}: largest_free= {} after N, {} after 3N",
+        baseline.1, after.1
+    );
+}
+
 #[test]
-fn explore() {
-    let (mut vm, _rc) = Vm::boot_shell();
-    for cmd in [
-        "true",
-        "crash panic",
-        "crash divzero",
-        "crash stack",
-        "crash oom",
+fn every_way_a_job_ends_gives_its_memory_back() {
+    let mut vm = boot();
+    vm.run("sleep 1h &");
+    for (command, count) in [
+        ("true", 1000),
+        ("crash panic", 100),
+        ("crash divzero", 100),
+        ("crash stack", 100),
+        ("crash oom", 100),
     ] {
-        vm.run(&format!("repeat 3 {cmd}"));
-        let a = heap(&mut vm);
-        vm.run(&format!("repeat 20 {cmd}"));
-        let b = heap(&mut vm);
-        vm.run(&format!("repeat 40 {cmd}"));
-        let c = heap(&mut vm);
-        eprintln!("{cmd}: {a:?} {b:?} {c:?}");
+        let line = format!("repeat {count} {command}; memstat");
+        let (baseline, after) = baseline_and_after_3n(&mut vm, &line);
+        assert_nothing_kept(command, baseline, after);
     }
+    // The healthy job and the shell are unaffected.
+    assert!(vm.run("jobs").contains("running sleep 1h"));
+    assert_eq!(vm.run("echo alive"), "alive\r\n");
+}
+
+#[test]
+fn killed_jobs_and_pipelines_give_their_memory_back() {
+    let mut vm = boot();
+    // A spinning job, killed with kill -9 once it runs; 25 per measurement.
+    let spin = "crash hang & sleep 20ms; kill -9 crash; wait crash";
+    // A 3-stage pipeline in full flow, killed.
+    let pipeline =
+        "producer 1000000 | upper | consumer & sleep 20ms; kill -9 producer upper consumer; wait";
+    for (what, line) in [
+        ("kill -9 of a spinner", spin),
+        ("a killed pipeline", pipeline),
+    ] {
+        let mut figures = Vec::new();
+        for round in 0..3 {
+            for _ in 0..25 {
+                vm.run(line);
+            }
+            figures.push(heap_figures(&vm.run("memstat")));
+            assert!(
+                !vm.run("jobs").contains("running"),
+                "{what}: a job is left after round {round}"
+            );
+        }
+        assert_nothing_kept(what, figures[0], figures[2]);
+    }
+}
+
+#[test]
+fn twenty_out_of_memory_crashes_then_half_the_heap_is_there() {
+    let mut vm = boot();
+    let output = vm.run("repeat 20 crash oom; echo status $?");
+    assert!(output.contains("status 101"), "{output}");
+    assert_eq!(
+        output.matches("crash: out of memory").count(),
+        20,
+        "{output}"
+    );
+    let output = vm.run("hog 50%; echo status $?");
+    assert!(output.contains("hog: held"), "{output}");
+    assert!(output.contains("status 0"), "{output}");
+}
+
+#[test]
+fn a_job_storm_fails_cleanly_and_the_shell_stays_usable() {
+    let mut vm = boot();
+    let baseline = heap_figures(&vm.run("memstat"));
+    let fifty = "sleep 1h & ".repeat(50);
+    let mut refusal = None;
+    for _ in 0..100 {
+        let output = vm.run(&fifty);
+        if output.contains("cannot start 'sleep': out of memory") {
+            refusal = Some(output);
+            break;
+        }
+    }
+    let refusal = refusal.unwrap_or_else(|| panic!("5,000 jobs started and none refused"));
+    // The failed start's status is not 0, in the background too.
+    assert_eq!(vm.run("echo $?"), "126\r\n", "after {refusal}");
+    // Everything the shell offers still works while memory is short.
+    let started = vm.run("jobs").matches("running sleep 1h").count();
+    assert!(started > 50, "only {started} jobs started");
+    assert!(vm.run("ps").contains("sleep"));
+    assert!(vm.run("memstat").starts_with("heap: "));
+    assert_eq!(vm.run("echo alive"), "alive\r\n");
+    assert!(vm.run("producer 3 | upper").contains("LINE 3"));
+    // Kill them all (-9, many per line); the memory comes back.
+    loop {
+        let listing = vm.run("jobs");
+        let specs: Vec<&str> = listing
+            .lines()
+            .filter(|l| l.contains("running sleep 1h"))
+            .filter_map(|l| l.split(']').next())
+            .map(|l| l.trim_start_matches('['))
+            .take(100)
+            .collect();
+        if specs.is_empty() {
+            break;
+        }
+        vm.run(&format!("kill -9 {}", specs.join(" ")));
+    }
+    vm.run("wait");
+    let after = heap_figures(&vm.run("memstat"));
+    assert_eq!(
+        after.1, baseline.1,
+        "largest_free= before and after the storm"
+    );
+    assert!(
+        after.0 <= baseline.0 + 4096,
+        "used= {} before the storm, {} after",
+        baseline.0,
+        after.0
+    );
+}
+
+#[test]
+fn started_and_killed_jobs_leave_no_fragments() {
+    let mut vm = boot();
+    let twenty = "sleep 1h & ".repeat(20);
+    let round = |vm: &mut Vm| {
+        for _ in 0..10 {
+            vm.run(&format!("{twenty}true"));
+        }
+        let listing = vm.run("jobs");
+        let specs: Vec<String> = listing
+            .lines()
+            .filter(|l| l.contains("running sleep 1h"))
+            .filter_map(|l| l.split(']').next())
+            .map(|l| l.trim_start_matches('[').to_string())
+            .collect();
+        assert_eq!(specs.len(), 200, "{listing}");
+        for chunk in specs.chunks(50) {
+            vm.run(&format!("kill {}", chunk.join(" ")));
+        }
+        vm.run("wait");
+        heap_figures(&vm.run("memstat"))
+    };
+    let first = round(&mut vm);
+    let _second = round(&mut vm);
+    let third = round(&mut vm);
+
+    assert_nothing_kept("200 jobs started and killed", first, third);
+}
+
+#[test]
+fn ctrl_c_and_kill_end_a_program_that_ignores_them() {
+    let mut vm = boot();
+    // Ctrl-C gives the prompt back at once; the hang is ended after the grace period.
+    vm.send_line("crash hang");
+    vm.expect("crash hang\r\n");
+    vm.send_bytes(b"\x03");
+    vm.expect(PROMPT);
+    assert_eq!(vm.run("echo $?"), "130\r\n");
+    // The shell no longer waits for it; ps shows it until the forced end. Poll with a
+    // deadline far beyond the grace period (TCG on a shared machine is slow).
+    let mut polls = 0;
+    let running = |ps: &str, name: &str| {
+        ps.lines()
+            .any(|l| l.contains(&format!(" {name} ")) && l.contains("running"))
+    };
+    while running(&vm.run("ps"), "crash") {
+        polls += 1;
+        assert!(
+            polls < 300,
+            "crash hang still listed long after the grace period"
+        );
+        vm.run("sleep 100ms");
+    }
+    // `kill` (no -9) of a CPU-bound burn ends it too.
+    vm.run("burn &");
+    vm.run("kill burn");
+    let output = vm.run("wait burn; echo status $?");
+    assert!(output.contains("status 137"), "{output}");
+    assert!(!running(&vm.run("ps"), "burn"), "burn still running");
+}
+
+#[test]
+fn kill_9_takes_effect_beside_other_spinners() {
+    let mut vm = boot();
+    vm.run("burn & burn & burn & burn &");
+    for _ in 0..20 {
+        vm.run("crash hang &");
+        // The kill has taken effect when `wait` returns: the job has ended.
+        let output = vm.run("kill -9 crash; wait crash; echo status $?");
+        assert!(output.contains("status 137"), "{output}");
+    }
+    let ps = vm.run("ps");
+    let running = |name: &str| {
+        ps.lines()
+            .filter(|l| l.contains(&format!(" {name} ")) && l.contains("running"))
+            .count()
+    };
+    assert_eq!((running("burn"), running("crash")), (4, 0), "{ps}");
+}
+
+#[test]
+fn nesting_to_the_parser_bound_fits_the_stack() {
+    let mut vm = boot();
+    let depth = 64;
+    let groups = format!("{}echo deep{}", "{ ".repeat(depth), "; }".repeat(depth));
+    assert_eq!(vm.run(&groups), "deep\r\n");
+    // The same in a background group, on a job's thread.
+    let output = vm.run(&format!("{groups} & wait; echo status $?"));
+    assert!(output.contains("deep\r\n"), "{output}");
+    assert!(output.contains("status 0"), "{output}");
+    // One more level is a located error, and the shell goes on.
+    let too_deep = format!(
+        "{}echo deep{}",
+        "{ ".repeat(depth + 1),
+        "; }".repeat(depth + 1)
+    );
+    let output = vm.run(&too_deep);
+    assert!(output.contains("nesting too deep"), "{output}");
+    assert_eq!(vm.run("echo alive"), "alive\r\n");
+}
+
+#[test]
+fn a_kernel_panic_powers_the_vm_off_with_255() {
+    let mut config = kiln_tests::config();
+    config.append = String::from("kiln.test.panic");
+    let mut vm = Vm::boot(&config);
+    vm.expect("kiln: panic in the kernel");
+    vm.expect("powering off (status 255)");
+    assert_eq!(vm.wait_exit(), Some(255));
 }

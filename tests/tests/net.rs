@@ -171,13 +171,13 @@ fn echo_then_blocked_by_the_firewall_then_allowed_again() {
     assert_eq!(vm.run("fw list"), "policy: pass\r\n");
 
     // tcpecho (job 2, after `net up`) ends on cancellation and leaves no socket behind.
-    vm.run("kill %2");
-    let mut jobs = String::new();
+    // Its end is reported once: announced before a prompt, or listed by `jobs`.
+    let mut jobs = vm.run("kill %2");
     for _ in 0..100 {
-        jobs = vm.run("jobs");
-        if !jobs.contains("tcpecho") || jobs.contains("done(0) tcpecho") {
+        if jobs.contains("done(0) tcpecho") {
             break;
         }
+        jobs = vm.run("jobs");
     }
     assert!(jobs.contains("done(0) tcpecho"), "{jobs}");
     let net = vm.run("net");

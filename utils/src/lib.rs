@@ -25,6 +25,7 @@ pub mod echo;
 pub mod r#false;
 pub mod fetch;
 pub mod fw;
+pub mod hog;
 pub mod kbench;
 pub mod ls;
 pub mod memstat;
@@ -53,6 +54,7 @@ pub const PROGRAMS: &[Program] = &[
     burn::PROGRAM,
     crash::PROGRAM,
     memstat::PROGRAM,
+    hog::PROGRAM,
     fw::PROGRAM,
     producer::PROGRAM,
     consumer::PROGRAM,

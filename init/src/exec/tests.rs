@@ -771,7 +771,8 @@ fn hooks_provide_the_shell_and_extra_builtins() {
             "shell opened",
             "back 0",
             "rc: 'jobs' cannot be used in a pipeline",
-            "0"
+            // Refused before anything starts: not a success (`upper` never ran).
+            "2"
         ]
     );
     // Without hooks, `shell` says there is none.
@@ -786,4 +787,25 @@ fn names_for_the_parser_are_programs_and_builtins() {
     let names = rig.interp.names();
     assert!(names.contains(&"stamp") && names.contains(&"wait"));
     assert!(!names.contains(&"jobs"));
+}
+
+#[test]
+fn a_command_that_could_not_start_is_no_success_in_the_background_either() {
+    let mut rig = rig();
+    rig.fake.fail_spawns(true);
+    rig.run("sleep 1m &");
+    let background = rig.interp.last_status();
+    rig.run("sleep 1m");
+    let foreground = rig.interp.last_status();
+    rig.run("true | sleep 1m &");
+    let pipeline = rig.interp.last_status();
+    rig.fake.fail_spawns(false);
+    rig.run("echo $?");
+    assert_eq!([background, foreground, pipeline], [126, 126, 126]);
+    let lines = rig.lines();
+    assert_eq!(
+        lines[0], "rc: cannot start 'sleep': out of memory",
+        "{lines:?}"
+    );
+    assert_eq!(lines.last().unwrap(), "126");
 }

@@ -24,6 +24,7 @@
 pub mod pipe;
 
 use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -76,8 +77,8 @@ impl Error {
             Error::NoSuchJob(_) | Error::NoSuchProgram(_) | Error::NoSuchFile(_) => 127,
             Error::NoShell => 127,
             Error::Spawn { .. } => 126,
-            Error::BadStatus(_) => 2,
-            Error::BuiltinInPipeline(_) | Error::Parse(_) | Error::SourceTooDeep(_) => 1,
+            Error::BadStatus(_) | Error::BuiltinInPipeline(_) => 2,
+            Error::Parse(_) | Error::SourceTooDeep(_) => 1,
         }
     }
 }
@@ -274,6 +275,8 @@ pub struct Job {
     started: Duration,
     platform: &'static dyn Platform,
     cancelled: AtomicBool,
+    /// Started in the background (`&`, `start`, `respawn`): announced when it ends.
+    background: AtomicBool,
     inner: crate::sync::Mutex<JobInner>,
 }
 
@@ -303,6 +306,7 @@ impl Job {
             started: platform.now(),
             platform,
             cancelled: AtomicBool::new(false),
+            background: AtomicBool::new(false),
             inner: crate::sync::Mutex::new(JobInner {
                 state: JobState::Running,
                 ended: None,
@@ -331,6 +335,17 @@ impl Job {
 
     pub fn argv(&self) -> &[String] {
         &self.argv
+    }
+
+    /// Marks the job as started in the background (`&`), or brought to the
+    /// foreground (`fg`).
+    pub fn set_background(&self, background: bool) {
+        self.background.store(background, Ordering::Relaxed);
+    }
+
+    /// True for a job started in the background (`&`, `start`, `respawn`).
+    pub fn is_background(&self) -> bool {
+        self.background.load(Ordering::Relaxed)
     }
 
     /// When the job started (platform time).
@@ -368,6 +383,7 @@ impl Job {
             started: self.started,
             ended: inner.ended,
             thread: inner.thread,
+            background: self.is_background(),
         }
     }
 
@@ -539,15 +555,22 @@ pub struct JobInfo {
     pub started: Duration,
     pub ended: Option<Duration>,
     pub thread: Option<ThreadId>,
+    /// Started in the background (`&`, `start`, `respawn`).
+    pub background: bool,
 }
 
 /// A job's thread body: the job, its task and the pipe ends it owns, kept on the heap
 /// by the platform for the thread's whole life (see [`ThreadBody`]).
+///
+/// The job's end is recorded (and its waiters woken) when the body is dropped, which
+/// the platform does last, once the thread's stack and memory are back.
 struct JobThread {
     job: Arc<Job>,
     run: TaskFn,
     /// Closed when the job ends, by whichever of `run` and `aborted` gets there.
     owned: Vec<PipeEnd>,
+    /// How the job ended, once it has; recorded when the body is dropped.
+    end: Option<JobState>,
 }
 
 impl JobThread {
@@ -558,10 +581,14 @@ impl JobThread {
     }
 }
 
-/// A body that never ran (its thread could not start) still closes its pipe ends.
+/// Closes the pipe ends (also of a body whose thread never started) and records the
+/// end.
 impl Drop for JobThread {
     fn drop(&mut self) {
         self.close_owned();
+        if let Some(state) = self.end.take() {
+            self.job.finish(state);
+        }
     }
 }
 
@@ -570,7 +597,7 @@ impl ThreadBody for JobThread {
         self.job.set_thread(self.job.platform.current_thread());
         let status = (self.run)(&self.job);
         self.close_owned();
-        self.job.finish(JobState::Done(status));
+        self.end = Some(JobState::Done(status));
     }
 
     fn aborted(&mut self, abort: Abort) {
@@ -588,7 +615,7 @@ impl ThreadBody for JobThread {
             Some(Output::Null) | None => {}
         }
         let killed = job.inner.lock().kill_requested && status == KILLED_STATUS;
-        job.finish(if killed {
+        self.end = Some(if killed {
             JobState::Killed
         } else {
             JobState::Faulted(status)
@@ -609,6 +636,7 @@ pub fn launch(job: &Arc<Job>, task: Task, owned: Vec<PipeEnd>) -> Result<ThreadI
             job: job.clone(),
             run: task.run,
             owned,
+            end: None,
         });
         platform.spawn(&job.name, task.kind, body)
     });
@@ -715,23 +743,10 @@ pub fn respawn_task(run: ProgramRun, policy: RespawnPolicy, console: Arc<dyn Con
 }
 
 struct TableState {
-    jobs: Vec<Arc<Job>>,
+    /// Jobs by number, oldest first. A map, not a vector: its nodes come and go with
+    /// the jobs, so a burst of jobs leaves no large block in the middle of the heap.
+    jobs: BTreeMap<JobId, Arc<Job>>,
     next_id: JobId,
-}
-
-/// Below this capacity the table keeps its memory.
-const MIN_TABLE_CAPACITY: usize = 16;
-
-impl TableState {
-    /// Gives memory back after a burst of jobs (so a loop of many short jobs does not
-    /// keep the burst's peak for good).
-    fn shrink_if_sparse(&mut self) {
-        let capacity = self.jobs.capacity();
-        if capacity > MIN_TABLE_CAPACITY && self.jobs.len() * 4 < capacity {
-            self.jobs
-                .shrink_to((self.jobs.len() * 2).max(MIN_TABLE_CAPACITY));
-        }
-    }
 }
 
 /// The job table: numbered jobs, found by `%N` or name.
@@ -745,7 +760,7 @@ impl JobTable {
         JobTable {
             platform,
             state: crate::sync::Mutex::new(TableState {
-                jobs: Vec::new(),
+                jobs: BTreeMap::new(),
                 next_id: 1,
             }),
         }
@@ -764,11 +779,11 @@ impl JobTable {
             let id = state.next_id;
             state.next_id += 1;
             let job = Job::new(self.platform, id, name, argv);
-            state.jobs.push(job.clone());
+            state.jobs.insert(id, job.clone());
             job
         };
         if let Err(error) = launch(&job, task, owned) {
-            self.state.lock().jobs.retain(|j| !Arc::ptr_eq(j, &job));
+            self.state.lock().jobs.remove(&job.id);
             return Err(error);
         }
         Ok(job)
@@ -781,8 +796,8 @@ impl JobTable {
             Some(number) => number
                 .parse::<JobId>()
                 .ok()
-                .and_then(|id| state.jobs.iter().find(|j| j.id == id)),
-            None => state.jobs.iter().rev().find(|j| j.name == spec),
+                .and_then(|id| state.jobs.get(&id)),
+            None => state.jobs.values().rev().find(|j| j.name == spec),
         };
         found
             .cloned()
@@ -791,7 +806,7 @@ impl JobTable {
 
     /// Every job, oldest first.
     pub fn jobs(&self) -> Vec<Arc<Job>> {
-        self.state.lock().jobs.clone()
+        self.state.lock().jobs.values().cloned().collect()
     }
 
     /// The jobs still running.
@@ -799,7 +814,7 @@ impl JobTable {
         let state = self.state.lock();
         state
             .jobs
-            .iter()
+            .values()
             .filter(|j| !j.state().is_finished())
             .cloned()
             .collect()
@@ -813,20 +828,15 @@ impl JobTable {
     /// Drops job `id` from the table if it has finished; returns true if it did.
     pub fn forget(&self, id: JobId) -> bool {
         let mut state = self.state.lock();
-        let before = state.jobs.len();
-        state
-            .jobs
-            .retain(|j| j.id != id || !j.state().is_finished());
-        state.shrink_if_sparse();
-        state.jobs.len() != before
+        let finished = state.jobs.get(&id).is_some_and(|j| j.state().is_finished());
+        finished && state.jobs.remove(&id).is_some()
     }
 
     /// Drops the finished jobs from the table; returns how many.
     pub fn forget_finished(&self) -> usize {
         let mut state = self.state.lock();
         let before = state.jobs.len();
-        state.jobs.retain(|j| !j.state().is_finished());
-        state.shrink_if_sparse();
+        state.jobs.retain(|_, j| !j.state().is_finished());
         before - state.jobs.len()
     }
 }

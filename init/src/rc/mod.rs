@@ -1,4 +1,4 @@
-//! The rc language (DESIGN.md, "The rc language"): a strict subset of POSIX sh for rc
+//! The rc language (docs/ARCHITECTURE.md, "The rc language"): a strict subset of POSIX sh for rc
 //! scripts and for lines typed at the shell.
 //!
 //! [`parse`] turns text into a [`Script`](ast::Script): the [`lexer`] resolves quoting (byte

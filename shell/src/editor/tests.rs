@@ -891,3 +891,15 @@ proptest! {
         prop_assert_eq!(line(&input), text);
     }
 }
+
+#[test]
+fn history_off_records_nothing_until_on_again() {
+    let (mut ed, mut out) = editor(Config::default());
+    ed.set_history(false);
+    assert!(!ed.records_history());
+    feed(&mut ed, &mut out, b"first\r", &NoCompletion);
+    assert!(ed.history().is_empty());
+    ed.set_history(true);
+    feed(&mut ed, &mut out, b"second\r", &NoCompletion);
+    assert_eq!(ed.history().len(), 1);
+}
