@@ -325,20 +325,55 @@ fn boot_rounds(guests: &mut [BootGuest<'_>], runs: usize) {
     }
 }
 
-/// True if `make(mib)` reaches `prompt` within `timeout`.
-fn reaches(make: &dyn Fn(u32) -> Command, mib: u32, prompt: &str, timeout: Duration) -> bool {
-    Guest::start(make(mib)).is_ok_and(|mut guest| guest.expect(prompt, timeout).is_ok())
+/// What a guest must still do at its RAM floor: the lines to type, each with a word of
+/// its expected answer. The floor is where the image works, not where a prompt shows.
+type Workload = &'static [(&'static str, &'static str)];
+
+/// kiln at its floor: a 3-stage pipeline, `fw list` and `memstat`.
+const KILN_FLOOR_WORKLOAD: Workload = &[
+    ("producer 3 | upper | consumer\r", "3 lines"),
+    ("fw list\r", "policy: pass"),
+    ("memstat\r", "heap: size="),
+];
+/// The peer at its floor: a 3-stage BusyBox pipeline and `free`.
+const PEER_FLOOR_WORKLOAD: Workload = &[("echo a b c | cat | wc -w\r", "\n3"), ("free\r", "Mem:")];
+
+/// True if `make(mib)` reaches `prompt` within `timeout`, then answers every line of
+/// `workload` (each followed by the prompt again).
+fn works_at(
+    make: &dyn Fn(u32) -> Command,
+    mib: u32,
+    prompt: &str,
+    timeout: Duration,
+    workload: Workload,
+) -> bool {
+    let Ok(mut guest) = Guest::start(make(mib)) else {
+        return false;
+    };
+    if guest.expect(prompt, timeout).is_err() {
+        return false;
+    }
+    workload.iter().all(|(line, answer)| {
+        guest.send(line.as_bytes()).is_ok()
+            && guest.expect(answer, timeout).is_ok()
+            && guest.expect(prompt, timeout).is_ok()
+    })
 }
 
-/// The smallest multiple of `step` MiB (up to `ceiling`) that reaches the prompt, by
-/// bisection; `None` if even `ceiling` does not. Assumes more memory never hurts.
+/// The smallest multiple of `step` MiB (up to `ceiling`) at which the guest reaches the
+/// prompt and runs `workload`, by bisection; `None` if even `ceiling` does not. Assumes
+/// more memory never hurts.
 fn ram_floor(
     make: &dyn Fn(u32) -> Command,
     prompt: &str,
     timeout: Duration,
+    workload: Workload,
     ceiling: u32,
     step: u32,
 ) -> Option<(u32, usize)> {
+    let reaches = |make: &dyn Fn(u32) -> Command, mib, prompt: &str, timeout| {
+        works_at(make, mib, prompt, timeout, workload)
+    };
     let mut boots = 1;
     if !reaches(make, ceiling, prompt, timeout) {
         return None;
@@ -524,7 +559,15 @@ fn run(options: &Options) -> Result<(), String> {
                     |_: u32| peer_command(&qemu, peer, machine_type, accel, BOOT_MEMORY_MIB, "");
                 let tries = plan.boot_runs;
                 let hung = (0..tries)
-                    .filter(|_| !reaches(&plain_make, BOOT_MEMORY_MIB, peer::PROMPT, PEER_TIMEOUT))
+                    .filter(|_| {
+                        !works_at(
+                            &plain_make,
+                            BOOT_MEMORY_MIB,
+                            peer::PROMPT,
+                            PEER_TIMEOUT,
+                            &[],
+                        )
+                    })
                     .count();
                 report.figure(&key("peer_plain_hung"), format!("{hung}/{tries}"));
                 microvm_notes.push(format!(
@@ -710,6 +753,7 @@ fn run(options: &Options) -> Result<(), String> {
         &kiln_ram_make,
         KILN_PROMPT,
         KILN_TIMEOUT,
+        KILN_FLOOR_WORKLOAD,
         KILN_RAM_CEILING_MIB,
         plan.kiln_ram_step,
     )
@@ -718,7 +762,7 @@ fn run(options: &Options) -> Result<(), String> {
     ))?;
     report.figure("ram.kiln.mib", kiln_floor);
     report.line(&format!(
-        "Bisection over `-m` in steps of {} MiB (kiln) and {} MiB (peer) on pc/TCG, from a ceiling that boots ({KILN_RAM_CEILING_MIB} and {PEER_RAM_CEILING_MIB} MiB); a boot counts if the prompt arrives within the timeout.",
+        "Bisection over `-m` in steps of {} MiB (kiln) and {} MiB (peer) on pc/TCG, from a ceiling that boots ({KILN_RAM_CEILING_MIB} and {PEER_RAM_CEILING_MIB} MiB). A size counts only if the guest reaches its prompt and then does real work within the timeout: kiln runs `producer 3 | upper | consumer`, `fw list` and `memstat`; the peer runs `echo a b c | cat | wc -w` and `free`.",
         plan.kiln_ram_step, plan.peer_ram_step
     ));
     report.line("");
@@ -744,6 +788,7 @@ fn run(options: &Options) -> Result<(), String> {
             &peer_ram_make,
             peer::PROMPT,
             PEER_TIMEOUT,
+            PEER_FLOOR_WORKLOAD,
             PEER_RAM_CEILING_MIB,
             plan.peer_ram_step,
         ) {
@@ -1154,9 +1199,9 @@ mod tests {
                 .arg(if mib >= 37 { "echo ok" } else { "true" });
             command
         };
-        let found = ram_floor(&make, "ok", Duration::from_secs(5), 64, 1);
+        let found = ram_floor(&make, "ok", Duration::from_secs(5), &[], 64, 1);
         assert_eq!(found.map(|(m, _)| m), Some(37));
-        let found = ram_floor(&make, "ok", Duration::from_secs(5), 64, 16);
+        let found = ram_floor(&make, "ok", Duration::from_secs(5), &[], 64, 16);
         assert_eq!(found.map(|(m, _)| m), Some(48));
     }
 }

@@ -18,7 +18,7 @@ use kiln_init::platform::Abort;
 use x86_64::registers::control::Cr2;
 
 use crate::interrupts::{Frame, exception_name};
-use crate::{kprintln, power, sched, symbols};
+use crate::{power, sched, symbols};
 
 /// Status base for a job ended by a CPU exception (as sh reports signals).
 pub const FAULT_STATUS_BASE: u8 = 128;
@@ -68,7 +68,7 @@ pub fn on_exception(frame: *mut Frame) -> *mut Frame {
         || !sched::current_is_program();
     let report = describe(f);
     if in_kernel {
-        kprintln!(
+        crate::kpanicln!(
             "kiln: fault in the kernel, thread {} '{}': {report}; {}",
             sched::current_id(),
             sched::current_name(),
@@ -106,7 +106,7 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
         || sched::current_is_idle()
         || !sched::current_is_program()
     {
-        kprintln!(
+        crate::kpanicln!(
             "kiln: panic in the kernel, thread {} '{}': {report}; {}",
             sched::current_id(),
             sched::current_name(),

@@ -70,7 +70,10 @@ pub fn panic_action_name() -> &'static str {
 /// reboot, as configured. Takes no lock the panicking code may hold.
 pub fn on_kernel_panic() -> ! {
     match panic_action() {
-        PanicAction::PowerOff => power_off(KERNEL_PANIC_STATUS),
+        PanicAction::PowerOff => {
+            crate::kpanicln!("kiln: power off (status {KERNEL_PANIC_STATUS})");
+            stop_the_vm(KERNEL_PANIC_STATUS)
+        }
         PanicAction::Halt => halt(),
         PanicAction::Reboot => reboot(),
     }
@@ -91,6 +94,11 @@ const RESET_FULL: u8 = 0x0E;
 /// Powers the machine off with `status`.
 pub fn power_off(status: u8) -> ! {
     crate::kprintln!("kiln: power off (status {status})");
+    stop_the_vm(status)
+}
+
+/// Tells the VMM to stop with `status`: isa-debug-exit, then ACPI, then halt.
+fn stop_the_vm(status: u8) -> ! {
     outb(DEBUG_EXIT_PORT, status);
     outw(ACPI_PM1A_CONTROL, ACPI_SLEEP_ENABLE);
     halt()

@@ -804,14 +804,21 @@ pub fn switches() -> u64 {
     SCHED.lock().switches
 }
 
-/// The stack range `(guard page, top)` of the running thread, for fault reports.
+/// The stack range `(guard page, top)` of the running thread, for fault reports;
+/// `(0, 0)` if the scheduler lock is held by the code that faulted.
 pub fn current_stack() -> (u64, u64) {
-    SCHED.lock().current_mut().stack_range
+    SCHED
+        .try_lock()
+        .map_or((0, 0), |mut s| s.current_mut().stack_range)
 }
 
-/// The running thread's name.
+/// The running thread's name, for fault reports; `?` if the scheduler lock is held by
+/// the code that faulted.
 pub fn current_name() -> heapless::String<24> {
-    SCHED.lock().current_mut().name.clone()
+    SCHED.try_lock().map_or_else(
+        || heapless::String::try_from("?").unwrap_or_default(),
+        |mut s| s.current_mut().name.clone(),
+    )
 }
 
 /// True when the running thread is the boot/idle thread (a fault there is fatal).

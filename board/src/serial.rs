@@ -92,6 +92,27 @@ pub fn write_text(bytes: &[u8]) {
     }
 }
 
+/// Writes text without taking the writers' lock: for a kernel panic's report, which
+/// may come while the panicking code holds that lock. Lines may interleave.
+pub fn write_str_unlocked(text: &str) {
+    for &byte in text.as_bytes() {
+        if byte == b'\n' {
+            put_byte(b'\r');
+        }
+        put_byte(byte);
+    }
+}
+
+/// COM1 for a kernel panic's report (see [`write_str_unlocked`]).
+pub struct PanicSerial;
+
+impl core::fmt::Write for PanicSerial {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        write_str_unlocked(s);
+        Ok(())
+    }
+}
+
 /// IRQ 4: drain the receive FIFO into the ring and wake the reader.
 pub fn on_interrupt() {
     let mut rx = RX.lock();
@@ -188,6 +209,15 @@ macro_rules! kprint {
     ($($arg:tt)*) => {{
         use core::fmt::Write as _;
         let _ = write!($crate::serial::Serial, $($arg)*);
+    }};
+}
+
+/// Prints a line to COM1 without taking the writers' lock (kernel panics only).
+#[macro_export]
+macro_rules! kpanicln {
+    ($($arg:tt)*) => {{
+        use core::fmt::Write as _;
+        let _ = writeln!($crate::serial::PanicSerial, $($arg)*);
     }};
 }
 

@@ -24,6 +24,25 @@ impl<T> IrqMutex<T> {
         }
     }
 
+    /// The lock if it is free now. On one CPU with interrupts off, a held lock is held
+    /// by the code this CPU interrupted: a fault or panic path must not spin on it.
+    pub fn try_lock(&self) -> Option<IrqGuard<'_, T>> {
+        let interrupts_were_enabled = interrupts::are_enabled();
+        interrupts::disable();
+        match self.inner.try_lock() {
+            Some(guard) => Some(IrqGuard {
+                guard: Some(guard),
+                interrupts_were_enabled,
+            }),
+            None => {
+                if interrupts_were_enabled {
+                    interrupts::enable();
+                }
+                None
+            }
+        }
+    }
+
     pub fn lock(&self) -> IrqGuard<'_, T> {
         let interrupts_were_enabled = interrupts::are_enabled();
         interrupts::disable();

@@ -22,10 +22,12 @@ const BUSYBOX_PACKAGE: &str = "busybox-static";
 pub const PROMPT: &str = "peer# ";
 /// The peer's kernel command line.
 pub const APPEND: &str = "console=ttyS0 quiet";
-/// BusyBox applets the peer's `/init` uses.
-const APPLETS: &[&str] = &["sh", "echo", "true", "sleep", "mount", "setsid", "cttyhack"];
+/// BusyBox applets the peer's `/init` and the RAM floor's workload use.
+const APPLETS: &[&str] = &[
+    "sh", "echo", "true", "sleep", "mount", "setsid", "cttyhack", "cat", "wc", "free",
+];
 /// Bump when the recipe changes, so a cached peer is rebuilt.
-const RECIPE_VERSION: &str = "1";
+const RECIPE_VERSION: &str = "2";
 
 /// The peer's `/init`: the same rc sequence as kiln's (see `bench::KILN_RC`), then an
 /// interactive `sh` on the console (ttyS0) with a recognisable prompt.

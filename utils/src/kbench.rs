@@ -28,7 +28,7 @@ use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use core::time::Duration;
 
 use kiln_init::jobs::{Job, JobTable, ProgramRun, Stdio, Task, program_task};
-use kiln_init::platform::Platform;
+use kiln_init::platform::{Platform, kernel_owned};
 use kiln_init::program::{
     ByteSink, Context, Input, IoError, JobLink, Output, Program, Status, find,
 };
@@ -190,14 +190,22 @@ fn summary(name: &str, mut samples: Vec<u64>, clock: &str) -> String {
     )
 }
 
-/// Collects what the spawnee writes: its first-instruction time.
+/// Collects what the spawnee writes: its first-instruction time. A fixed buffer: a
+/// program's allocations are reclaimed when it ends, so what one job hands another must
+/// not be memory it allocated (docs/ARCHITECTURE.md, "Memory ownership").
 struct Stamp {
-    bytes: spin::Mutex<Vec<u8>>,
+    bytes: spin::Mutex<heapless::Vec<u8, STAMP_BYTES>>,
 }
+
+/// The bytes of a stamp (a little-endian u64).
+const STAMP_BYTES: usize = 8;
 
 impl ByteSink for Stamp {
     fn write(&self, bytes: &[u8], _job: &dyn JobLink) -> Result<usize, IoError> {
-        self.bytes.lock().extend_from_slice(bytes);
+        let mut stamp = self.bytes.lock();
+        for &byte in bytes {
+            let _ = stamp.push(byte);
+        }
         Ok(bytes.len())
     }
 
@@ -218,7 +226,7 @@ impl Stamp {
 fn spawn(ctx: &Context<'_>, clock: Clock, count: u64) -> cli::Result<Vec<u64>> {
     let table = JobTable::new(clock.platform);
     let stamp = Arc::new(Stamp {
-        bytes: spin::Mutex::new(Vec::new()),
+        bytes: spin::Mutex::new(heapless::Vec::new()),
     });
     let run = ProgramRun {
         program: &SPAWNEE,
@@ -236,12 +244,13 @@ fn spawn(ctx: &Context<'_>, clock: Clock, count: u64) -> cli::Result<Vec<u64>> {
         if ctx.is_cancelled() {
             return Err(IoError::Interrupted.into());
         }
-        let argv = vec![String::from(SPAWNEE.name)];
-        let task = program_task(run.clone());
         let issued = clock.read();
-        let job = table
-            .spawn(SPAWNEE.name, argv, task, Vec::new())
-            .map_err(spawn_error)?;
+        // The job outlives nothing of kbench's: what it is built from is the kernel's.
+        let job = kernel_owned(clock.platform, || {
+            let argv = vec![String::from(SPAWNEE.name)];
+            table.spawn(SPAWNEE.name, argv, program_task(run.clone()), Vec::new())
+        })
+        .map_err(spawn_error)?;
         job.join();
         table.forget(job.id());
         let first = stamp
@@ -252,17 +261,20 @@ fn spawn(ctx: &Context<'_>, clock: Clock, count: u64) -> cli::Result<Vec<u64>> {
     Ok(samples)
 }
 
-/// Starts `task` as a job of `table`.
+/// Starts `task` as a job of `table`: kbench's own helper, run as a kernel thread, so
+/// the samples it hands to kbench are kernel memory, not reclaimed when it ends.
 fn start(
     table: &JobTable,
+    platform: &'static dyn Platform,
     name: &str,
     task: impl FnOnce(&Arc<Job>) -> Status + Send + 'static,
 ) -> cli::Result<Arc<Job>> {
-    let mut task = Some(task);
-    let task = Task::program(move |job| task.take().map_or(0, |task| task(job)));
-    table
-        .spawn(name, vec![String::from(name)], task, Vec::new())
-        .map_err(spawn_error)
+    kernel_owned(platform, || {
+        let mut task = Some(task);
+        let task = Task::kernel(move |job| task.take().map_or(0, |task| task(job)));
+        table.spawn(name, vec![String::from(name)], task, Vec::new())
+    })
+    .map_err(spawn_error)
 }
 
 fn yield_pingpong(clock: Clock, batches: u64) -> cli::Result<Vec<u64>> {
@@ -273,7 +285,7 @@ fn yield_pingpong(clock: Clock, batches: u64) -> cli::Result<Vec<u64>> {
     let samples = Arc::new(spin::Mutex::new(Vec::with_capacity(batches as usize)));
     let ping = {
         let (started, done, samples) = (started.clone(), done.clone(), samples.clone());
-        start(&table, "kbench-ping", move |_| {
+        start(&table, platform, "kbench-ping", move |_| {
             barrier(platform, &started);
             let mut local = Vec::with_capacity(batches as usize);
             for _ in 0..batches {
@@ -292,7 +304,7 @@ fn yield_pingpong(clock: Clock, batches: u64) -> cli::Result<Vec<u64>> {
     };
     let pong = {
         let (started, done) = (started.clone(), done.clone());
-        start(&table, "kbench-pong", move |_| {
+        start(&table, platform, "kbench-pong", move |_| {
             barrier(platform, &started);
             while !done.load(Ordering::SeqCst) {
                 platform.yield_now();
@@ -352,7 +364,7 @@ fn switches(clock: Clock, duration: Duration) -> cli::Result<Vec<u64>> {
     for name in ["kbench-busy-a", "kbench-busy-b"] {
         let result = Arc::new(spin::Mutex::new(Vec::new()));
         let out = result.clone();
-        jobs.push(start(&table, name, move |_| {
+        jobs.push(start(&table, clock.platform, name, move |_| {
             *out.lock() = busy_gaps(clock, end);
             STATUS_OK
         })?);
@@ -392,8 +404,11 @@ fn sleepers(ctx: &Context<'_>, platform: &'static dyn Platform, count: u64) -> c
     let mut jobs = Vec::with_capacity(count as usize);
     let mut failure = None;
     for _ in 0..count {
-        let argv = vec![String::from("sleep"), String::from("1h")];
-        match table.spawn("sleep", argv, program_task(run.clone()), Vec::new()) {
+        let spawned = kernel_owned(platform, || {
+            let argv = vec![String::from("sleep"), String::from("1h")];
+            table.spawn("sleep", argv, program_task(run.clone()), Vec::new())
+        });
+        match spawned {
             Ok(job) => jobs.push(job),
             Err(error) => {
                 failure = Some(error);
