@@ -79,7 +79,7 @@ fn each_crash_in_the_background_ends_only_its_job() {
 }
 
 #[test]
-fn a_hang_is_ended_by_kill_9_in_the_background_and_foreground() {
+fn a_hang_is_ended_by_kill_9_in_the_background_and_by_ctrl_c_in_the_foreground() {
     let (mut vm, _rc) = Vm::boot_shell();
     start_healthy(&mut vm);
     vm.run("crash hang &");
@@ -94,16 +94,13 @@ fn a_hang_is_ended_by_kill_9_in_the_background_and_foreground() {
     assert!(!jobs.contains("running crash"), "{jobs}");
     assert_healthy_and_alive(&mut vm);
 
-    // In the foreground, Ctrl-C gives the prompt back at once; kill -9 ends the hang
-    // before its grace period is over.
+    // In the foreground, Ctrl-C gives the prompt back at once, and the hang is ended
+    // after the grace period (tests/tests/memory.rs follows it in `ps`).
     vm.send_line("crash hang");
     vm.expect("crash hang\r\n");
     vm.send_bytes(b"\x03");
     vm.expect(kiln_tests::PROMPT);
     assert_eq!(vm.run("echo $?"), "130\r\n");
-    vm.send_line("kill -9 crash");
-    vm.expect("crash: killed (kill -9)");
-    vm.expect(kiln_tests::PROMPT);
     assert_healthy_and_alive(&mut vm);
 }
 
