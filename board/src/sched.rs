@@ -50,7 +50,7 @@ pub const STACK_SIZE: usize = 64 * 1024;
 /// Bytes of stack per kernel thread: the shells, init and background groups run the
 /// rc parser and interpreter, which recurse once per nesting level (up to
 /// `kiln_init::rc::MAX_DEPTH`; tests/tests/memory.rs proves that it fits).
-pub const KERNEL_STACK_SIZE: usize = 256 * 1024;
+pub const KERNEL_STACK_SIZE: usize = 192 * 1024;
 /// Timer ticks a thread may run before another runnable thread gets the CPU.
 pub const SLICE_TICKS: u64 = 5;
 /// Bytes below an interrupted RSP that compiled code may use without moving RSP.

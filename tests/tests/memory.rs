@@ -258,20 +258,30 @@ fn kill_9_takes_effect_beside_other_spinners() {
 #[test]
 fn nesting_to_the_parser_bound_fits_the_stack() {
     let mut vm = boot();
-    let depth = 64;
-    let groups = format!("{}echo deep{}", "{ ".repeat(depth), "; }".repeat(depth));
-    assert_eq!(vm.run(&groups), "deep\r\n");
-    // The same in a background group, on a job's thread.
-    let output = vm.run(&format!("{groups} & wait; echo status $?"));
+    let nested = |depth: usize| format!("{}echo deep{}", "{ ".repeat(depth), "; }".repeat(depth));
+    // The parser names its bound when a line goes past it.
+    let refusal = vm.run(&nested(200));
+    let depth: usize = refusal
+        .split("more than ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no nesting bound in {refusal:?}"));
+    // At the bound itself: parsed and run on init's thread...
+    assert_eq!(vm.run(&nested(depth)), "deep\r\n");
+    // ...and in a background group, on a job's thread.
+    let output = vm.run(&format!("{} & wait; echo status $?", nested(depth)));
     assert!(output.contains("deep\r\n"), "{output}");
     assert!(output.contains("status 0"), "{output}");
-    // One more level is a located error, and the shell goes on.
-    let too_deep = format!(
+    // `if` nests as deep.
+    let ifs = format!(
         "{}echo deep{}",
-        "{ ".repeat(depth + 1),
-        "; }".repeat(depth + 1)
+        "if true; then ".repeat(depth),
+        "; fi".repeat(depth)
     );
-    let output = vm.run(&too_deep);
+    assert_eq!(vm.run(&ifs), "deep\r\n");
+    // One more level is a located error, and the shell goes on.
+    let output = vm.run(&nested(depth + 1));
     assert!(output.contains("nesting too deep"), "{output}");
     assert_eq!(vm.run("echo alive"), "alive\r\n");
 }
@@ -284,4 +294,23 @@ fn a_kernel_panic_powers_the_vm_off_with_255() {
     vm.expect("kiln: panic in the kernel");
     vm.expect("powering off (status 255)");
     assert_eq!(vm.wait_exit(), Some(255));
+}
+
+/// The smallest guest memory kiln is documented to run in (README, "The launcher").
+const RAM_FLOOR_MIB: u32 = 4;
+
+#[test]
+fn at_the_documented_ram_floor_everything_works() {
+    let mut config = kiln_tests::config();
+    config.memory_mib = RAM_FLOOR_MIB;
+    let (mut vm, _rc) = Vm::boot_shell_with(config);
+    let boot = vm.transcript();
+    assert!(
+        !boot.contains("cannot start") && !boot.contains("no memory"),
+        "part of the image did not start in {RAM_FLOOR_MIB} MiB:\n{boot}"
+    );
+    assert_eq!(vm.run("producer 3 | upper | consumer"), "3 lines\r\n");
+    assert!(vm.run("fw list").contains("policy: pass"));
+    assert!(vm.run("memstat").starts_with("heap: size="));
+    assert_eq!(vm.run("echo $?"), "0\r\n");
 }

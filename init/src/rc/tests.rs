@@ -626,7 +626,7 @@ fn nesting_is_bounded() {
     assert_eq!(error.column, 1 + 2 * u32::try_from(depth).unwrap());
     assert_eq!(
         error.to_string(),
-        "rc:1:129: nesting too deep (more than 64 levels of { } or if)"
+        "rc:1:65: nesting too deep (more than 32 levels of { } or if)"
     );
     let ifs = "if fw; then ".repeat(depth + 1);
     let error = try_parse(&ifs).unwrap_err();
