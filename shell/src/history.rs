@@ -9,52 +9,81 @@
 use alloc::collections::VecDeque;
 use alloc::string::String;
 
+/// Bytes of text the history keeps, at most (the oldest lines go first beyond it).
+pub const TEXT_BYTES: usize = 16 * 1024;
+
 /// A bounded list of past lines, oldest first.
+///
+/// Its memory is taken once, when it is made: the lines live in one text buffer of
+/// [`TEXT_BYTES`] and their lengths in a ring of `capacity`. So typing lines never
+/// allocates: a line typed while a burst of jobs fills the heap would otherwise stay in
+/// the middle of it, splitting the heap for good.
 #[derive(Debug, Clone)]
 pub struct History {
-    entries: VecDeque<String>,
+    /// Every stored line, oldest first, back to back.
+    text: String,
+    /// The byte length of each stored line, oldest first.
+    lengths: VecDeque<usize>,
     capacity: usize,
 }
 
 impl History {
     /// An empty history that keeps at most `capacity` lines (0: keep none).
     pub fn new(capacity: usize) -> Self {
+        let text_bytes = if capacity == 0 { 0 } else { TEXT_BYTES };
         Self {
-            entries: VecDeque::new(),
+            text: String::with_capacity(text_bytes),
+            lengths: VecDeque::with_capacity(capacity),
             capacity,
         }
     }
 
     /// Stores `line` as the newest entry. Returns false (and stores nothing) for a
-    /// blank line, a repeat of the newest entry, or a zero capacity.
+    /// blank line, a repeat of the newest entry, a line longer than [`TEXT_BYTES`], or
+    /// a zero capacity.
     pub fn push(&mut self, line: &str) -> bool {
-        if self.capacity == 0 || line.trim().is_empty() {
+        if self.capacity == 0 || line.trim().is_empty() || line.len() > TEXT_BYTES {
             return false;
         }
-        if self.entries.back().is_some_and(|newest| newest == line) {
+        if self.back(0) == Some(line) {
             return false;
         }
-        if self.entries.len() == self.capacity {
-            self.entries.pop_front();
+        while self.lengths.len() == self.capacity || self.text.len() + line.len() > TEXT_BYTES {
+            self.drop_oldest();
         }
-        self.entries.push_back(String::from(line));
+        self.text.push_str(line);
+        self.lengths.push_back(line.len());
         true
+    }
+
+    fn drop_oldest(&mut self) {
+        if let Some(length) = self.lengths.pop_front() {
+            self.text.drain(..length);
+        }
+    }
+
+    /// The byte range of stored line `index` (0 is the oldest).
+    fn span(&self, index: usize) -> Option<(usize, usize)> {
+        let length = *self.lengths.get(index)?;
+        let start: usize = self.lengths.iter().take(index).sum();
+        Some((start, start + length))
     }
 
     /// The entry `age` steps back from the newest (0 is the newest), if there is one.
     pub fn back(&self, age: usize) -> Option<&str> {
-        let index = self.entries.len().checked_sub(age)?.checked_sub(1)?;
-        self.entries.get(index).map(String::as_str)
+        let index = self.lengths.len().checked_sub(age)?.checked_sub(1)?;
+        let (start, end) = self.span(index)?;
+        self.text.get(start..end)
     }
 
     /// The number of stored lines.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.lengths.len()
     }
 
     /// True when no line is stored.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.lengths.is_empty()
     }
 
     /// The most lines kept.
@@ -64,12 +93,18 @@ impl History {
 
     /// The stored lines, oldest first (for a `history` built-in).
     pub fn iter(&self) -> impl Iterator<Item = &str> {
-        self.entries.iter().map(String::as_str)
+        let mut start = 0;
+        self.lengths.iter().map(move |&length| {
+            let line = self.text.get(start..start + length).unwrap_or_default();
+            start += length;
+            line
+        })
     }
 
     /// Forgets every stored line.
     pub fn clear(&mut self) {
-        self.entries.clear();
+        self.text.clear();
+        self.lengths.clear();
     }
 }
 
@@ -101,6 +136,27 @@ mod tests {
         assert_eq!(h.back(1), Some("2"));
         assert_eq!(h.back(2), None);
         assert_eq!(h.back(usize::MAX), None);
+    }
+
+    #[test]
+    fn long_lines_push_out_the_oldest_text_and_memory_stays_put() {
+        let mut h = History::new(64);
+        let (text_capacity, lengths_capacity) = (h.text.capacity(), h.lengths.capacity());
+        let line = "x".repeat(1000);
+        for i in 0..100 {
+            h.push(&alloc::format!("{i:03}{line}"));
+        }
+        // 16 KiB holds 16 lines of 1003 bytes: the newest ones.
+        assert_eq!(h.len(), 16);
+        assert!(h.back(0).unwrap().starts_with("099"));
+        assert!(h.back(15).unwrap().starts_with("084"));
+        assert_eq!(h.iter().count(), 16);
+        assert_eq!(
+            (h.text.capacity(), h.lengths.capacity()),
+            (text_capacity, lengths_capacity),
+            "the history never reallocates"
+        );
+        assert!(!h.push(&"y".repeat(TEXT_BYTES + 1)));
     }
 
     #[test]
