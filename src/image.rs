@@ -68,25 +68,52 @@ pub fn build(quiet: bool) -> Result<PathBuf, String> {
     if !status.success() {
         return Err(format!("kiln: building the image failed ({status})"));
     }
+    // Several processes may build at once (two test suites, a launcher beside them):
+    // cargo serialises its part; this lock serialises the rest, and every file is
+    // replaced by a rename, so a QEMU or gdb reading the last one never sees half a file.
+    let lock_path = target_dir().join("post-build.lock");
+    let lock = std::fs::File::create(&lock_path)
+        .and_then(|file| file.lock().map(|()| file))
+        .map_err(|e| format!("kiln: locking {}: {e}", lock_path.display()))?;
     let debug_image = debug_image_path();
     // Without the table the image still runs; reports then lack function names.
     if let Err(why) = crate::symbols::embed(&debug_image) {
         eprintln!("{why}; fault reports and ps will not name functions");
     }
     let image = image_path();
+    let partial = with_suffix(&image, &format!("partial.{}", std::process::id()));
     let stripped = Command::new("strip")
         .arg("--strip-all")
         .arg("-o")
-        .arg(&image)
+        .arg(&partial)
         .arg(&debug_image)
         .status()
         .map(|s| s.success())
         .unwrap_or(false);
     if !stripped {
         eprintln!("kiln: strip (binutils) failed; booting the image with its debug information");
-        std::fs::copy(&debug_image, &image).map_err(|e| format!("kiln: copying the image: {e}"))?;
+        std::fs::copy(&debug_image, &partial)
+            .map_err(|e| format!("kiln: copying the image: {e}"))?;
     }
+    std::fs::rename(&partial, &image).map_err(|e| format!("kiln: placing the image: {e}"))?;
+    drop(lock);
     Ok(image)
+}
+
+/// `path` with `.SUFFIX` appended to its file name.
+pub fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".");
+    name.push(suffix);
+    path.with_file_name(name)
+}
+
+/// Replaces `path` with `bytes` by writing a file beside it and renaming it over: a
+/// reader of `path` sees the old file or the new one, never half of one.
+pub fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let partial = with_suffix(path, &format!("partial.{}", std::process::id()));
+    std::fs::write(&partial, bytes)?;
+    std::fs::rename(&partial, path)
 }
 
 /// Builds the launcher binary (`kiln`) beside the image, for tests that run it as a

@@ -107,7 +107,8 @@ pub fn embed(image: &Path) -> Result<usize, String> {
     }
     if bytes[at..at + AREA_SIZE] != table[..] {
         bytes[at..at + AREA_SIZE].copy_from_slice(&table);
-        std::fs::write(image, &bytes).map_err(|e| format!("kiln: writing the image: {e}"))?;
+        crate::image::replace_file(image, &bytes)
+            .map_err(|e| format!("kiln: writing the image: {e}"))?;
     }
     Ok(symbols.len())
 }

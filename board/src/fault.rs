@@ -8,7 +8,9 @@
 //! fault or panic in the kernel itself (an interrupt handler, the idle thread, a
 //! kernel thread) prints the report on the serial console and then does what
 //! `kiln.panic=` says: power off with [`power::KERNEL_PANIC_STATUS`] (the default),
-//! halt, or reboot (see `power::on_kernel_panic`).
+//! halt, or reboot (see `power::on_kernel_panic`). A program thread that faults or
+//! panics while it holds a kernel lock or runs with interrupts off is in kernel code,
+//! with kernel state half changed: that is a kernel fault too.
 
 use alloc::format;
 use alloc::string::String;
@@ -25,6 +27,8 @@ pub const FAULT_STATUS_BASE: u8 = 128;
 /// Status of a job whose program panicked (as Rust's test harness reports it).
 pub const PANIC_STATUS: u8 = 101;
 const PAGE_FAULT: u64 = 14;
+/// RFLAGS.IF: interrupts were on where the fault happened.
+const INTERRUPT_FLAG: u64 = 1 << 9;
 /// How `alloc::alloc::handle_alloc_error` words its panic.
 const OUT_OF_MEMORY_MESSAGE: &str = "memory allocation of";
 
@@ -63,9 +67,13 @@ fn describe(f: &Frame) -> String {
 pub fn on_exception(frame: *mut Frame) -> *mut Frame {
     // SAFETY: the entry stub passes its freshly pushed frame.
     let f = unsafe { &*frame };
+    // A program that faults while holding a kernel lock leaves kernel state half
+    // changed, and the lock held for good: that is the kernel's fault, not the job's.
     let in_kernel = INTERRUPT_DEPTH.load(Ordering::Relaxed) > 1
         || sched::current_is_idle()
-        || !sched::current_is_program();
+        || !sched::current_is_program()
+        || sched::kernel_locks_held()
+        || f.rflags & INTERRUPT_FLAG == 0;
     let report = describe(f);
     if in_kernel {
         crate::kpanicln!(
@@ -82,6 +90,9 @@ pub fn on_exception(frame: *mut Frame) -> *mut Frame {
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
+    // As for a fault: a panic with a kernel lock held (or interrupts off, as under an
+    // IrqMutex) is the kernel's.
+    let locks_held = sched::kernel_locks_held() || !x86_64::instructions::interrupts::are_enabled();
     // The report outlives the program, whose own memory is reclaimed: make it the
     // kernel's (and exempt from the program's share, which an out-of-memory panic has
     // just exhausted). The thread never runs again, so the guard is never dropped.
@@ -105,6 +116,7 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
     if INTERRUPT_DEPTH.load(Ordering::Relaxed) > 0
         || sched::current_is_idle()
         || !sched::current_is_program()
+        || locks_held
     {
         crate::kpanicln!(
             "kiln: panic in the kernel, thread {} '{}': {report}; {}",

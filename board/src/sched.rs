@@ -462,7 +462,10 @@ fn reaper_loop() {
             if let Some(abort) = abort {
                 body.aborted(abort);
             }
-            // Last: the job's end is announced from here.
+            // Last: the job's end is announced from here. Whoever it wakes runs only
+            // once the body is gone entirely (the job record too, when the body held
+            // its last handle), so it never sees memory of the job still in use.
+            let _hold = NoPreempt::enter();
             drop(body);
         }
     }

@@ -107,6 +107,11 @@ impl<W: Write> Screen<W> {
             None => return,
         };
         let lines: Vec<u8> = self.held.drain(..upto).collect();
+        if self.held.is_empty() {
+            // Keep no capacity: how much was held depends on timing, and memory that
+            // stays behind would make the heap's figures depend on it too.
+            self.held = Vec::new();
+        }
         let _ = self.editor.clear_line(&mut self.out);
         self.translate(&lines);
         if lines.last() != Some(&LF) {

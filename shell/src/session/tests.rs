@@ -184,7 +184,12 @@ fn background_job_is_listed_killed_and_listed_as_ended_once() {
         (0, "sleep 30 &\rjobs\rkill %1\r"),
         (1000, "jobs\rjobs\rkill %9\recho $?\rkill %1\r"),
     ]);
-    let lines = rig.lines();
+    let mut lines = rig.lines();
+    // The end is reported once: announced before the prompt after `kill %1` if the job
+    // had ended by then, else listed by the next `jobs`. Both are sh's behaviour.
+    if lines.get(4).map(String::as_str) == Some("[%1] done(130) sleep 30") {
+        lines.swap(4, 5);
+    }
     assert_eq!(
         lines,
         [
@@ -273,7 +278,15 @@ fn tab_completes_a_unique_program_name() {
 
 #[test]
 fn tab_completes_jobs_files_and_builtins() {
-    let lines = typed("sleep 9 &\rkill %\t\rcat def\t\rhis\t\r").lines();
+    let mut lines = typed("sleep 9 &\rkill %\t\rcat def\t\rhis\t\r").lines();
+    // The killed job is announced at most once, before whichever prompt comes after
+    // its end (the session may end first).
+    let announced = lines
+        .iter()
+        .filter(|l| *l == "[%1] done(130) sleep 9")
+        .count();
+    assert!(announced <= 1, "{lines:#?}");
+    lines.retain(|l| l != "[%1] done(130) sleep 9");
     assert_eq!(
         lines,
         [
@@ -281,8 +294,6 @@ fn tab_completes_jobs_files_and_builtins() {
             "kiln> kill %1 ",
             "kiln> cat default.rules ",
             "allow all",
-            // The killed job is announced before the next prompt.
-            "[%1] done(130) sleep 9",
             "kiln> history ",
             "    1  sleep 9 &",
             "    2  kill %1 ",
