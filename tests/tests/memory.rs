@@ -16,10 +16,13 @@ fn boot() -> Vm {
     vm
 }
 
-/// Bytes the heap's `used=` may differ by between two identical measurements: none.
-/// Any per-job leak would grow with N (2N runs lie between the two figures, and the
-/// smallest block costs 40 bytes), so the figures must be equal.
-const SLACK: i64 = 0;
+/// Bytes the heap's `used=` and `largest_free=` may differ by between two identical
+/// measurements. A per-job leak grows with N: 2N runs lie between the two figures and
+/// the smallest block costs 40 bytes, so even one block kept per run shows as 8,000
+/// bytes or more. This constant does not grow with N: it covers one small kernel block
+/// (144 bytes were seen in about 1 run in 30) that is alive or not at the very instant
+/// `memstat` reads the figures, depending on how the threads interleaved.
+const SLACK: i64 = 256;
 
 /// `used=` and `largest_free=` of the last `memstat` line in `text`.
 fn heap_figures(text: &str) -> (i64, i64) {
@@ -53,10 +56,11 @@ fn assert_nothing_kept(what: &str, baseline: (i64, i64), after: (i64, i64)) {
         baseline.0,
         after.0
     );
-    assert_eq!(
-        after.1, baseline.1,
+    assert!(
+        (after.1 - baseline.1).abs() <= SLACK,
         "{what}: largest_free= {} after N, {} after 3N",
-        baseline.1, after.1
+        baseline.1,
+        after.1
     );
 }
 
@@ -162,16 +166,7 @@ fn a_job_storm_fails_cleanly_and_the_shell_stays_usable() {
     }
     vm.run("wait");
     let after = heap_figures(&vm.run("memstat"));
-    assert_eq!(
-        after.1, baseline.1,
-        "largest_free= before and after the storm"
-    );
-    assert!(
-        after.0 <= baseline.0 + 4096,
-        "used= {} before the storm, {} after",
-        baseline.0,
-        after.0
-    );
+    assert_nothing_kept("a storm of jobs, killed", baseline, after);
 }
 
 #[test]
