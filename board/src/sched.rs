@@ -150,8 +150,9 @@ unsafe impl Send for Thread {}
 struct Scheduler {
     /// Every thread by id. A map, not a vector: its nodes come and go with the
     /// threads, so a burst of jobs leaves no large table block in the middle of the heap
-    /// (and finding a thread among thousands is a lookup, not a scan).
-    threads: BTreeMap<u64, Thread>,
+    /// (and finding a thread among thousands is a lookup, not a scan). Records are boxed
+    /// so the nodes stay small: a node the map moves lands anywhere in the heap.
+    threads: BTreeMap<u64, Box<Thread>>,
     current: u64,
     wake_queue: heapless::Deque<u64, WAKE_QUEUE_LEN>,
     slice_start_tick: u64,
@@ -189,7 +190,7 @@ static DEFERRED_SWITCH: AtomicBool = AtomicBool::new(false);
 
 impl Scheduler {
     fn get_mut(&mut self, id: u64) -> Option<&mut Thread> {
-        self.threads.get_mut(&id)
+        self.threads.get_mut(&id).map(|thread| &mut **thread)
     }
 
     fn current_mut(&mut self) -> &mut Thread {
@@ -387,7 +388,7 @@ pub fn init(boot_stack: (u64, u64)) {
     let mut s = SCHED.lock();
     s.threads.insert(
         IDLE_ID,
-        Thread {
+        Box::new(Thread {
             id: IDLE_ID,
             name: heapless::String::try_from("idle").unwrap_or_default(),
             state: State::Running,
@@ -405,7 +406,7 @@ pub fn init(boot_stack: (u64, u64)) {
             kill_requested: false,
             kill_deadline_ns: None,
             preempt_count: 0,
-        },
+        }),
     );
 }
 
@@ -553,7 +554,7 @@ pub fn spawn(name: &str, kind: ThreadKind, body: Body) -> Result<u64, SpawnError
     }
     s.threads.insert(
         id,
-        Thread {
+        Box::new(Thread {
             id,
             name: thread_name,
             state: State::Runnable,
@@ -571,7 +572,7 @@ pub fn spawn(name: &str, kind: ThreadKind, body: Body) -> Result<u64, SpawnError
             kill_requested: false,
             kill_deadline_ns: None,
             preempt_count: 0,
-        },
+        }),
     );
     // A new thread runs before the CPU hogs' next slices: a command typed at the shell
     // starts at once even while `burn` jobs are running.
