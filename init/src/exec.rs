@@ -1,7 +1,8 @@
 //! The rc interpreter: walks a parsed [`Script`] and runs it with job control.
 //!
 //! What each construct does (docs/ARCHITECTURE.md, "The rc language"):
-//! - `a; b` in order; `a &` as a background job (status 0); `a | b` as one job per stage
+//! - `a; b` in order; `a &` as a background job (status 0, or that of a stage that could
+//!   not start); `a | b` as one job per stage
 //!   joined by [`pipe`]s, status of the last; `a && b`, `a || b`, `if` branch on status.
 //! - `{ list; }` runs here, in this interpreter; in the background or as a pipeline stage
 //!   it runs on its own platform thread, in a subshell (a copy of the variables, its own

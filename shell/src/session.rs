@@ -262,11 +262,12 @@ impl<W: Write + Send + 'static> Session<W> {
         }
     }
 
-    /// Drops the jobs the last line started that have already ended.
+    /// Drops the foreground jobs the last line started that have already ended (their
+    /// status went to `$?`). A background job that ended as fast is announced instead.
     pub(crate) fn forget_foreground_jobs(&mut self, interp: &Interpreter) {
         let table = interp.jobs();
         for job in table.jobs() {
-            if job.id() > self.seen_jobs && job.state().is_finished() {
+            if job.id() > self.seen_jobs && job.state().is_finished() && !job.is_background() {
                 table.forget(job.id());
             }
         }
