@@ -735,7 +735,7 @@ fn the_same_input_gives_the_same_bytes() {
 fn a_background_job_that_ends_during_its_own_line_is_announced() {
     // `ret 3 &` may end before its line does; it is a background job all the same, so
     // its end is announced (once) rather than forgotten as a foreground job's would be.
-    let lines = Rig::new(&[(0, "ret 3 &\r"), (1000, "true\r")]).lines();
+    let lines = Rig::new(&[(0, "ret 3 & sleep 1\r"), (2000, "true\r")]).lines();
     let announced = lines.iter().filter(|l| *l == "[%1] done(3) ret 3").count();
     assert_eq!(announced, 1, "{lines:#?}");
 }
