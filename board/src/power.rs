@@ -114,7 +114,8 @@ pub fn halt() -> ! {
 
 /// Resets the machine.
 pub fn reboot() -> ! {
-    crate::kprintln!("kiln: reboot");
+    // No lock: a kernel panic may reboot (`kiln.panic=reboot`) with the writers' lock held.
+    crate::kpanicln!("kiln: reboot");
     x86_64::instructions::interrupts::disable();
     outb(RESET_CONTROL, RESET_FULL);
     if inb(KEYBOARD_CONTROLLER) != 0xFF {
