@@ -81,7 +81,7 @@ pub fn build(quiet: bool) -> Result<PathBuf, String> {
         eprintln!("{why}; fault reports and ps will not name functions");
     }
     let image = image_path();
-    let partial = with_suffix(&image, &format!("partial.{}", std::process::id()));
+    let partial = partial_path(&image);
     let stripped = Command::new("strip")
         .arg("--strip-all")
         .arg("-o")
@@ -100,18 +100,18 @@ pub fn build(quiet: bool) -> Result<PathBuf, String> {
     Ok(image)
 }
 
-/// `path` with `.SUFFIX` appended to its file name.
-pub fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+/// Where this process writes the next version of `path` before renaming it over:
+/// beside it, with `.partial.PID` appended to its name.
+fn partial_path(path: &Path) -> PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".");
-    name.push(suffix);
+    name.push(format!(".partial.{}", std::process::id()));
     path.with_file_name(name)
 }
 
 /// Replaces `path` with `bytes` by writing a file beside it and renaming it over: a
 /// reader of `path` sees the old file or the new one, never half of one.
 pub fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let partial = with_suffix(path, &format!("partial.{}", std::process::id()));
+    let partial = partial_path(path);
     std::fs::write(&partial, bytes)?;
     std::fs::rename(&partial, path)
 }

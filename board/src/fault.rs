@@ -44,6 +44,28 @@ pub fn interrupt_left() {
     INTERRUPT_DEPTH.fetch_sub(1, Ordering::Relaxed);
 }
 
+/// True when the code that faulted or panicked is the kernel's (see the module docs):
+/// more than `handlers` interrupt handlers deep, on the idle or a kernel thread, or a
+/// program thread inside kernel code (a kernel lock held, or interrupts off).
+fn is_kernel_code(handlers: u32, interrupts_were_on: bool) -> bool {
+    INTERRUPT_DEPTH.load(Ordering::Relaxed) > handlers
+        || sched::current_is_idle()
+        || !sched::current_is_program()
+        || sched::kernel_locks_held()
+        || !interrupts_were_on
+}
+
+/// Reports a fault or panic of the kernel and does what `kiln.panic=` says.
+fn kernel_died(what: &str, report: &str) -> ! {
+    crate::kpanicln!(
+        "kiln: {what} in the kernel, thread {} '{}': {report}; {}",
+        sched::current_id(),
+        sched::current_name(),
+        power::panic_action_name()
+    );
+    power::on_kernel_panic()
+}
+
 /// What went wrong, in one line.
 fn describe(f: &Frame) -> String {
     let name = exception_name(f.vector);
@@ -67,22 +89,11 @@ fn describe(f: &Frame) -> String {
 pub fn on_exception(frame: *mut Frame) -> *mut Frame {
     // SAFETY: the entry stub passes its freshly pushed frame.
     let f = unsafe { &*frame };
-    // A program that faults while holding a kernel lock leaves kernel state half
-    // changed, and the lock held for good: that is the kernel's fault, not the job's.
-    let in_kernel = INTERRUPT_DEPTH.load(Ordering::Relaxed) > 1
-        || sched::current_is_idle()
-        || !sched::current_is_program()
-        || sched::kernel_locks_held()
-        || f.rflags & INTERRUPT_FLAG == 0;
+    // This handler is one interrupt deep itself.
+    let in_kernel = is_kernel_code(1, f.rflags & INTERRUPT_FLAG != 0);
     let report = describe(f);
     if in_kernel {
-        crate::kpanicln!(
-            "kiln: fault in the kernel, thread {} '{}': {report}; {}",
-            sched::current_id(),
-            sched::current_name(),
-            power::panic_action_name()
-        );
-        power::on_kernel_panic();
+        kernel_died("fault", &report);
     }
     let status = FAULT_STATUS_BASE + f.vector as u8;
     sched::abort_from_interrupt(frame, Abort { status, report })
@@ -90,9 +101,8 @@ pub fn on_exception(frame: *mut Frame) -> *mut Frame {
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
-    // As for a fault: a panic with a kernel lock held (or interrupts off, as under an
-    // IrqMutex) is the kernel's.
-    let locks_held = sched::kernel_locks_held() || !x86_64::instructions::interrupts::are_enabled();
+    // Decided before the guard below counts as a kernel lock.
+    let in_kernel = is_kernel_code(0, x86_64::instructions::interrupts::are_enabled());
     // The report outlives the program, whose own memory is reclaimed: make it the
     // kernel's (and exempt from the program's share, which an out-of-memory panic has
     // just exhausted). The thread never runs again, so the guard is never dropped.
@@ -113,18 +123,8 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
     };
     // Nothing on this stack is dropped once the thread ends: free it now.
     drop(message);
-    if INTERRUPT_DEPTH.load(Ordering::Relaxed) > 0
-        || sched::current_is_idle()
-        || !sched::current_is_program()
-        || locks_held
-    {
-        crate::kpanicln!(
-            "kiln: panic in the kernel, thread {} '{}': {report}; {}",
-            sched::current_id(),
-            sched::current_name(),
-            power::panic_action_name()
-        );
-        power::on_kernel_panic();
+    if in_kernel {
+        kernel_died("panic", &report);
     }
     sched::abort_current(Abort {
         status: PANIC_STATUS,

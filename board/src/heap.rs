@@ -130,6 +130,11 @@ impl Heap {
         (self.size / RESERVE_DIVISOR).max(MIN_RESERVE)
     }
 
+    /// True when `bytes` more can be taken and the kernel's reserve still be free.
+    fn leaves_reserve(&self, bytes: usize) -> bool {
+        self.free_bytes() >= bytes + self.reserve()
+    }
+
     /// Links `trailer` at the head of `account`'s list.
     ///
     /// # Safety
@@ -179,8 +184,7 @@ unsafe impl GlobalAlloc for KernelAllocator {
             // SAFETY: a live program's account, read under the heap lock.
             let held = unsafe { (*owner).bytes };
             let over_share = held + full.size() > heap.size / 100 * JOB_SHARE_PERCENT;
-            let into_reserve = heap.free_bytes() < full.size() + heap.reserve();
-            if over_share || into_reserve {
+            if over_share || !heap.leaves_reserve(full.size()) {
                 return null_mut();
             }
         }
@@ -318,15 +322,14 @@ pub unsafe fn account_bytes(account: NonNull<Account>) -> usize {
 /// True when `bytes` more can be taken without eating into the kernel's reserve (a new
 /// thread asks before it allocates its stack).
 pub fn can_spare(bytes: usize) -> bool {
-    let heap = ALLOCATOR.heap.lock();
-    heap.free_bytes() >= bytes + heap.reserve()
+    ALLOCATOR.heap.lock().leaves_reserve(bytes)
 }
 
 /// True while background jobs may start: beyond the kernel's reserve they must leave
 /// heap size / [`FOREGROUND_DIVISOR`] free, for what the operator runs next.
 pub fn room_for_background() -> bool {
     let heap = ALLOCATOR.heap.lock();
-    heap.free_bytes() >= heap.reserve() + heap.size / FOREGROUND_DIVISOR
+    heap.leaves_reserve(heap.size / FOREGROUND_DIVISOR)
 }
 
 /// Claims the largest usable RAM region above the image as the heap.

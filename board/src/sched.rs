@@ -23,18 +23,18 @@
 //! or dies without returning (a panic, a CPU fault, `kill -9`), is marked dead and
 //! never resumed. The `reaper` thread then frees its stack, reclaims its account,
 //! calls `body.aborted` if it died, and drops the body last: a job's end is announced
-//! from that drop, so whoever waits for it sees all of its memory back. `kill -9` of a thread that is off the CPU and holds no kernel
-//! lock takes effect at once; one that holds a lock is ended when it releases the last.
+//! from that drop, so whoever waits for it sees all of its memory back. `kill -9` of a
+//! thread that is off the CPU and holds no kernel lock takes effect at once; one that
+//! holds a lock is ended when it releases the last.
 
 use alloc::alloc::{Layout, alloc, dealloc};
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use core::arch::asm;
 
+use core::ptr::NonNull;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use x86_64::instructions::interrupts;
-
-use core::ptr::NonNull;
 
 use kiln_init::platform::{Abort, SpawnError, ThreadBody, ThreadKind};
 
@@ -134,13 +134,6 @@ struct Thread {
     kill_deadline_ns: Option<u64>,
     /// Kernel locks held (saved here while the thread is off the CPU).
     preempt_count: u32,
-}
-
-impl Thread {
-    /// A dead thread, which the reaper finishes and removes.
-    fn awaits_reaper(&self) -> bool {
-        self.state == State::Dead
-    }
 }
 
 // SAFETY: `frame` points into the thread's own stack and is only used by the scheduler
@@ -282,14 +275,15 @@ impl Scheduler {
         }
     }
 
-    /// Marks thread `id` dead with `abort` and hands it to the reaper. The thread never
-    /// runs again: it is the current thread (ending now), or off the CPU holding no lock.
-    fn mark_aborted(&mut self, id: u64, abort: Abort) {
+    /// Marks thread `id` dead and hands it to the reaper; `abort` says how it died if
+    /// it did not return. The thread never runs again: it is the current thread (ending
+    /// now), or off the CPU holding no lock.
+    fn mark_dead(&mut self, id: u64, abort: Option<Abort>) {
         let Some(thread) = self.get_mut(id) else {
             return;
         };
         thread.state = State::Dead;
-        thread.abort = Some(abort);
+        thread.abort = abort;
         let joiners = thread.joiners.clone();
         for joiner in joiners {
             self.wake(joiner);
@@ -309,7 +303,7 @@ impl Scheduler {
         }
         thread.kill_requested = true;
         if id != current && thread.preempt_count == 0 {
-            self.mark_aborted(id, killed_abort());
+            self.mark_dead(id, Some(killed_abort()));
         } else if id != current {
             // It holds a kernel lock: let it run soon, to release it and end.
             thread.state = match thread.state {
@@ -319,6 +313,15 @@ impl Scheduler {
             let _ = self.wake_queue.push_back(id);
         }
         true
+    }
+
+    /// True when the running thread was asked to die (`kill -9`) and can now: it holds
+    /// no kernel lock and has not already ended.
+    fn current_must_die(&mut self) -> bool {
+        PREEMPT_COUNT.load(Ordering::Relaxed) == 0
+            && self.current != IDLE_ID
+            && self.current_mut().kill_requested
+            && self.current_mut().state != State::Dead
     }
 
     /// Switches from the current thread (whose context is `frame`) to the next one.
@@ -331,7 +334,7 @@ impl Scheduler {
                 .map(|t| (t.kill_requested, t.preempt_count))
         {
             if preempt_count == 0 {
-                self.mark_aborted(next, killed_abort());
+                self.mark_dead(next, Some(killed_abort()));
                 next = self.pick_next();
             } else {
                 NEED_RESCHED.store(true, Ordering::Relaxed);
@@ -418,8 +421,8 @@ fn killed_abort() -> Abort {
     }
 }
 
-/// Starts the reaper: the kernel thread that finishes threads that died without
-/// returning (see the module docs). Called once at boot, after the heap.
+/// Starts the reaper: the kernel thread that finishes every thread that has ended (see
+/// the module docs). Called once at boot, after the heap.
 pub fn start_reaper() -> Result<u64, SpawnError> {
     let id = spawn(
         "reaper",
@@ -438,7 +441,7 @@ fn reaper_loop() {
             let found = s
                 .threads
                 .values()
-                .find(|t| t.id != me && t.awaits_reaper())
+                .find(|t| t.id != me && t.state == State::Dead)
                 .map(|t| t.id);
             found.and_then(|id| s.threads.remove(&id))
         };
@@ -632,30 +635,19 @@ pub fn unpark(id: u64) {
 
 /// Ends the calling thread: it returned. The reaper finishes it.
 pub fn exit_current() -> ! {
-    {
-        let mut s = SCHED.lock();
-        let me = s.current;
-        let thread = s.current_mut();
-        thread.state = State::Dead;
-        let joiners = thread.joiners.clone();
-        for id in joiners {
-            s.wake(id);
-        }
-        if me != REAPER.load(Ordering::Relaxed) {
-            s.wake(REAPER.load(Ordering::Relaxed));
-        }
-    }
-    loop {
-        raise_yield();
-    }
+    end_current(None)
 }
 
 /// Ends the calling thread abnormally (a panic): the reaper finishes it.
 pub fn abort_current(abort: Abort) -> ! {
+    end_current(Some(abort))
+}
+
+fn end_current(abort: Option<Abort>) -> ! {
     {
         let mut s = SCHED.lock();
         let me = s.current;
-        s.mark_aborted(me, abort);
+        s.mark_dead(me, abort);
     }
     loop {
         raise_yield();
@@ -690,7 +682,7 @@ pub fn on_tick(frame: *mut Frame) -> *mut Frame {
     let locks_held = PREEMPT_COUNT.load(Ordering::Relaxed) > 0;
     // `kill -9`: the thread holds no kernel lock (the count is zero, and an IrqMutex
     // holder cannot be interrupted), so it can end here.
-    if !locks_held && s.current != IDLE_ID && s.current_mut().kill_requested {
+    if s.current_must_die() {
         drop(s);
         return abort_from_interrupt(frame, killed_abort());
     }
@@ -760,12 +752,7 @@ pub fn after_irq(frame: *mut Frame) -> *mut Frame {
 /// The yield vector.
 pub fn on_yield(frame: *mut Frame) -> *mut Frame {
     let mut s = SCHED.lock();
-    let current = s.current;
-    if PREEMPT_COUNT.load(Ordering::Relaxed) == 0
-        && current != IDLE_ID
-        && s.current_mut().kill_requested
-        && s.current_mut().state != State::Dead
-    {
+    if s.current_must_die() {
         drop(s);
         return abort_from_interrupt(frame, killed_abort());
     }
@@ -879,7 +866,7 @@ pub fn memory_of(id: u64) -> Option<usize> {
 pub fn abort_from_interrupt(frame: *mut Frame, abort: Abort) -> *mut Frame {
     let mut s = SCHED.lock();
     let me = s.current;
-    s.mark_aborted(me, abort);
+    s.mark_dead(me, Some(abort));
     s.reschedule(frame)
 }
 

@@ -447,7 +447,7 @@ impl<W: Write + Send + 'static> Builtins<'_, W> {
         let listing = interp.jobs().snapshot();
         let mut text = String::new();
         for job in &listing {
-            let _ = writeln!(text, "[%{}] {} {}", job.id, job.state, command_line(job));
+            text.push_str(&job_line(job));
         }
         self.print(&text);
         // Finished jobs have now been reported: forget them, as sh does.
@@ -753,8 +753,13 @@ fn ended(builtin: &'static str, job: &Job) -> Option<Error> {
     })
 }
 
+/// A job as `jobs` lists it and the shell announces its end: `[%N] STATE NAME ARGS`.
+pub(crate) fn job_line(job: &JobInfo) -> String {
+    format!("[%{}] {} {}\n", job.id, job.state, command_line(job))
+}
+
 /// `NAME ARGS` of a job, as typed.
-pub(crate) fn command_line(job: &JobInfo) -> String {
+fn command_line(job: &JobInfo) -> String {
     match job.argv.split_first() {
         Some((first, args)) if *first == job.name => {
             let mut line = job.name.clone();

@@ -239,23 +239,17 @@ impl<W: Write + Send + 'static> Session<W> {
     /// last one, and forgets them (so the job table holds only what still runs).
     fn announce_finished_jobs(&mut self, interp: &Interpreter) {
         let table = interp.jobs();
-        let finished: Vec<_> = table
-            .snapshot()
-            .into_iter()
-            .filter(|job| job.state.is_finished())
-            .collect();
-        if finished.is_empty() {
-            return;
-        }
         let mut text = String::new();
-        for job in &finished {
+        for job in table.jobs() {
+            if !job.state().is_finished() {
+                continue;
+            }
             // A foreground job that ended after its line (a Ctrl-C'd one finishing its
             // grace period) goes silently, as in sh.
-            if job.background {
-                let line = builtins::command_line(job);
-                text.push_str(&format!("[%{}] {} {line}\n", job.id, job.state));
+            if job.is_background() {
+                text.push_str(&builtins::job_line(&job.info()));
             }
-            table.forget(job.id);
+            table.forget(job.id());
         }
         if !text.is_empty() {
             self.print(&text);

@@ -9,13 +9,6 @@
 
 use kiln_tests::{PROMPT, Vm};
 
-/// Boots to the shell.
-fn boot() -> Vm {
-    let (vm, rc) = Vm::boot_shell();
-    drop(rc);
-    vm
-}
-
 /// Bytes the heap's `used=` and `largest_free=` may differ by between two identical
 /// measurements. A per-job leak grows with N: 2N runs lie between the two figures and
 /// the smallest block costs 40 bytes, so even one block kept per run shows as 8,000
@@ -66,7 +59,7 @@ fn assert_nothing_kept(what: &str, baseline: (i64, i64), after: (i64, i64)) {
 
 #[test]
 fn every_way_a_job_ends_gives_its_memory_back() {
-    let mut vm = boot();
+    let mut vm = Vm::boot_to_prompt();
     vm.run("sleep 1h &");
     for (command, count) in [
         ("true", 1000),
@@ -86,7 +79,7 @@ fn every_way_a_job_ends_gives_its_memory_back() {
 
 #[test]
 fn killed_jobs_and_pipelines_give_their_memory_back() {
-    let mut vm = boot();
+    let mut vm = Vm::boot_to_prompt();
     // A spinning job, killed with kill -9 once it runs; 25 per measurement.
     let spin = "crash hang & sleep 20ms; kill -9 crash; wait crash";
     // A 3-stage pipeline in full flow, killed.
@@ -113,7 +106,7 @@ fn killed_jobs_and_pipelines_give_their_memory_back() {
 
 #[test]
 fn twenty_out_of_memory_crashes_then_half_the_heap_is_there() {
-    let mut vm = boot();
+    let mut vm = Vm::boot_to_prompt();
     let output = vm.run("repeat 20 crash oom; echo status $?");
     assert!(output.contains("status 101"), "{output}");
     assert_eq!(
@@ -128,7 +121,7 @@ fn twenty_out_of_memory_crashes_then_half_the_heap_is_there() {
 
 #[test]
 fn a_job_storm_fails_cleanly_and_the_shell_stays_usable() {
-    let mut vm = boot();
+    let mut vm = Vm::boot_to_prompt();
     let baseline = heap_figures(&vm.run("memstat"));
     let fifty = "sleep 1h & ".repeat(50);
     let mut refusal = None;
@@ -171,7 +164,7 @@ fn a_job_storm_fails_cleanly_and_the_shell_stays_usable() {
 
 #[test]
 fn started_and_killed_jobs_leave_no_fragments() {
-    let mut vm = boot();
+    let mut vm = Vm::boot_to_prompt();
     let twenty = "sleep 1h & ".repeat(20);
     let round = |vm: &mut Vm| {
         for _ in 0..10 {
@@ -200,7 +193,7 @@ fn started_and_killed_jobs_leave_no_fragments() {
 
 #[test]
 fn ctrl_c_and_kill_end_a_program_that_ignores_them() {
-    let mut vm = boot();
+    let mut vm = Vm::boot_to_prompt();
     // Ctrl-C gives the prompt back at once; the hang is ended after the grace period.
     vm.send_line("crash hang");
     vm.expect("crash hang\r\n");
@@ -232,7 +225,7 @@ fn ctrl_c_and_kill_end_a_program_that_ignores_them() {
 
 #[test]
 fn kill_9_takes_effect_beside_other_spinners() {
-    let mut vm = boot();
+    let mut vm = Vm::boot_to_prompt();
     vm.run("burn & burn & burn & burn &");
     for _ in 0..20 {
         vm.run("crash hang &");
@@ -251,7 +244,7 @@ fn kill_9_takes_effect_beside_other_spinners() {
 
 #[test]
 fn nesting_to_the_parser_bound_fits_the_stack() {
-    let mut vm = boot();
+    let mut vm = Vm::boot_to_prompt();
     let nested = |depth: usize| format!("{}echo deep{}", "{ ".repeat(depth), "; }".repeat(depth));
     // The parser names its bound when a line goes past it.
     let refusal = vm.run(&nested(200));

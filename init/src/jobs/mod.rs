@@ -223,10 +223,6 @@ impl Task {
             run: Box::new(run),
         }
     }
-
-    pub fn kind(&self) -> ThreadKind {
-        self.kind
-    }
 }
 
 /// What a wait waits for.
@@ -383,7 +379,6 @@ impl Job {
             started: self.started,
             ended: inner.ended,
             thread: inner.thread,
-            background: self.is_background(),
         }
     }
 
@@ -555,8 +550,6 @@ pub struct JobInfo {
     pub started: Duration,
     pub ended: Option<Duration>,
     pub thread: Option<ThreadId>,
-    /// Started in the background (`&`, `start`, `respawn`).
-    pub background: bool,
 }
 
 /// A job's thread body: the job, its task and the pipe ends it owns, kept on the heap
