@@ -20,13 +20,14 @@ use kiln_init::platform::Abort;
 use x86_64::registers::control::Cr2;
 
 use crate::interrupts::{Frame, exception_name};
-use crate::{power, sched, symbols};
+use crate::{power, sched, stack, symbols};
 
 /// Status base for a job ended by a CPU exception (as sh reports signals).
 pub const FAULT_STATUS_BASE: u8 = 128;
 /// Status of a job whose program panicked (as Rust's test harness reports it).
 pub const PANIC_STATUS: u8 = 101;
-const PAGE_FAULT: u64 = 14;
+/// The page-fault vector.
+pub const PAGE_FAULT_VECTOR: u8 = 14;
 /// RFLAGS.IF: interrupts were on where the fault happened.
 const INTERRUPT_FLAG: u64 = 1 << 9;
 /// How `alloc::alloc::handle_alloc_error` words its panic.
@@ -70,13 +71,15 @@ fn kernel_died(what: &str, report: &str) -> ! {
 fn describe(f: &Frame) -> String {
     let name = exception_name(f.vector);
     let at = format!("rip {:#x}{}", f.rip, symbols::describe(f.rip));
-    if f.vector != PAGE_FAULT {
+    if f.vector != u64::from(PAGE_FAULT_VECTOR) {
         return format!("{name} (vector {}) at {at}", f.vector);
     }
     let address = Cr2::read_raw();
     let (guard, _top) = sched::current_stack();
     if (guard..guard + crate::guard::PAGE_SIZE as u64).contains(&address) {
         format!("stack overflow: page fault on the guard page at {address:#x}, {at}")
+    } else if stack::is_unbacked(address) {
+        format!("out of memory: no page for the stack to grow into at {address:#x}, {at}")
     } else {
         format!(
             "page fault (vector 14) at address {address:#x} (error code {:#x}), {at}",
@@ -89,6 +92,10 @@ fn describe(f: &Frame) -> String {
 pub fn on_exception(frame: *mut Frame) -> *mut Frame {
     // SAFETY: the entry stub passes its freshly pushed frame.
     let f = unsafe { &*frame };
+    // A program's stack growing into its next page: map it and go on.
+    if f.vector == u64::from(PAGE_FAULT_VECTOR) && stack::grow(Cr2::read_raw(), f.error_code) {
+        return frame;
+    }
     // This handler is one interrupt deep itself.
     let in_kernel = is_kernel_code(1, f.rflags & INTERRUPT_FLAG != 0);
     let report = describe(f);

@@ -5,7 +5,7 @@
 //! - `interrupts.rs`: GDT/TSS/IDT, the entry stubs and the dispatcher.
 //! - `sched.rs`: threads and the preemptive scheduler; `time.rs`: the clock.
 //! - `serial.rs`: where a byte leaves (and enters) the UART.
-//! - `heap.rs`, `guard.rs`: memory; `fault.rs`: panics and CPU exceptions.
+//! - `heap.rs`, `guard.rs`, `stack.rs` (program stacks grown on demand): memory; `fault.rs`: panics and CPU exceptions.
 //! - `fwcfg.rs`, `pvh.rs`, `power.rs`, `pic.rs`, `keyboard.rs`: the devices.
 #![no_std]
 #![no_main]
@@ -31,6 +31,7 @@ mod pvh;
 mod sched;
 mod selftest;
 mod serial;
+mod stack;
 mod symbols;
 mod sync;
 mod time;
@@ -76,6 +77,7 @@ pub extern "C" fn kernel_main(start_info: u32) -> ! {
     let boot = unsafe { pvh::read(u64::from(start_info)) };
     let image_end = (&raw const __image_end) as u64;
     heap::init(boot.memory_map, image_end);
+    stack::init();
     let stack_bottom = (&raw const boot_stack_bottom) as u64;
     sched::init((stack_bottom, stack_bottom + boot::BOOT_STACK_SIZE as u64));
     kiln_init::sync::set_preemption(&sched::PREEMPT);

@@ -29,7 +29,7 @@
 
 use alloc::alloc::{Layout, alloc, dealloc};
 use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, BTreeSet};
 use core::arch::asm;
 
 use core::ptr::NonNull;
@@ -43,14 +43,14 @@ use crate::heap::{self, Account};
 use crate::interrupts::{Frame, YIELD_VECTOR};
 use crate::pic::TICK_HZ;
 use crate::sync::IrqMutex;
-use crate::{guard, time};
+use crate::{guard, stack, time};
 
-/// Bytes of stack per program thread.
-pub const STACK_SIZE: usize = 64 * 1024;
 /// Bytes of stack per kernel thread: the shells, init and background groups run the
 /// rc parser and interpreter, which recurse once per nesting level (up to
 /// `kiln_init::rc::MAX_DEPTH`; tests/tests/memory.rs proves that it fits).
 pub const KERNEL_STACK_SIZE: usize = 192 * 1024;
+/// Heap bytes that must be free, beyond the kernel's reserve, to start a program thread.
+const PROGRAM_SPAWN_ROOM: usize = 16 * 1024;
 /// Timer ticks a thread may run before another runnable thread gets the CPU.
 pub const SLICE_TICKS: u64 = 5;
 /// Bytes below an interrupted RSP that compiled code may use without moving RSP.
@@ -81,28 +81,60 @@ pub enum State {
     Dead,
 }
 
-struct Stack {
-    base: *mut u8,
-    layout: Layout,
+/// A thread's stack: a program's is a demand-backed slot (`stack.rs`), a kernel
+/// thread's a heap block with a guard page.
+enum Stack {
+    Program(stack::Slot),
+    Kernel { base: *mut u8 },
 }
 
 // SAFETY: a stack is owned by exactly one thread record; the pointer is never shared.
 unsafe impl Send for Stack {}
 
-/// The stack of a thread of `kind`.
-fn stack_layout(kind: ThreadKind) -> Layout {
-    let size = match kind {
-        ThreadKind::Program => STACK_SIZE,
-        ThreadKind::Kernel => KERNEL_STACK_SIZE,
-    };
-    Layout::from_size_align(size, guard::PAGE_SIZE).expect("page-aligned stack sizes")
+fn kernel_stack_layout() -> Layout {
+    Layout::from_size_align(KERNEL_STACK_SIZE, guard::PAGE_SIZE).expect("a page-aligned stack")
+}
+
+impl Stack {
+    fn new(kind: ThreadKind) -> Option<Stack> {
+        match kind {
+            // Room for the first pages of the stack and the thread's bookkeeping; the
+            // stack grows later, page by page, while there is memory.
+            ThreadKind::Program => heap::can_spare(PROGRAM_SPAWN_ROOM)
+                .then(stack::Slot::allocate)
+                .flatten()
+                .map(Stack::Program),
+            ThreadKind::Kernel => {
+                if !heap::can_spare(KERNEL_STACK_SIZE) {
+                    return None;
+                }
+                // SAFETY: the layout has a non-zero size.
+                let base = unsafe { alloc(kernel_stack_layout()) };
+                if base.is_null() {
+                    return None;
+                }
+                guard::protect(base as u64);
+                Some(Stack::Kernel { base })
+            }
+        }
+    }
+
+    /// `(guard page, top)`.
+    fn range(&self) -> (u64, u64) {
+        match self {
+            Stack::Program(slot) => (slot.guard_page(), slot.top()),
+            Stack::Kernel { base } => (*base as u64, *base as u64 + KERNEL_STACK_SIZE as u64),
+        }
+    }
 }
 
 impl Drop for Stack {
     fn drop(&mut self) {
-        guard::unprotect(self.base as u64);
-        // SAFETY: `base` came from `alloc` with `layout` and is freed once.
-        unsafe { dealloc(self.base, self.layout) }
+        if let Stack::Kernel { base } = *self {
+            guard::unprotect(base as u64);
+            // SAFETY: `base` came from `alloc` with this layout and is freed once.
+            unsafe { dealloc(base, kernel_stack_layout()) }
+        }
     }
 }
 
@@ -146,6 +178,15 @@ struct Scheduler {
     /// (and finding a thread among thousands is a lookup, not a scan). Records are boxed
     /// so the nodes stay small: a node the map moves lands anywhere in the heap.
     threads: BTreeMap<u64, Box<Thread>>,
+    /// Parked threads with a deadline, by `(deadline_ns, id)`: a tick looks at the
+    /// first few, never at every thread.
+    timers: BTreeSet<(u64, u64)>,
+    /// Threads to be ended forcibly, by `(kill_deadline_ns, id)` (`kill_after`).
+    kill_timers: BTreeSet<(u64, u64)>,
+    /// Dead threads waiting for the reaper.
+    dead: BTreeSet<u64>,
+    /// Runnable threads (idle never is), for round robin without a scan.
+    runnable: BTreeSet<u64>,
     current: u64,
     wake_queue: heapless::Deque<u64, WAKE_QUEUE_LEN>,
     slice_start_tick: u64,
@@ -159,6 +200,10 @@ struct Scheduler {
 
 static SCHED: IrqMutex<Scheduler> = IrqMutex::new(Scheduler {
     threads: BTreeMap::new(),
+    timers: BTreeSet::new(),
+    kill_timers: BTreeSet::new(),
+    dead: BTreeSet::new(),
+    runnable: BTreeSet::new(),
     current: IDLE_ID,
     wake_queue: heapless::Deque::new(),
     slice_start_tick: 0,
@@ -199,7 +244,10 @@ impl Scheduler {
         match thread.state {
             State::Blocked => {
                 thread.state = State::Runnable;
-                thread.deadline_ns = None;
+                if let Some(deadline) = thread.deadline_ns.take() {
+                    self.timers.remove(&(deadline, id));
+                }
+                self.runnable.insert(id);
                 let _ = self.wake_queue.push_back(id);
             }
             State::Runnable | State::Running => thread.permit = true,
@@ -254,12 +302,11 @@ impl Scheduler {
     /// The next runnable thread after the current one in id order (not idle).
     fn round_robin(&self) -> Option<u64> {
         let current = self.current;
-        self.threads
+        self.runnable
             .range(current + 1..)
-            .chain(self.threads.range(..current))
-            .map(|(_, t)| t)
-            .find(|t| t.id != IDLE_ID && t.state == State::Runnable)
-            .map(|t| t.id)
+            .chain(self.runnable.range(..current))
+            .next()
+            .copied()
     }
 
     /// The running thread is being interrupted before its slice is over (a thread was
@@ -284,7 +331,16 @@ impl Scheduler {
         };
         thread.state = State::Dead;
         thread.abort = abort;
+        let timers = (thread.deadline_ns.take(), thread.kill_deadline_ns.take());
         let joiners = thread.joiners.clone();
+        self.runnable.remove(&id);
+        if let Some(deadline) = timers.0 {
+            self.timers.remove(&(deadline, id));
+        }
+        if let Some(deadline) = timers.1 {
+            self.kill_timers.remove(&(deadline, id));
+        }
+        self.dead.insert(id);
         for joiner in joiners {
             self.wake(joiner);
         }
@@ -306,10 +362,10 @@ impl Scheduler {
             self.mark_dead(id, Some(killed_abort()));
         } else if id != current {
             // It holds a kernel lock: let it run soon, to release it and end.
-            thread.state = match thread.state {
-                State::Blocked => State::Runnable,
-                other => other,
-            };
+            if thread.state == State::Blocked {
+                thread.state = State::Runnable;
+                self.runnable.insert(id);
+            }
             let _ = self.wake_queue.push_back(id);
         }
         true
@@ -347,12 +403,21 @@ impl Scheduler {
             return frame;
         }
         // A dead thread stays in the table for the reaper.
-        let thread = self.current_mut();
-        if thread.state != State::Dead {
-            thread.frame = save_below_red_zone(frame);
-            thread.preempt_count = PREEMPT_COUNT.load(Ordering::Relaxed);
-            if thread.state == State::Running {
-                thread.state = State::Runnable;
+        if self.current_mut().state != State::Dead {
+            match save_below_red_zone(frame) {
+                Some(saved) => {
+                    let thread = self.current_mut();
+                    thread.frame = saved;
+                    thread.preempt_count = PREEMPT_COUNT.load(Ordering::Relaxed);
+                    if thread.state == State::Running {
+                        thread.state = State::Runnable;
+                        if current != IDLE_ID {
+                            self.runnable.insert(current);
+                        }
+                    }
+                }
+                // Its context cannot be kept, so it can never resume.
+                None => self.mark_dead(current, Some(stack_exhausted_abort())),
             }
         }
         self.current = next;
@@ -367,23 +432,38 @@ impl Scheduler {
         );
         self.slice_start_tick = time::ticks();
         self.switches += 1;
+        self.runnable.remove(&next);
         let next_thread = self.current_mut();
         next_thread.state = State::Running;
         next_thread.frame
     }
 }
 
-/// Copies an interrupt frame from the IST stack onto the interrupted thread's stack.
-fn save_below_red_zone(frame: *mut Frame) -> *mut Frame {
+/// Copies an interrupt frame from the IST stack onto the interrupted thread's stack;
+/// `None` when a program's stack has no room or page left for it.
+fn save_below_red_zone(frame: *mut Frame) -> Option<*mut Frame> {
     // SAFETY: `frame` is the valid frame the entry stub pushed.
     let rsp = unsafe { (*frame).rsp };
     let size = core::mem::size_of::<Frame>() as u64;
-    let destination = ((rsp - RED_ZONE - size) & !0xF) as *mut Frame;
-    // SAFETY: the thread is not running; the bytes below its red zone are unused
-    // stack (stacks keep far more than a frame of headroom), and the source is on an
-    // IST stack, so the ranges do not overlap.
+    let destination = (rsp - RED_ZONE - size) & !0xF;
+    if !stack::ensure_mapped(destination, destination + size) {
+        return None;
+    }
+    let destination = destination as *mut Frame;
+    // SAFETY: the thread is not running; the bytes below its red zone are unused,
+    // mapped stack, and the source is on an IST stack, so the ranges do not overlap.
     unsafe { core::ptr::copy_nonoverlapping(frame, destination, 1) };
-    destination
+    Some(destination)
+}
+
+/// The abort of a program thread whose stack could not grow to hold its context.
+fn stack_exhausted_abort() -> Abort {
+    Abort {
+        status: crate::fault::FAULT_STATUS_BASE + crate::fault::PAGE_FAULT_VECTOR,
+        report: alloc::string::String::from(
+            "stack overflow: no room or memory left on its stack to pause it",
+        ),
+    }
 }
 
 /// Registers the boot thread (the caller) as thread 1, the future idle loop.
@@ -434,21 +514,28 @@ pub fn start_reaper() -> Result<u64, SpawnError> {
 }
 
 fn reaper_loop() {
+    let mut reaped = false;
     loop {
         let dead = {
             let mut s = SCHED.lock();
             let me = s.current;
-            let found = s
-                .threads
-                .values()
-                .find(|t| t.id != me && t.state == State::Dead)
-                .map(|t| t.id);
-            found.and_then(|id| s.threads.remove(&id))
+            let found = s.dead.iter().copied().find(|&id| id != me);
+            found.and_then(|id| {
+                s.dead.remove(&id);
+                s.threads.remove(&id)
+            })
         };
         let Some(mut thread) = dead else {
+            // Pages for stacks that grow, taken now, outside any fault handler.
+            if core::mem::take(&mut reaped) {
+                stack::settle();
+            } else {
+                stack::refill();
+            }
             park_until(None);
             continue;
         };
+        reaped = true;
         let (body, account, abort) = (
             thread.body.take(),
             thread.account.take(),
@@ -521,27 +608,18 @@ extern "C" fn thread_start(id: u64) -> ! {
 pub fn spawn(name: &str, kind: ThreadKind, body: Body) -> Result<u64, SpawnError> {
     // What the new thread's bookkeeping allocates is the kernel's, whoever asks.
     let _kernel = NoPreempt::enter();
-    let layout = stack_layout(kind);
-    if !heap::can_spare(layout.size()) {
-        return Err(SpawnError::OutOfMemory);
-    }
     let account = match kind {
         ThreadKind::Program => Some(heap::open_account().ok_or(SpawnError::OutOfMemory)?),
         ThreadKind::Kernel => None,
     };
-    // SAFETY: a stack layout has a non-zero size.
-    let base = unsafe { alloc(layout) };
-    if base.is_null() {
+    let Some(stack) = Stack::new(kind) else {
         if let Some(account) = account {
             // SAFETY: fresh, empty and never anyone's current account.
             unsafe { heap::reclaim(account) };
         }
         return Err(SpawnError::OutOfMemory);
-    }
-    let stack = Stack { base, layout };
-    let guard_page = base as u64;
-    guard::protect(guard_page);
-    let top = base as u64 + layout.size() as u64;
+    };
+    let (guard_page, top) = stack.range();
     let mut s = SCHED.lock();
     let id = s.next_id;
     s.next_id += 1;
@@ -579,6 +657,7 @@ pub fn spawn(name: &str, kind: ThreadKind, body: Body) -> Result<u64, SpawnError
     );
     // A new thread runs before the CPU hogs' next slices: a command typed at the shell
     // starts at once even while `burn` jobs are running.
+    s.runnable.insert(id);
     let _ = s.wake_queue.push_back(id);
     Ok(id)
 }
@@ -612,6 +691,10 @@ pub fn park_until(deadline_ns: Option<u64>) {
         } else {
             thread.state = State::Blocked;
             thread.deadline_ns = deadline_ns;
+            let me = thread.id;
+            if let Some(deadline) = deadline_ns {
+                s.timers.insert((deadline, me));
+            }
             true
         }
     };
@@ -688,28 +771,35 @@ pub fn on_tick(frame: *mut Frame) -> *mut Frame {
     }
     s.current_mut().cpu_ns += NANOS_PER_TICK;
     let mut woke = false;
-    let mut kill_due: heapless::Vec<u64, KILLS_PER_TICK> = heapless::Vec::new();
-    let Scheduler {
-        threads,
-        wake_queue,
-        ..
-    } = &mut *s;
-    for thread in threads.values_mut() {
-        if thread.state == State::Blocked
-            && let Some(deadline) = thread.deadline_ns
-            && deadline <= now
+    while let Some(&(deadline, id)) = s.timers.first()
+        && deadline <= now
+    {
+        s.timers.remove(&(deadline, id));
+        if let Some(thread) = s.get_mut(id)
+            && thread.state == State::Blocked
         {
-            thread.state = State::Runnable;
             thread.deadline_ns = None;
+            thread.state = State::Runnable;
             woke = true;
-            let _ = wake_queue.push_back(thread.id);
+            s.runnable.insert(id);
+            let _ = s.wake_queue.push_back(id);
         }
-        if thread.state != State::Dead
-            && thread.kill_deadline_ns.is_some_and(|at| at <= now)
-            && kill_due.push(thread.id).is_ok()
-        {
+    }
+    if stack::wants_refill() {
+        // The reaper tops up the pages growing stacks take.
+        s.wake(REAPER.load(Ordering::Relaxed));
+        woke = true;
+    }
+    let mut kill_due: heapless::Vec<u64, KILLS_PER_TICK> = heapless::Vec::new();
+    while let Some(&(deadline, id)) = s.kill_timers.first()
+        && deadline <= now
+        && !kill_due.is_full()
+    {
+        s.kill_timers.remove(&(deadline, id));
+        if let Some(thread) = s.get_mut(id) {
             thread.kill_deadline_ns = None;
         }
+        let _ = kill_due.push(id);
     }
     for id in kill_due {
         woke |= s.kill(id);
@@ -833,7 +923,13 @@ pub fn kill_after(id: u64, grace_ns: u64) -> bool {
     match s.get_mut(id) {
         Some(t) if t.state != State::Dead && t.kind == ThreadKind::Program => {
             let at = time::now_ns().saturating_add(grace_ns);
-            t.kill_deadline_ns = Some(t.kill_deadline_ns.map_or(at, |d| d.min(at)));
+            let previous = t.kill_deadline_ns;
+            let at = previous.map_or(at, |d| d.min(at));
+            t.kill_deadline_ns = Some(at);
+            if let Some(previous) = previous {
+                s.kill_timers.remove(&(previous, id));
+            }
+            s.kill_timers.insert((at, id));
             true
         }
         _ => false,

@@ -94,6 +94,9 @@ pub struct HeapStats {
     /// Bytes that program jobs still held when they ended and that were freed for
     /// them (a crash or `kill -9` runs no destructors; a leak in a program is its own).
     pub reclaimed: u64,
+    /// Pages mapped for program stacks (part of `used`): each program thread maps the
+    /// pages its stack has grown into.
+    pub stack_pages: usize,
 }
 
 /// A console a job can write to (serial or VGA).

@@ -119,20 +119,65 @@ fn twenty_out_of_memory_crashes_then_half_the_heap_is_there() {
     assert!(output.contains("status 0"), "{output}");
 }
 
+/// The job specs (`%N`) of the jobs `jobs` lists as running `sleep 1h`.
+fn sleeper_specs(vm: &mut Vm) -> Vec<String> {
+    vm.run("jobs")
+        .lines()
+        .filter(|l| l.contains("running sleep 1h"))
+        .filter_map(|l| l.split(']').next())
+        .map(|l| l.trim_start_matches('[').to_string())
+        .collect()
+}
+
+/// `kill -9`s every sleeper, 100 a line (a line holds at most 1,024 bytes), and waits.
+fn kill_every_sleeper(vm: &mut Vm) {
+    loop {
+        let specs = sleeper_specs(vm);
+        if specs.is_empty() {
+            break;
+        }
+        for chunk in specs.chunks(100) {
+            vm.run(&format!("kill -9 {}", chunk.join(" ")));
+        }
+    }
+    vm.run("wait");
+}
+
+/// Starts and kills 50 sleepers, so that what the first ones allocate for good (the
+/// scheduler's and the pool's first nodes) is in the baseline taken after it.
+fn warm_up_with_sleepers(vm: &mut Vm) {
+    vm.run(&"sleep 1h & ".repeat(50));
+    kill_every_sleeper(vm);
+}
+
+/// A figure (`name=N`) of the last memstat line in `text`.
+fn memstat_figure(text: &str, name: &str) -> i64 {
+    text.lines()
+        .rev()
+        .find(|l| l.starts_with("heap: "))
+        .and_then(|line| {
+            line.split_whitespace()
+                .find_map(|f| f.strip_prefix(name))
+                .and_then(|n| n.parse().ok())
+        })
+        .unwrap_or_else(|| panic!("no {name} in {text:?}"))
+}
+
 #[test]
 fn a_job_storm_fails_cleanly_and_the_shell_stays_usable() {
     let mut vm = Vm::boot_to_prompt();
+    warm_up_with_sleepers(&mut vm);
     let baseline = heap_figures(&vm.run("memstat"));
     let fifty = "sleep 1h & ".repeat(50);
     let mut refusal = None;
-    for _ in 0..100 {
+    for _ in 0..400 {
         let output = vm.run(&fifty);
         if output.contains("cannot start 'sleep': out of memory") {
             refusal = Some(output);
             break;
         }
     }
-    let refusal = refusal.unwrap_or_else(|| panic!("5,000 jobs started and none refused"));
+    let refusal = refusal.unwrap_or_else(|| panic!("20,000 jobs started and none refused"));
     // The failed start's status is not 0, in the background too.
     assert_eq!(vm.run("echo $?"), "126\r\n", "after {refusal}");
     // Everything the shell offers still works while memory is short.
@@ -142,24 +187,35 @@ fn a_job_storm_fails_cleanly_and_the_shell_stays_usable() {
     assert!(vm.run("memstat").starts_with("heap: "));
     assert_eq!(vm.run("echo alive"), "alive\r\n");
     assert!(vm.run("producer 3 | upper").contains("LINE 3"));
-    // Kill them all (-9, many per line); the memory comes back.
-    loop {
-        let listing = vm.run("jobs");
-        let specs: Vec<&str> = listing
-            .lines()
-            .filter(|l| l.contains("running sleep 1h"))
-            .filter_map(|l| l.split(']').next())
-            .map(|l| l.trim_start_matches('['))
-            .take(100)
-            .collect();
-        if specs.is_empty() {
-            break;
-        }
-        vm.run(&format!("kill -9 {}", specs.join(" ")));
-    }
-    vm.run("wait");
+    // Kill them all; the memory comes back.
+    kill_every_sleeper(&mut vm);
     let after = heap_figures(&vm.run("memstat"));
     assert_nothing_kept("a storm of jobs, killed", baseline, after);
+}
+
+/// Program stacks are backed page by page, so a sleeping job costs one page of stack
+/// and its records: 10,000 of them fit in the default 64 MiB.
+#[test]
+fn ten_thousand_sleeping_jobs_fit_in_64_mib() {
+    let mut vm = Vm::boot_to_prompt();
+    warm_up_with_sleepers(&mut vm);
+    let before = vm.run("memstat");
+    let baseline = heap_figures(&before);
+    let fifty = "sleep 1h & ".repeat(50);
+    for line in 0..200 {
+        let output = vm.run(&fifty);
+        assert!(!output.contains("cannot"), "line {line}: {output}");
+    }
+    assert_eq!(sleeper_specs(&mut vm).len(), 10_000);
+    let during = vm.run("memstat");
+    // One stack page per sleeper (and the shell's own program threads, none now).
+    let pages = memstat_figure(&during, "stack_pages=") - memstat_figure(&before, "stack_pages=");
+    assert_eq!(pages, 10_000, "{during}");
+    assert_eq!(vm.run("echo alive"), "alive\r\n");
+    assert!(vm.run("producer 3 | upper").contains("LINE 3"));
+    kill_every_sleeper(&mut vm);
+    let after = heap_figures(&vm.run("memstat"));
+    assert_nothing_kept("10,000 sleeping jobs, killed", baseline, after);
 }
 
 #[test]
@@ -170,14 +226,8 @@ fn started_and_killed_jobs_leave_no_fragments() {
         for _ in 0..10 {
             vm.run(&format!("{twenty}true"));
         }
-        let listing = vm.run("jobs");
-        let specs: Vec<String> = listing
-            .lines()
-            .filter(|l| l.contains("running sleep 1h"))
-            .filter_map(|l| l.split(']').next())
-            .map(|l| l.trim_start_matches('[').to_string())
-            .collect();
-        assert_eq!(specs.len(), 200, "{listing}");
+        let specs = sleeper_specs(vm);
+        assert_eq!(specs.len(), 200, "{specs:?}");
         for chunk in specs.chunks(50) {
             vm.run(&format!("kill {}", chunk.join(" ")));
         }

@@ -1,9 +1,10 @@
 //! `memstat [--every DUR]`: prints the allocator's statistics on one line:
 //!
-//! `heap: size=N used=N free=N peak=N allocs=N frees=N largest_free=N reclaimed=N`
+//! `heap: size=N used=N free=N peak=N allocs=N frees=N largest_free=N reclaimed=N stack_pages=N`
 //!
 //! `reclaimed` counts the bytes that program jobs still held when they ended and that were
-//! freed for them (see docs/ARCHITECTURE.md, "Memory ownership").
+//! freed for them (see docs/ARCHITECTURE.md, "Memory ownership"); `stack_pages` the pages
+//! mapped for program stacks, which grow page by page.
 //!
 //! With `--every DUR` it repeats every DUR until the job is cancelled (status 0 then)
 //! and reports ready after the first line. A platform without statistics is an
@@ -19,7 +20,7 @@ use crate::cli::{self, Error, STATUS_OK};
 pub const PROGRAM: Program = Program {
     name: "memstat",
     about: "print heap statistics, once or every DUR",
-    usage: "usage: memstat [--every DUR]\n  prints heap: size used free peak allocs frees largest_free reclaimed (bytes and counts)",
+    usage: "usage: memstat [--every DUR]\n  prints heap: size used free peak allocs frees largest_free reclaimed stack_pages (bytes and counts)",
     main,
 };
 
@@ -34,7 +35,7 @@ pub fn main(ctx: &mut Context<'_>) -> Status {
 /// The one-line report for `stats`.
 pub fn format_stats(stats: &HeapStats) -> String {
     alloc::format!(
-        "heap: size={} used={} free={} peak={} allocs={} frees={} largest_free={} reclaimed={}",
+        "heap: size={} used={} free={} peak={} allocs={} frees={} largest_free={} reclaimed={} stack_pages={}",
         stats.size,
         stats.used,
         stats.size.saturating_sub(stats.used),
@@ -43,6 +44,7 @@ pub fn format_stats(stats: &HeapStats) -> String {
         stats.frees,
         stats.largest_free,
         stats.reclaimed,
+        stats.stack_pages,
     )
 }
 
@@ -103,8 +105,9 @@ mod tests {
         frees: 3,
         largest_free: 3000,
         reclaimed: 24,
+        stack_pages: 5,
     };
-    const LINE: &str = "heap: size=4096 used=1000 free=3096 peak=2000 allocs=7 frees=3 largest_free=3000 reclaimed=24\n";
+    const LINE: &str = "heap: size=4096 used=1000 free=3096 peak=2000 allocs=7 frees=3 largest_free=3000 reclaimed=24 stack_pages=5\n";
 
     #[test]
     fn prints_one_line() {
