@@ -45,7 +45,7 @@ shell
 const KILN_PROMPT: &str = "kiln> ";
 /// Guest memory for boot figures, the same for every guest.
 const BOOT_MEMORY_MIB: u32 = 256;
-/// Guest memory for the in-image figures (1,000 sleeping jobs have 64 KiB stacks).
+/// Guest memory for the in-image figures.
 const KBENCH_MEMORY_MIB: u32 = 256;
 /// Where the RAM floor searches start from (known to boot).
 const KILN_RAM_CEILING_MIB: u32 = 64;
@@ -1036,7 +1036,7 @@ fn in_image(
     report.figure("sleepers.per_job_bytes", per_job);
     report.line("");
     report.line(&format!(
-        "1,000 concurrent sleeping jobs (`kbench sleepers {sleepers}`: {n} `sleep 1h` jobs started through a job table and parked; heap used read with the allocator's statistics, as `memstat` shows them): heap used {before} bytes before, {after} after: **{delta} bytes ({:.1} MiB), {per_job} bytes per job**, most of it the 64 KiB stack each thread gets.",
+        "1,000 concurrent sleeping jobs (`kbench sleepers {sleepers}`: {n} `sleep 1h` jobs started through a job table and parked; heap used read with the allocator's statistics, as `memstat` shows them): heap used {before} bytes before, {after} after: **{delta} bytes ({:.1} MiB), {per_job} bytes per job**: one 4 KiB page of stack (program stacks are backed page by page as they grow) and the job's records.",
         delta as f64 / (1024.0 * 1024.0)
     ));
 

@@ -92,12 +92,14 @@ fn describe(f: &Frame) -> String {
 pub fn on_exception(frame: *mut Frame) -> *mut Frame {
     // SAFETY: the entry stub passes its freshly pushed frame.
     let f = unsafe { &*frame };
-    // A program's stack growing into its next page: map it and go on.
-    if f.vector == u64::from(PAGE_FAULT_VECTOR) && stack::grow(Cr2::read_raw(), f.error_code) {
-        return frame;
-    }
     // This handler is one interrupt deep itself.
     let in_kernel = is_kernel_code(1, f.rflags & INTERRUPT_FLAG != 0);
+    // A program's stack growing into its next page: map it and go on.
+    if f.vector == u64::from(PAGE_FAULT_VECTOR)
+        && stack::grow(Cr2::read_raw(), f.error_code, in_kernel)
+    {
+        return frame;
+    }
     let report = describe(f);
     if in_kernel {
         kernel_died("fault", &report);

@@ -48,6 +48,10 @@ const CHUNK_PAGES: usize = 16;
 const HOME_CHUNKS: usize = 2;
 /// Ready pages thread context keeps for the fault handler.
 const READY_TARGET: usize = 16;
+/// Ready pages only kernel code may take: a program thread that faults inside the
+/// kernel (the allocator, a kernel lock held) must not find the list empty, or the
+/// kernel would die of a job's stack. A program's own code gets out of memory first.
+const EMERGENCY_PAGES: usize = 4;
 /// Below this many ready pages the reaper is asked to refill.
 const READY_LOW: usize = 8;
 
@@ -267,8 +271,12 @@ pub fn wants_refill() -> bool {
     READY_COUNT.load(Ordering::Relaxed) < READY_LOW && TAKEN.swap(false, Ordering::Relaxed)
 }
 
-/// Maps a ready page at `page` (unmapped, in a live slot's page table).
-fn map_ready_page(entry: &AtomicU64, page: u64) -> bool {
+/// Maps a ready page at `page` (unmapped, in a live slot's page table); `kernel` says
+/// whether the emergency pages may be used.
+fn map_ready_page(entry: &AtomicU64, page: u64, kernel: bool) -> bool {
+    if !kernel && READY_COUNT.load(Ordering::Relaxed) <= EMERGENCY_PAGES {
+        return false;
+    }
     let Some(frame) = pop_ready() else {
         return false;
     };
@@ -305,11 +313,12 @@ fn growable(page: u64) -> Option<&'static AtomicU64> {
 
 /// The page fault at `address` is a live stack growing past its mapped pages: map the
 /// page and let the instruction run again (true). False for every other fault, the
-/// guard page included, and when no page is ready (see [`is_unbacked`]).
-pub fn grow(address: u64, error_code: u64) -> bool {
+/// guard page included, and when no page is ready (see [`is_unbacked`]). `in_kernel`:
+/// the fault is in kernel code, which may take the emergency pages.
+pub fn grow(address: u64, error_code: u64, in_kernel: bool) -> bool {
     let page = address & !(PAGE_SIZE - 1);
     error_code & FAULT_PROTECTION == 0
-        && growable(page).is_some_and(|entry| map_ready_page(entry, page))
+        && growable(page).is_some_and(|entry| map_ready_page(entry, page, in_kernel))
 }
 
 /// Makes sure `[start, end)` of the stack at `start` is mapped (the scheduler copies a
@@ -323,7 +332,7 @@ pub fn ensure_mapped(start: u64, end: u64) -> bool {
                 return false;
             }
             if let Some(entry) = growable(page)
-                && !map_ready_page(entry, page)
+                && !map_ready_page(entry, page, true)
             {
                 return false;
             }

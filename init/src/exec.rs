@@ -53,6 +53,12 @@ pub const MAX_SOURCE_DEPTH: usize = 16;
 pub const INTERRUPTED_STATUS: Status = 130;
 /// The status of `timeout` and `start --timeout` when time ran out (as coreutils).
 pub const TIMED_OUT_STATUS: Status = 124;
+/// The status of a command that names no program, job or file (as sh: "not found").
+pub const NOT_FOUND_STATUS: Status = 127;
+/// The status of a command that was found but could not start (as sh: "cannot run").
+pub const CANNOT_RUN_STATUS: Status = 126;
+/// The status of a line or script that does not parse (as sh's syntax errors).
+pub const SYNTAX_ERROR_STATUS: Status = 2;
 
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -261,6 +267,11 @@ impl Interpreter {
     /// The status of the last command (`$?`).
     pub fn last_status(&self) -> Status {
         self.last_status
+    }
+
+    /// Sets `$?`: the shell does so for a line that was rejected before it ran.
+    pub fn set_last_status(&mut self, status: Status) {
+        self.last_status = status;
     }
 
     /// The job table (shared: listings and `kill` may use it from any thread).

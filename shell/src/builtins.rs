@@ -25,7 +25,7 @@ use kiln_init::jobs::{Job, JobInfo, JobState, WaitFor, WaitOutcome};
 use kiln_init::platform::Status;
 use kiln_init::rc::ast::BUILTIN_NAMES;
 
-use crate::session::{PARSE_ERROR_STATUS, Session};
+use crate::session::Session;
 
 /// The names of the shell's built-ins (in the order `help` lists them).
 pub const NAMES: &[&str] = &[
@@ -709,7 +709,7 @@ impl<W: Write + Send + 'static> Builtins<'_, W> {
                 }
                 Err(error) => {
                     self.println(&error.render(&text));
-                    return Ok(PARSE_ERROR_STATUS);
+                    return Ok(error.kind.status());
                 }
             };
         }

@@ -59,8 +59,6 @@ pub const DEFAULT_PROMPT: &str = "kiln> ";
 pub const PROMPT_VAR: &str = "PS1";
 /// The source name of typed lines in error messages (`shell:1:5: ...`).
 pub const SOURCE_NAME: &str = "shell";
-/// The status of a line that does not parse (as sh's syntax errors).
-pub const PARSE_ERROR_STATUS: Status = 2;
 
 /// The shell's modes that `set -o` / `set +o` change (besides `echo`, the editor's).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -228,7 +226,9 @@ impl<W: Write + Send + 'static> Session<W> {
             Ok(Flow::Power(action)) => return Some(Flow::Power(action)),
             Err(error) => {
                 self.print(&format!("{}\n", error.render(line)));
-                PARSE_ERROR_STATUS
+                let status = error.kind.status();
+                interp.set_last_status(status);
+                status
             }
         };
         self.status_to_show = self.options.status.then_some(status);

@@ -105,7 +105,11 @@ fn memstat_sees_what_a_program_allocates() {
         with_job > after + 512,
         "used {after} -> {with_job} with a job running"
     );
-    assert_eq!(stack_pages(&with_job_line), pages_before + 1, "{with_job_line}");
+    assert_eq!(
+        stack_pages(&with_job_line),
+        pages_before + 1,
+        "{with_job_line}"
+    );
     vm.run("kill sleep; wait sleep");
     let without = used(&vm.run("memstat"));
     assert!(

@@ -74,10 +74,12 @@ impl Error {
     /// The status a command failing with this error gets (127: "not found").
     pub fn status(&self) -> Status {
         match self {
-            Error::NoSuchJob(_) | Error::NoSuchProgram(_) | Error::NoSuchFile(_) => 127,
-            Error::NoShell => 127,
-            Error::Spawn { .. } => 126,
-            Error::BadStatus(_) | Error::BuiltinInPipeline(_) => 2,
+            Error::NoSuchJob(_) | Error::NoSuchProgram(_) | Error::NoSuchFile(_) => {
+                crate::exec::NOT_FOUND_STATUS
+            }
+            Error::NoShell => crate::exec::NOT_FOUND_STATUS,
+            Error::Spawn { .. } => crate::exec::CANNOT_RUN_STATUS,
+            Error::BadStatus(_) | Error::BuiltinInPipeline(_) => crate::exec::SYNTAX_ERROR_STATUS,
             Error::Parse(_) | Error::SourceTooDeep(_) => 1,
         }
     }

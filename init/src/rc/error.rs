@@ -82,6 +82,15 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// `$?` after a line rejected with this error: 127 for a program that does not
+    /// exist, 2 (a syntax error) for the rest, as sh.
+    pub fn status(&self) -> crate::program::Status {
+        match self {
+            ErrorKind::UnknownProgram { .. } => crate::exec::NOT_FOUND_STATUS,
+            _ => crate::exec::SYNTAX_ERROR_STATUS,
+        }
+    }
+
     /// True if more input could complete the script (the shell then asks for another line).
     pub fn is_incomplete(&self) -> bool {
         matches!(

@@ -329,11 +329,28 @@ fn parse_errors_show_the_place_and_a_caret() {
             "    true; ecoh hi",
             "          ^^^^",
             "kiln> echo $?",
-            // Nothing ran: $? is still the last command's.
-            "0",
+            // Nothing ran, and `$?` says so: 127, not found, as sh.
+            "127",
             "kiln> ",
         ]
     );
+}
+
+#[test]
+fn a_rejected_line_sets_the_status_as_sh_does() {
+    let lines = typed("false\rnosuchprog\recho $?\rfalse\rfi\recho $?\r").lines();
+    let statuses: Vec<&str> = lines
+        .windows(2)
+        .filter(|pair| pair[0] == "kiln> echo $?")
+        .map(|pair| pair[1].as_str())
+        .collect();
+    assert_eq!(statuses, ["127", "2"], "{lines:?}");
+}
+
+#[test]
+fn poweroff_after_a_rejected_line_uses_its_status() {
+    let (flow, _) = typed("false\rnosuchprog\rpoweroff\r").run();
+    assert_eq!(flow, Flow::Power(PowerAction::Off(127)));
 }
 
 #[test]
