@@ -10,7 +10,7 @@ use pc_keyboard::layouts::{
     AnyLayout, Azerty, Colemak, De105Key, Dvorak104Key, FiSe105Key, Jis109Key, No105Key, Uk105Key,
     Us104Key,
 };
-use pc_keyboard::{DecodedKey, HandleControl, KeyCode, PS2Keyboard, ScancodeSet1};
+use pc_keyboard::{DecodedKey, HandleControl, KeyCode, KeyState, PS2Keyboard, ScancodeSet1};
 
 use crate::port::inb;
 use crate::sched;
@@ -104,6 +104,14 @@ impl KeyboardInput {
             let Ok(Some(event)) = self.decoder.add_byte(code) else {
                 continue;
             };
+            // pc-keyboard decodes Delete as the character DEL (0x7f), which terminals
+            // send for Backspace: send what a terminal sends for Delete instead.
+            if event.code == KeyCode::Delete {
+                if event.state == KeyState::Down {
+                    self.queue(b"\x1b[3~");
+                }
+                continue;
+            }
             match self.decoder.process_keyevent(event) {
                 Some(DecodedKey::Unicode(c)) => {
                     let mut utf8 = [0u8; 4];
@@ -124,7 +132,6 @@ impl KeyboardInput {
                         KeyCode::ArrowLeft => b"\x1b[D",
                         KeyCode::Home => b"\x1b[H",
                         KeyCode::End => b"\x1b[F",
-                        KeyCode::Delete => b"\x1b[3~",
                         _ => b"",
                     };
                     self.queue(sequence);

@@ -413,6 +413,13 @@ impl Monitor {
         }
     }
 
+    /// Presses keys by their `sendkey` names (`left`, `delete`, `ret`, ...).
+    pub fn press(&mut self, keys: &[&str]) {
+        for key in keys {
+            self.command(&format!("sendkey {key}"));
+        }
+    }
+
     /// The VGA text screen as 25 lines of 80 characters.
     pub fn screen(&mut self) -> Vec<String> {
         let cells = VGA_COLUMNS * VGA_ROWS;

@@ -162,4 +162,24 @@ fn keyboard_and_vga_console() {
     }
     // The serial console is a separate session and saw none of it.
     assert!(!vm.transcript().contains("vga-typed"));
+
+    // Delete removes the character under the cursor (Backspace the one before it).
+    monitor.type_text("args abc");
+    monitor.press(&["left", "delete", "ret"]);
+    monitor.type_text("args xyz");
+    monitor.press(&["left", "backspace", "ret"]);
+    let deadline = Instant::now() + kiln_tests::DEFAULT_TIMEOUT;
+    loop {
+        let screen = monitor.screen();
+        let ran = |arg: &str| screen.iter().any(|l| l == arg);
+        if ran("[ab]") && ran("[xz]") {
+            break;
+        }
+        if ran("[ac]") || Instant::now() > deadline {
+            vm.fail(&format!(
+                "Delete or Backspace did the wrong thing on the VGA screen:\n{screen:#?}"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
