@@ -4,7 +4,7 @@
 //! On a terminal, stdin is put in raw mode so Ctrl-C reaches the guest; Ctrl-] quits.
 //! From a pipe, bytes pass straight through once the guest's console is up.
 
-use std::io::{Read, Write};
+use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::{ExitCode, Stdio};
 use std::sync::{Arc, Mutex};
@@ -29,6 +29,10 @@ usage: cargo run --release -- [FLAGS] [-- QEMU-ARGS...]
   --machine pc|microvm      QEMU machine type (default pc)
   --mem MIB                 guest memory in MiB (default 64)
   --append TEXT             kernel command line (e.g. kiln.selftest)
+  --display none|gtk|sdl|vnc=127.0.0.1:N
+                            where the VGA screen shows (pc; default none: type on its
+                            PS/2 keyboard and read it through the QEMU monitor socket
+                            the launcher prints)
   --gdb                     start QEMU's gdb stub on 127.0.0.1, paused, and print the gdb command
   --print-image             build the image, print its path and exit
   --net user[,hostfwd=tcp:127.0.0.1:HOSTPORT-:GUESTPORT]...
@@ -99,6 +103,10 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
                 config.net = Some(qemu::NetConfig::parse(&value(i, arg)?)?);
                 i += 1;
             }
+            "--display" => {
+                config.display = value(i, arg)?;
+                i += 1;
+            }
             "--gdb" => gdb = true,
             "--print-image" => print_image = true,
             "-h" | "--help" => return Err(USAGE.to_string()),
@@ -110,6 +118,8 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
         }
         i += 1;
     }
+    // `-M pc` has a VGA screen and a PS/2 keyboard with a shell of their own.
+    config.vga = config.machine == Machine::Pc;
     if config.net.is_some() && config.machine != Machine::Pc {
         return Err("kiln: --net needs --machine pc (the driver is virtio-net over PCI)".into());
     }
@@ -170,6 +180,15 @@ fn run(options: Options) -> Result<u8, String> {
     }
     let qemu = qemu::find_or_install()?;
     let mut config = options.config;
+    if config.vga && config.display == "none" && std::io::stdin().is_terminal() {
+        let socket = std::env::temp_dir().join(format!("kiln-{}.monitor", std::process::id()));
+        eprintln!(
+            "kiln: VGA screen and PS/2 keyboard: --display gtk shows them, or use the monitor: \
+             socat - UNIX-CONNECT:{} (sendkey KEY, screendump FILE)",
+            socket.display()
+        );
+        config.monitor_socket = Some(socket);
+    }
     config.image = image.clone();
     config.accel = qemu::resolve_accel(&qemu, &config);
     if options.gdb {
@@ -294,5 +313,26 @@ fn main() -> ExitCode {
             eprintln!("{message}");
             ExitCode::from(NO_GUEST_STATUS)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Options, String> {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        parse_args(&args)
+    }
+
+    #[test]
+    fn pc_has_a_vga_screen_by_default_and_microvm_none() {
+        let pc = parse(&[]).unwrap().config;
+        assert!(pc.vga);
+        assert_eq!(pc.display, "none");
+        let shown = parse(&["--display", "gtk"]).unwrap().config;
+        assert_eq!(shown.display, "gtk");
+        assert!(!parse(&["--machine", "microvm"]).unwrap().config.vga);
+        assert!(parse(&["--display"]).is_err());
     }
 }

@@ -197,6 +197,8 @@ pub struct Config {
     pub monitor_socket: Option<PathBuf>,
     /// A VGA display device (pc only), for the keyboard console.
     pub vga: bool,
+    /// QEMU's `-display` for the VGA screen (`none`, `gtk`, `sdl`, `vnc=HOST:N`).
+    pub display: String,
     /// A virtio-net device on the user network (pc only).
     pub net: Option<NetConfig>,
     /// Arguments passed to QEMU as they are.
@@ -215,6 +217,7 @@ impl Config {
             gdb_port: None,
             monitor_socket: None,
             vga: false,
+            display: String::from("none"),
             net: None,
             extra: Vec::new(),
         }
@@ -241,7 +244,7 @@ impl Config {
             .args(["-serial", "chardev:console"])
             .args(["-device", DEBUG_EXIT_DEVICE]);
         if self.vga && self.machine == Machine::Pc {
-            command.args(["-vga", "std", "-display", "none"]);
+            command.args(["-vga", "std", "-display", &self.display]);
         } else {
             command.args(["-display", "none"]);
         }
@@ -399,6 +402,33 @@ mod tests {
         }
         let error = NetConfig::parse("user,hostfwd=tcp:0.0.0.0:5555-:7").unwrap_err();
         assert!(error.contains("127.0.0.1 only"), "{error}");
+    }
+
+    #[test]
+    fn a_vga_screen_goes_to_the_chosen_display_on_pc_only() {
+        let args = |config: &Config| -> Vec<String> {
+            config
+                .command(Path::new("qemu"))
+                .get_args()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect()
+        };
+        let mut config = Config::new(PathBuf::from("kiln.elf"));
+        config.vga = true;
+        config.display = String::from("gtk");
+        let pc = args(&config);
+        assert!(
+            pc.windows(4)
+                .any(|w| w == ["-vga", "std", "-display", "gtk"]),
+            "{pc:?}"
+        );
+        config.machine = Machine::Microvm;
+        let microvm = args(&config);
+        assert!(!microvm.iter().any(|a| a == "-vga"), "{microvm:?}");
+        assert!(
+            microvm.windows(2).any(|w| w == ["-display", "none"]),
+            "{microvm:?}"
+        );
     }
 
     #[test]
