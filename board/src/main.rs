@@ -144,7 +144,7 @@ fn init_main(command_line: &'static str) {
     };
     let action = match flow {
         Flow::Power(action) => action,
-        Flow::Normal(status) => {
+        Flow::Normal(status) | Flow::Exit(status) => {
             // The script ended: power off once every job it started has ended too.
             interp.wait_all();
             PowerAction::Off(status)
@@ -171,8 +171,12 @@ fn start_keyboard_console(command_line: &'static str) {
             };
             session.print(&format!("kiln {VERSION}: keyboard console\n"));
             let mut interp = session.interpreter(kiln_utils::PROGRAMS, FILES);
-            if let Flow::Power(action) = session.run(&mut interp) {
-                platform::PLATFORM.power(action);
+            // `exit` or Ctrl-D starts a fresh shell, as a getty would.
+            loop {
+                if let Flow::Power(action) = session.run(&mut interp) {
+                    platform::PLATFORM.power(action);
+                }
+                session.print("kiln: keyboard console: new shell\n");
             }
         },
         |_| {},

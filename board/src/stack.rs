@@ -8,8 +8,10 @@
 //! pages of stack, not 64 KiB.
 //!
 //! The fault handler may run while the faulting thread holds any lock, the heap's
-//! included, so it takes none: it pops pages from a lock-free list of ready pages that
-//! thread context keeps filled ([`refill`], from spawns and the reaper). Thread
+//! included. So when the fault is in kernel code it takes none: it pops pages from a
+//! lock-free list of ready pages that thread context keeps filled ([`refill`], from
+//! spawns and the reaper). When it is in the program's own code, no lock is held and
+//! the handler tops the list up itself first. Thread
 //! context takes pages from 64 KiB chunks of the heap (kernel memory) and gives a
 //! chunk back once all of its pages are free, so the heap's figures come back when
 //! the threads end. Page tables of the area come from the same pages and stay.
@@ -317,8 +319,19 @@ fn growable(page: u64) -> Option<&'static AtomicU64> {
 /// the fault is in kernel code, which may take the emergency pages.
 pub fn grow(address: u64, error_code: u64, in_kernel: bool) -> bool {
     let page = address & !(PAGE_SIZE - 1);
-    error_code & FAULT_PROTECTION == 0
-        && growable(page).is_some_and(|entry| map_ready_page(entry, page, in_kernel))
+    if error_code & FAULT_PROTECTION != 0 {
+        return false;
+    }
+    let Some(entry) = growable(page) else {
+        return false;
+    };
+    if !in_kernel {
+        // The program's own code holds no lock (and had interrupts on, so no other
+        // thread holds an IrqMutex either): the pool and the heap are free to top the
+        // list up, so a stack that grows fast is not limited by the ready pages.
+        refill();
+    }
+    map_ready_page(entry, page, in_kernel)
 }
 
 /// Makes sure `[start, end)` of the stack at `start` is mapped (the scheduler copies a

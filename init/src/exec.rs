@@ -59,6 +59,9 @@ pub const NOT_FOUND_STATUS: Status = 127;
 pub const CANNOT_RUN_STATUS: Status = 126;
 /// The status of a line or script that does not parse (as sh's syntax errors).
 pub const SYNTAX_ERROR_STATUS: Status = 2;
+/// What run-time errors start with in scripts, and in lines typed at the shell.
+const SCRIPT_REPORTER: &str = "rc";
+const SHELL_REPORTER: &str = "shell";
 
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,12 +70,16 @@ pub enum Flow {
     Normal(Status),
     /// `poweroff`, `halt` or `reboot`: the caller should do this.
     Power(PowerAction),
+    /// `exit`: the script (or the shell's line) ended here with this status; a shell
+    /// that runs it ends.
+    Exit(Status),
 }
 
 /// Why a run stopped before its end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stop {
     Power(PowerAction),
+    Exit(Status),
     Interrupted,
 }
 
@@ -194,6 +201,8 @@ pub struct Interpreter {
     /// The job this interpreter runs in, when it is a subshell on its own thread.
     subshell_of: Option<Arc<Job>>,
     source_depth: usize,
+    /// Who reports run-time errors: `rc`, or `shell` while a typed line runs.
+    reporter: &'static str,
 }
 
 impl Interpreter {
@@ -216,6 +225,7 @@ impl Interpreter {
             interrupt: Interrupt::new(platform),
             subshell_of: None,
             source_depth: 0,
+            reporter: SCRIPT_REPORTER,
         }
     }
 
@@ -235,6 +245,10 @@ impl Interpreter {
         match step {
             Ok(status) => Flow::Normal(status),
             Err(Stop::Power(action)) => Flow::Power(action),
+            Err(Stop::Exit(status)) => {
+                self.last_status = status;
+                Flow::Exit(status)
+            }
             Err(Stop::Interrupted) => {
                 self.interrupt.clear();
                 self.last_status = INTERRUPTED_STATUS;
@@ -357,10 +371,38 @@ impl Interpreter {
             .collect()
     }
 
-    /// Prints `rc: <error>` on the console and returns the error's status.
+    /// Prints `rc: <error>` (`shell: ` for a typed line) on the console and returns the
+    /// error's status. An unknown program gets a did-you-mean, as the parser gives one.
     pub fn report(&self, error: &Error) -> Status {
-        self.console.write(format!("rc: {error}\n").as_bytes());
+        let reporter = self.reporter;
+        let text = match error {
+            Error::NoSuchProgram(name) => {
+                let names = self.names();
+                match rc::suggest(name, &names.as_slice()) {
+                    Some(close) => format!("{reporter}: {error} (did you mean '{close}'?)\n"),
+                    None => format!("{reporter}: {error}\n"),
+                }
+            }
+            _ => format!("{reporter}: {error}\n"),
+        };
+        self.console.write(text.as_bytes());
         error.status()
+    }
+
+    /// Runs a line typed at the shell, as sh does: a command that names no program is
+    /// a run-time error (127, and the line goes on), not a reason to refuse the line;
+    /// errors say `shell:`. Syntax errors still refuse the whole line, with the place.
+    pub fn run_typed_line(
+        &mut self,
+        source_name: &str,
+        text: &str,
+        hooks: &mut dyn Hooks,
+    ) -> core::result::Result<Flow, rc::error::Error> {
+        let script = rc::parse(source_name, text, &rc::AnyName)?;
+        let reporter = core::mem::replace(&mut self.reporter, SHELL_REPORTER);
+        let flow = self.run(&script, hooks);
+        self.reporter = reporter;
+        Ok(flow)
     }
 
     // ---- parsing --------------------------------------------------------------------
@@ -538,11 +580,12 @@ impl Interpreter {
                 let name = self.expand(word);
                 self.run_source(&name, hooks)
             }
+            // The shell's `exit` ends the shell; the script goes on.
             Builtin::Shell => match hooks.shell(self) {
-                Flow::Normal(status) => Ok(status),
+                Flow::Normal(status) | Flow::Exit(status) => Ok(status),
                 Flow::Power(action) => Err(Stop::Power(action)),
             },
-            Builtin::Poweroff(word) => {
+            Builtin::Poweroff(word) | Builtin::Exit(word) => {
                 let status = match word {
                     None => self.last_status,
                     Some(word) => {
@@ -553,7 +596,11 @@ impl Interpreter {
                         }
                     }
                 };
-                Err(Stop::Power(PowerAction::Off(status)))
+                if matches!(builtin, Builtin::Exit(_)) {
+                    Err(Stop::Exit(status))
+                } else {
+                    Err(Stop::Power(PowerAction::Off(status)))
+                }
             }
             Builtin::Halt => Err(Stop::Power(PowerAction::Halt)),
             Builtin::Reboot => Err(Stop::Power(PowerAction::Reboot)),
@@ -849,6 +896,7 @@ impl Interpreter {
             interrupt: Interrupt::new(self.platform),
             subshell_of: None,
             source_depth: self.source_depth,
+            reporter: self.reporter,
         };
         let task = Task::kernel(move |job: &Arc<Job>| {
             subshell.subshell_of = Some(job.clone());
@@ -858,6 +906,8 @@ impl Interpreter {
                     subshell.platform.power(action);
                     0
                 }
+                // `exit` in a background group ends the group, as in a sh subshell.
+                Err(Stop::Exit(status)) => status,
                 Err(Stop::Interrupted) => INTERRUPTED_STATUS,
             }
         });

@@ -48,6 +48,7 @@ const OPTION_OFF: &str = "+o";
 const OPTION_STATUS: &str = "status";
 const OPTION_ECHO: &str = "echo";
 const OPTION_HISTORY: &str = "history";
+const OPTION_IGNORE_EOF: &str = "ignoreeof";
 /// Clears the screen and homes the cursor (ECMA-48 CUP + ED 2).
 const CLEAR_SCREEN: &[u8] = b"\x1b[H\x1b[2J";
 /// What `ps` shows for a figure the platform does not measure.
@@ -207,6 +208,11 @@ const RC_WORDS: &[(&str, &str)] = &[
     ),
     ("halt", "usage: halt\n  stops the CPU"),
     ("reboot", "usage: reboot\n  resets the machine"),
+    (
+        "exit",
+        "usage: exit [STATUS]\n  leaves this shell with STATUS (default: $?); the rc \
+         script that opened it goes on (Ctrl-D on an empty line too, unless set -o ignoreeof)",
+    ),
 ];
 
 /// What went wrong in a built-in.
@@ -655,11 +661,12 @@ impl<W: Write + Send + 'static> Builtins<'_, W> {
                 OPTION_STATUS => self.session.set_status_mode(on),
                 OPTION_ECHO => self.session.set_echo(on),
                 OPTION_HISTORY => self.session.set_history(on),
+                OPTION_IGNORE_EOF => self.session.set_ignore_eof(on),
                 _ => {
                     return Err(Error::BadArgument {
                         builtin: "set",
                         argument: option.clone(),
-                        expected: "options: status, echo, history",
+                        expected: "options: status, echo, history, ignoreeof",
                     });
                 }
             }
@@ -702,6 +709,8 @@ impl<W: Write + Send + 'static> Builtins<'_, W> {
             self.session.forget_foreground_jobs(interp);
             status = match run {
                 Ok(Flow::Normal(status)) => status,
+                // A built-in cannot end the shell: `exit` ends the repetition.
+                Ok(Flow::Exit(status)) => return Ok(status),
                 Ok(Flow::Power(action)) => {
                     // A built-in cannot end the run: do what a background group does.
                     interp.platform().power(action);

@@ -65,6 +65,8 @@ pub const SOURCE_NAME: &str = "shell";
 pub struct Options {
     /// Print `[status N]` after every command.
     pub status: bool,
+    /// Ctrl-D on an empty line does not leave the shell (`set -o ignoreeof`).
+    pub ignore_eof: bool,
 }
 
 /// An operator session on one console; see the [module docs](self).
@@ -194,7 +196,14 @@ impl<W: Write + Send + 'static> Session<W> {
                         "kiln: line too long (max {max} bytes), discarded\n"
                     ));
                 }
-                Event::Eof => self.screen.lock().raw(CRLF),
+                // Ctrl-D on an empty line leaves the shell, as in sh.
+                Event::Eof if self.options.ignore_eof => {
+                    self.print("kiln: use 'exit' to leave the shell (set +o ignoreeof)\n");
+                }
+                Event::Eof => {
+                    self.screen.lock().raw(CRLF);
+                    break Flow::Exit(interp.last_status());
+                }
                 // The editor discarded the line and echoed ^C.
                 Event::Interrupt | Event::None => {}
             }
@@ -216,7 +225,7 @@ impl<W: Write + Send + 'static> Session<W> {
             // Ctrl-C typed right after Enter, before the command started: it stops it.
             handle.cancel_foreground();
         }
-        let result = interp.run_text(SOURCE_NAME, line, &mut Builtins { session: self });
+        let result = interp.run_typed_line(SOURCE_NAME, line, &mut Builtins { session: self });
         self.input.set_foreground(None);
         // A Ctrl-C that came as the line ended must not stop the next one.
         handle.clear();
@@ -224,6 +233,7 @@ impl<W: Write + Send + 'static> Session<W> {
         let status = match result {
             Ok(Flow::Normal(status)) => status,
             Ok(Flow::Power(action)) => return Some(Flow::Power(action)),
+            Ok(Flow::Exit(status)) => return Some(Flow::Exit(status)),
             Err(error) => {
                 self.print(&format!("{}\n", error.render(line)));
                 let status = error.kind.status();
@@ -288,6 +298,10 @@ impl<W: Write + Send + 'static> Session<W> {
         self.options.status = on;
     }
 
+    pub(crate) fn set_ignore_eof(&mut self, on: bool) {
+        self.options.ignore_eof = on;
+    }
+
     pub(crate) fn set_echo(&mut self, on: bool) {
         self.screen.lock().editor.set_echo(on);
     }
@@ -304,10 +318,11 @@ impl<W: Write + Send + 'static> Session<W> {
         };
         let word = |on: bool| if on { "on" } else { "off" };
         format!(
-            "status {}\necho {}\nhistory {}\n",
+            "status {}\necho {}\nhistory {}\nignoreeof {}\n",
             word(self.options.status),
             word(echo),
-            word(history)
+            word(history),
+            word(self.options.ignore_eof)
         )
     }
 }

@@ -71,6 +71,15 @@ fn every_way_a_job_ends_gives_its_memory_back() {
         let line = format!("repeat {count} {command}; memstat");
         let (baseline, after) = baseline_and_after_3n(&mut vm, &line);
         assert_nothing_kept(command, baseline, after);
+        if command == "crash stack" {
+            // Every run grows its stack page by page down to the guard page, however
+            // fast it recurses (a stack that outran its ready pages once ended early).
+            let output = vm.run(&format!("repeat {count} crash stack"));
+            let overflows = output
+                .matches("stack overflow: page fault on the guard page")
+                .count();
+            assert_eq!(overflows, count, "{output}");
+        }
     }
     // The healthy job and the shell are unaffected.
     assert!(vm.run("jobs").contains("running sleep 1h"));

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 use kiln_tests::{Monitor, PROMPT, TempFile, Vm, Xorshift, config};
 
 const CTRL_C: &[u8] = b"\x03";
+const CTRL_D: u8 = 0x04;
 const UP_ARROW: &[u8] = b"\x1b[A";
 const TAB: &[u8] = b"\t";
 
@@ -99,20 +100,23 @@ fn ps_lists_a_running_job() {
 #[test]
 fn parse_errors_show_a_caret() {
     let (mut vm, _rc) = Vm::boot_shell();
-    let output = vm.run("echo ok && memsat");
-    assert!(
-        output.contains("shell:1:12: unknown program 'memsat' (did you mean 'memstat'?)"),
-        "{output}"
-    );
-    assert!(output.contains("               ^^^^^^"), "{output}");
+    let output = vm.run("echo ok && fi");
+    assert!(output.contains("shell:1:9: expected a command after '&&'"), "{output}");
+    assert!(output.contains("\r\n            ^^\r\n"), "{output}");
 }
 
 #[test]
 fn random_bytes_then_echo_alive() {
     let (mut vm, _rc) = Vm::boot_shell();
     let mut rng = Xorshift::new(0x5eed);
-    // Avoid the power words and Ctrl-D only by chance: the bytes are random.
-    for chunk in rng.bytes(64 * 1024).chunks(512) {
+    // Avoid the power words and `exit` only by chance: the bytes are random. Ctrl-D
+    // on an empty line leaves the shell, as in sh, so it is left out.
+    let garbage: Vec<u8> = rng
+        .bytes(64 * 1024)
+        .into_iter()
+        .filter(|&b| b != CTRL_D)
+        .collect();
+    for chunk in garbage.chunks(512) {
         vm.send_bytes(chunk);
     }
     vm.send_bytes(CTRL_C);
@@ -182,4 +186,32 @@ fn keyboard_and_vga_console() {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+#[test]
+fn exit_4_from_the_rc_shell_ends_the_script_and_the_launcher_with_4() {
+    let (mut vm, _rc) = Vm::boot_shell();
+    vm.send_line("exit 4");
+    assert_eq!(vm.wait_exit(), Some(4));
+}
+
+#[test]
+fn ctrl_d_leaves_the_shell_and_the_rc_script_goes_on() {
+    let rc = TempFile::new("rc", b"shell\necho rc goes on after $?\npoweroff 9\n");
+    let mut config = config();
+    config.rc = Some(rc.path.clone());
+    let mut vm = Vm::boot(&config);
+    vm.expect(PROMPT);
+    vm.run("ret 5");
+    vm.send_bytes(b"\x04");
+    vm.expect("rc goes on after 5");
+    assert_eq!(vm.wait_exit(), Some(9));
+}
+
+#[test]
+fn an_unknown_program_is_127_and_the_line_goes_on() {
+    let (mut vm, _rc) = Vm::boot_shell();
+    let output = vm.run("nosuchprog; echo $?");
+    assert!(output.contains("unknown program 'nosuchprog'"), "{output}");
+    assert!(output.ends_with("127\r\n"), "{output}");
 }

@@ -809,3 +809,13 @@ fn a_command_that_could_not_start_is_no_success_in_the_background_either() {
     );
     assert_eq!(lines.last().unwrap(), "126");
 }
+
+#[test]
+fn exit_ends_the_script_with_its_status() {
+    let mut first = rig();
+    let flow = first.run("echo a; exit 3; echo b");
+    assert_eq!(flow, Flow::Exit(3));
+    assert_eq!(first.lines(), ["a"]);
+    let mut second = rig();
+    assert_eq!(second.run("false; exit"), Flow::Exit(1));
+}

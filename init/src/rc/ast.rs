@@ -159,6 +159,9 @@ pub enum Builtin {
     Shell,
     /// `poweroff [STATUS]`: power off with STATUS (default: the last status).
     Poweroff(Option<Word>),
+    /// `exit [STATUS]`: leave the shell, or end the script, with STATUS (default: the
+    /// last status).
+    Exit(Option<Word>),
     /// `halt`: stop the CPU.
     Halt,
     /// `reboot`: reset the machine.
@@ -178,6 +181,7 @@ impl Builtin {
             Builtin::Source(_) => "source",
             Builtin::Shell => "shell",
             Builtin::Poweroff(_) => "poweroff",
+            Builtin::Exit(_) => "exit",
             Builtin::Halt => "halt",
             Builtin::Reboot => "reboot",
         }
@@ -187,7 +191,7 @@ impl Builtin {
 /// The names of rc's built-ins; they cannot be used as program names.
 pub const BUILTIN_NAMES: &[&str] = &[
     "wait", "export", "unset", "start", "respawn", "timeout", "source", "shell", "poweroff",
-    "halt", "reboot",
+    "halt", "reboot", "exit",
 ];
 
 impl Word {

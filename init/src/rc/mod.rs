@@ -23,6 +23,7 @@ use crate::program::Program;
 
 pub use ast::Script;
 pub use error::{Error, ErrorKind, Result};
+pub(crate) use parser::suggest;
 
 /// The deepest nesting of `{ }` and `if` a script may use. The parser and the
 /// interpreter recurse once per level (about 3 KiB of stack each in the release image):
@@ -39,6 +40,20 @@ pub trait Names {
     fn contains(&self, name: &str) -> bool;
     /// Every name, for did-you-mean suggestions (only asked when a name is unknown).
     fn candidates(&self) -> Vec<&str>;
+}
+
+/// Names that accept every program name: the shell looks names up when it runs them,
+/// as sh does (see `Interpreter::run_typed_line`).
+pub struct AnyName;
+
+impl Names for AnyName {
+    fn contains(&self, _name: &str) -> bool {
+        true
+    }
+
+    fn candidates(&self) -> Vec<&str> {
+        Vec::new()
+    }
 }
 
 impl Names for &[&str] {

@@ -133,7 +133,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 /// The known name (or built-in) closest to `name`, if close enough.
-fn suggest(name: &str, names: &dyn Names) -> Option<String> {
+pub(crate) fn suggest(name: &str, names: &dyn Names) -> Option<String> {
     let length = name.chars().count();
     if length == 0 || length > MAX_SUGGEST_CHARS {
         return None;
@@ -543,12 +543,16 @@ impl<'a> Parser<'a, '_> {
                 })?;
                 Builtin::Source(word)
             }
-            "poweroff" => {
+            "poweroff" | "exit" => {
                 let status = self.at_most_one(name, args)?;
                 if let Some(word) = &status {
                     self.check_status(word)?;
                 }
-                Builtin::Poweroff(status)
+                if name == "exit" {
+                    Builtin::Exit(status)
+                } else {
+                    Builtin::Poweroff(status)
+                }
             }
             "shell" | "halt" | "reboot" => {
                 if let Some(extra) = args.as_slice().first() {

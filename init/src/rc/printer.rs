@@ -185,7 +185,7 @@ fn write_builtin(f: &mut Formatter<'_>, builtin: &Builtin) -> fmt::Result {
             write_simple(f, command)
         }
         Builtin::Source(word) => write_words(f, core::slice::from_ref(word)),
-        Builtin::Poweroff(status) => write_words(f, status.as_slice()),
+        Builtin::Poweroff(status) | Builtin::Exit(status) => write_words(f, status.as_slice()),
         Builtin::Shell | Builtin::Halt | Builtin::Reboot => Ok(()),
     }
 }

@@ -320,16 +320,30 @@ fn ps_lists_a_running_job() {
 
 #[test]
 fn parse_errors_show_the_place_and_a_caret() {
-    let lines = typed("true; ecoh hi\recho $?\r").lines();
+    let lines = typed("true; fi\recho $?\r").lines();
     assert_eq!(
         lines,
         [
-            "kiln> true; ecoh hi",
-            "shell:1:7: unknown program 'ecoh' (did you mean 'echo'?)",
-            "    true; ecoh hi",
-            "          ^^^^",
+            "kiln> true; fi",
+            "shell:1:7: 'fi' without 'if'",
+            "    true; fi",
+            "          ^^",
             "kiln> echo $?",
-            // Nothing ran, and `$?` says so: 127, not found, as sh.
+            // Nothing ran, and `$?` says so: 2, a syntax error, as sh.
+            "2",
+            "kiln> ",
+        ]
+    );
+}
+
+#[test]
+fn an_unknown_program_is_127_and_the_line_goes_on_as_in_sh() {
+    let lines = typed("true; ecoh hi; echo $?\r").lines();
+    assert_eq!(
+        lines,
+        [
+            "kiln> true; ecoh hi; echo $?",
+            "shell: unknown program 'ecoh' (did you mean 'echo'?)",
             "127",
             "kiln> ",
         ]
@@ -378,7 +392,7 @@ fn echo_off_is_a_plain_line_discipline() {
     let (_, text) = typed("set +o echo\recho hi\tthere\rset -o\rset -o echo\rtrue\r").run();
     assert_eq!(
         text,
-        "kiln> set +o echo\r\nkiln> hi there\r\nkiln> status off\r\necho off\r\nhistory on\r\n\
+        "kiln> set +o echo\r\nkiln> hi there\r\nkiln> status off\r\necho off\r\nhistory on\r\nignoreeof off\r\n\
          kiln> kiln> true\r\nkiln> "
     );
 }
@@ -490,9 +504,38 @@ fn garbage_then_a_command_still_works() {
 }
 
 #[test]
-fn ctrl_d_prints_a_line_end_and_a_new_prompt() {
-    let (_, text) = typed("\x04echo after\r").run();
-    assert_eq!(text, "kiln> \r\nkiln> echo after\r\nafter\r\nkiln> ");
+fn ctrl_d_on_an_empty_line_leaves_the_shell_with_the_last_status() {
+    let mut rig = Rig::with(
+        &[(0, "ret 3\r\x04echo never\r")],
+        Then::Block,
+        Config::default(),
+    );
+    let (flow, text) = rig.run();
+    assert_eq!(flow, Flow::Exit(3));
+    assert_eq!(text, "kiln> ret 3\r\nkiln> \r\n");
+}
+
+#[test]
+fn ignoreeof_keeps_the_shell_on_ctrl_d() {
+    let (flow, text) = typed("set -o ignoreeof\r\x04echo after\r").run();
+    assert!(text.contains("use 'exit' to leave the shell"), "{text:?}");
+    assert!(text.contains("after\r\n"), "{text:?}");
+    // The input's end (not a Ctrl-D) ends this session.
+    assert_eq!(flow, Flow::Normal(0));
+}
+
+#[test]
+fn exit_leaves_the_shell_with_its_status_and_runs_nothing_after_it() {
+    let mut rig = Rig::with(
+        &[(0, "echo a; exit 4; echo b\recho never\r")],
+        Then::Block,
+        Config::default(),
+    );
+    let (flow, text) = rig.run();
+    assert_eq!(flow, Flow::Exit(4));
+    assert_eq!(text, "kiln> echo a; exit 4; echo b\r\na\r\n");
+    let (flow, _) = typed("false\rexit\r").run();
+    assert_eq!(flow, Flow::Exit(1));
 }
 
 #[test]
@@ -554,7 +597,7 @@ fn builtins_answer_help_and_reject_bad_arguments() {
             "jobs: unexpected argument 'now'",
             "usage: jobs",
             "kiln> set -o nope",
-            "set: bad argument 'nope' (options: status, echo, history)",
+            "set: bad argument 'nope' (options: status, echo, history, ignoreeof)",
             "usage: set [-o|+o [OPTION]]...",
             "kiln> kill -15 %1",
             "kill: bad argument '-15' (the only option is -9, first)",
