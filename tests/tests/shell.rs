@@ -101,7 +101,10 @@ fn ps_lists_a_running_job() {
 fn parse_errors_show_a_caret() {
     let (mut vm, _rc) = Vm::boot_shell();
     let output = vm.run("echo ok && fi");
-    assert!(output.contains("shell:1:9: expected a command after '&&'"), "{output}");
+    assert!(
+        output.contains("shell:1:9: expected a command after '&&'"),
+        "{output}"
+    );
     assert!(output.contains("\r\n            ^^\r\n"), "{output}");
 }
 

@@ -152,33 +152,8 @@ macro_rules! errln {
     };
 }
 
-const SECONDS_PER_MINUTE: u64 = 60;
-const SECONDS_PER_HOUR: u64 = 60 * SECONDS_PER_MINUTE;
-
-/// Parses a duration: digits then a unit, `ms`, `s`, `m` or `h`; no unit means seconds.
-///
-/// `500ms`, `5s`, `2m`, `1h`, `7`. Returns `None` for anything else (including overflow).
-pub fn parse_duration(text: &str) -> Option<Duration> {
-    let digits_end = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (digits, unit) = text.split_at(digits_end);
-    if digits.is_empty() {
-        return None;
-    }
-    let amount: u64 = digits.parse().ok()?;
-    match unit {
-        "ms" => Some(Duration::from_millis(amount)),
-        "" | "s" => Some(Duration::from_secs(amount)),
-        "m" => amount
-            .checked_mul(SECONDS_PER_MINUTE)
-            .map(Duration::from_secs),
-        "h" => amount
-            .checked_mul(SECONDS_PER_HOUR)
-            .map(Duration::from_secs),
-        _ => None,
-    }
-}
+/// The duration grammar rc uses too (`kiln_init::duration`): `1.5`, `500ms`, `2m`, `1h`.
+pub use kiln_init::duration::parse_duration;
 
 /// Parses a duration argument, or reports it as a usage error.
 pub fn duration_arg(text: &str) -> Result<Duration> {
@@ -214,7 +189,7 @@ mod tests {
             "s",
             "5x",
             "-1",
-            "1.5s",
+            "1.5x",
             "5 s",
             "ms5",
             "99999999999999999999",

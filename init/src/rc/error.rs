@@ -129,7 +129,12 @@ impl fmt::Display for ErrorKind {
                 write!(f, "script ends where a command should follow '{after}'")
             }
             ErrorKind::UnexpectedToken(token) => write!(f, "unexpected '{token}'"),
-            ErrorKind::BadDuration(text) => write!(f, "bad duration '{text}' (use ms, s or m)"),
+            ErrorKind::BadDuration(text) => {
+                write!(
+                    f,
+                    "bad duration '{text}' (seconds, or with ms, s, m, h or d: 1.5s, 500ms)"
+                )
+            }
             ErrorKind::BadNumber(text) => write!(f, "bad number '{text}'"),
             ErrorKind::BadJobSpec(text) => write!(f, "bad job '{text}' (use %N or a name)"),
             ErrorKind::BadName(text) => write!(f, "bad variable name '{text}'"),

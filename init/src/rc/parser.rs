@@ -19,11 +19,8 @@ use alloc::vec::{self, Vec};
 use core::time::Duration;
 
 use nom::Parser as _;
-use nom::branch::alt;
-use nom::bytes::complete::tag;
 use nom::character::complete::digit1;
 use nom::combinator::all_consuming;
-use nom::sequence::pair;
 
 use super::Names;
 use super::ast::{
@@ -85,23 +82,7 @@ fn is_closing_keyword(keyword: &str) -> bool {
     matches!(keyword, "then" | "elif" | "else" | "fi" | "}")
 }
 
-/// Parses `NUMBER` + `ms`|`s`|`m`.
-pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
-    let unit = alt((tag("ms"), tag("s"), tag("m")));
-    let (_, (digits, unit)) = all_consuming(pair(digit1::<_, ()>, unit))
-        .parse(text)
-        .ok()?;
-    let value: u64 = digits.parse().ok()?;
-    match unit {
-        "ms" => Some(Duration::from_millis(value)),
-        "s" => Some(Duration::from_secs(value)),
-        _ => value
-            .checked_mul(SECONDS_PER_MINUTE)
-            .map(Duration::from_secs),
-    }
-}
-
-const SECONDS_PER_MINUTE: u64 = 60;
+pub(crate) use crate::duration::parse_duration;
 
 /// Parses a decimal number that fits `T`.
 fn parse_number<T: core::str::FromStr>(text: &str) -> Option<T> {

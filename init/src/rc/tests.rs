@@ -363,16 +363,21 @@ fn durations() {
     );
     assert_eq!(parser::parse_duration("5s"), Some(Duration::from_secs(5)));
     assert_eq!(parser::parse_duration("2m"), Some(Duration::from_secs(120)));
+    // One grammar with the programs' (`init/src/duration.rs`): bare seconds and
+    // fractions as coreutils takes them.
+    assert_eq!(parser::parse_duration("5"), Some(Duration::from_secs(5)));
+    assert_eq!(
+        parser::parse_duration("1.5s"),
+        Some(Duration::from_millis(1500))
+    );
     for bad in [
         "",
-        "5",
         "s",
         "5x",
         "5 s",
         "-5s",
-        "1.5s",
         "5sm",
-        "99999999999999999999s",
+        "99999999999999999999999s",
     ] {
         assert_eq!(parser::parse_duration(bad), None, "{bad:?}");
     }
@@ -506,11 +511,11 @@ fn error_messages_render_with_a_caret() {
         ),
         (
             "timeout 5x prog",
-            "rc:1:9: bad duration '5x' (use ms, s or m)\n    timeout 5x prog\n            ^^",
+            "rc:1:9: bad duration '5x' (seconds, or with ms, s, m, h or d: 1.5s, 500ms)\n    timeout 5x prog\n            ^^",
         ),
         (
-            "start --timeout 1.5s httpd",
-            "rc:1:17: bad duration '1.5s' (use ms, s or m)\n    start --timeout 1.5s httpd\n                    ^^^^",
+            "start --timeout 1.5x httpd",
+            "rc:1:17: bad duration '1.5x' (seconds, or with ms, s, m, h or d: 1.5s, 500ms)\n    start --timeout 1.5x httpd\n                    ^^^^",
         ),
         (
             "respawn --max -1 logger",
