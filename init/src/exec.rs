@@ -550,6 +550,16 @@ impl Interpreter {
     fn run_builtin(&mut self, builtin: &Builtin, hooks: &mut dyn Hooks) -> Step {
         match builtin {
             Builtin::Wait(words) => self.run_wait(words),
+            Builtin::Export(assignments) if assignments.is_empty() => {
+                let mut listing = String::new();
+                for (name, value) in self.exported() {
+                    // Quoted as dash lists them: a `'` inside is `'"'"'`.
+                    let quoted = value.replace('\'', "'\"'\"'");
+                    listing.push_str(&format!("export {name}='{quoted}'\n"));
+                }
+                self.console.write(listing.as_bytes());
+                Ok(0)
+            }
             Builtin::Export(assignments) => {
                 for assignment in assignments {
                     let value = self.expand(&assignment.value);

@@ -215,6 +215,31 @@ const RC_WORDS: &[(&str, &str)] = &[
     ),
 ];
 
+/// rc's syntax words, for `help if`, `help '&&'` and the like.
+const SYNTAX_WORDS: &[(&[&str], &str)] = &[
+    (
+        &["if", "then", "elif", "else", "fi"],
+        "usage: if LIST; then LIST; [elif LIST; then LIST;]... [else LIST;] fi\n  runs the \
+         branch of the first LIST whose status is 0 (else the else branch); as in sh",
+    ),
+    (
+        &["{", "}"],
+        "usage: { LIST; }\n  a group: runs LIST here; `{ ...; } &` runs it in the background",
+    ),
+    (
+        &["&&", "||"],
+        "usage: A && B, A || B\n  runs B only if A succeeded (&&) or failed (||); as in sh",
+    ),
+    (
+        &["|"],
+        "usage: A | B\n  a pipe: A's stdout is B's stdin; the status is B's",
+    ),
+    (
+        &["&", ";"],
+        "usage: A & B, A; B\n  runs A in the background (&) or waits for it (;), then B",
+    ),
+];
+
 /// What went wrong in a built-in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Error {
@@ -416,6 +441,11 @@ impl<W: Write + Send + 'static> Builtins<'_, W> {
                 let _ = writeln!(text, "  {:<width$}  {}", spec.name, spec.about);
             }
             let _ = writeln!(text, "rc words: {}", BUILTIN_NAMES.join(" "));
+            let syntax: Vec<&str> = SYNTAX_WORDS
+                .iter()
+                .flat_map(|(w, _)| w.iter().copied())
+                .collect();
+            let _ = writeln!(text, "syntax: {}", syntax.join(" "));
             text.push_str("'programs' lists the baked programs; 'help NAME' shows a usage.\n");
             self.print(&text);
             return Ok(0);
@@ -429,7 +459,13 @@ impl<W: Write + Send + 'static> Builtins<'_, W> {
                     .find(|p| p.name == name)
                     .map(|p| p.usage)
             })
-            .or_else(|| RC_WORDS.iter().find(|(n, _)| n == name).map(|(_, u)| *u));
+            .or_else(|| RC_WORDS.iter().find(|(n, _)| n == name).map(|(_, u)| *u))
+            .or_else(|| {
+                SYNTAX_WORDS
+                    .iter()
+                    .find(|(words, _)| words.contains(&name.as_str()))
+                    .map(|(_, u)| *u)
+            });
         match found {
             Some(text) => {
                 self.println(text);

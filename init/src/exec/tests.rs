@@ -819,3 +819,10 @@ fn exit_ends_the_script_with_its_status() {
     let mut second = rig();
     assert_eq!(second.run("false; exit"), Flow::Exit(1));
 }
+
+#[test]
+fn export_alone_lists_the_exported_variables_as_dash_does() {
+    let mut rig = rig();
+    rig.run("LOCAL=1; export A=1 B=\"it's\"; export");
+    assert_eq!(rig.lines(), ["export A='1'", "export B='it'\"'\"'s'"]);
+}

@@ -586,14 +586,8 @@ impl<'a> Parser<'a, '_> {
     }
 
     /// `NAME=value...`, at least one.
-    fn export_args(&self, args: Args<'_, 'a>, name_span: Span) -> Result<Vec<Assignment>> {
-        if args.as_slice().is_empty() {
-            let kind = ErrorKind::MissingArgument {
-                builtin: "export",
-                what: "NAME=value",
-            };
-            return Err(self.error(kind, name_span));
-        }
+    /// `export NAME=value...`; none: list the exported variables, as sh does.
+    fn export_args(&self, args: Args<'_, 'a>, _name_span: Span) -> Result<Vec<Assignment>> {
         let mut assignments = Vec::with_capacity(args.len());
         for arg in args {
             if arg.assignment_name_len().is_none() {

@@ -583,10 +583,6 @@ fn error_messages_render_with_a_caret() {
             "rc:1:1: source: missing a script name\n    source\n    ^^^^^^",
         ),
         (
-            "export",
-            "rc:1:1: export: missing NAME=value\n    export\n    ^^^^^^",
-        ),
-        (
             "source a b",
             "rc:1:10: source: too many arguments\n    source a b\n             ^",
         ),

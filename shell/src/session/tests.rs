@@ -639,6 +639,21 @@ fn help_lists_builtins_and_shows_usages() {
 }
 
 #[test]
+fn help_knows_the_syntax_words() {
+    let (_, text) = typed("help if\rhelp fi\rhelp '&&'\rhelp\r").run();
+    assert_eq!(
+        text.matches("usage: if LIST; then LIST;").count(),
+        2,
+        "{text}"
+    );
+    assert!(text.contains("usage: A && B, A || B"), "{text}");
+    assert!(
+        text.contains("syntax: if then elif else fi { } && || | & ;"),
+        "{text}"
+    );
+}
+
+#[test]
 fn programs_lists_every_baked_program() {
     let lines = typed("programs\r").lines();
     let listed: Vec<&str> = lines[1..lines.len() - 1]
