@@ -203,6 +203,8 @@ pub struct Interpreter {
     source_depth: usize,
     /// Who reports run-time errors: `rc`, or `shell` while a typed line runs.
     reporter: &'static str,
+    /// The last job started in the background (`$!`).
+    last_background: Option<crate::jobs::JobId>,
 }
 
 impl Interpreter {
@@ -226,6 +228,7 @@ impl Interpreter {
             subshell_of: None,
             source_depth: 0,
             reporter: SCRIPT_REPORTER,
+            last_background: None,
         }
     }
 
@@ -454,6 +457,7 @@ impl Interpreter {
             let stages = self.spawn_pipeline(&and_or.first, hooks.builtin_names());
             for job in stages.iter().flatten() {
                 job.set_background(true);
+                self.last_background = Some(job.id());
             }
             if let Some(Err(status)) = stages.iter().find(|stage| stage.is_err()) {
                 return Ok(*status);
@@ -465,7 +469,10 @@ impl Interpreter {
             }];
             let name = command_name(&and_or.first.commands[0]);
             match self.spawn_subshell(&name, body, self.stdio.clone(), Vec::new()) {
-                Ok(job) => job.set_background(true),
+                Ok(job) => {
+                    job.set_background(true);
+                    self.last_background = Some(job.id());
+                }
                 Err(error) => return Ok(self.report(&error)),
             }
         }
@@ -907,6 +914,7 @@ impl Interpreter {
             subshell_of: None,
             source_depth: self.source_depth,
             reporter: self.reporter,
+            last_background: None,
         };
         let task = Task::kernel(move |job: &Arc<Job>| {
             subshell.subshell_of = Some(job.clone());
@@ -934,6 +942,11 @@ impl Interpreter {
                 WordPart::Literal(literal) => text.push_str(literal),
                 WordPart::Var(name) => text.push_str(self.var(name).unwrap_or("")),
                 WordPart::LastStatus => text.push_str(&self.last_status.to_string()),
+                WordPart::LastBackground => {
+                    if let Some(id) = self.last_background {
+                        text.push_str(&format!("%{id}"));
+                    }
+                }
             }
         }
         text

@@ -826,3 +826,13 @@ fn export_alone_lists_the_exported_variables_as_dash_does() {
     rig.run("LOCAL=1; export A=1 B=\"it's\"; export");
     assert_eq!(rig.lines(), ["export A='1'", "export B='it'\"'\"'s'"]);
 }
+
+#[test]
+fn dollar_bang_is_the_last_background_job_and_dollar_hash_is_0() {
+    let mut rig = rig();
+    rig.run("argv $! $#; ret 3 & wait $!; echo waited $?; argv $!");
+    let lines = rig.lines();
+    assert_eq!(lines[0], "[][0]", "{lines:?}");
+    assert_eq!(lines[1], "waited 3", "{lines:?}");
+    assert!(lines[2].starts_with("[%"), "{lines:?}");
+}

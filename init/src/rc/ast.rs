@@ -117,6 +117,8 @@ pub enum WordPart {
     Var(String),
     /// `$?`: the status of the last command.
     LastStatus,
+    /// `$!`: the last background job, as `%N` (empty before the first).
+    LastBackground,
 }
 
 /// `if c1; then b1; elif c2; then b2; else e; fi`: `branches` holds (condition, body) pairs.

@@ -42,8 +42,11 @@ pub enum ErrorKind {
     MissingCommand { after: &'static str },
     /// The script ended where a command was needed (`a &&`).
     UnexpectedEnd { after: &'static str },
-    /// A token that cannot appear here (`>`, `(`, a word after `}`).
+    /// A token that cannot appear here (a word after `}`, a stray `;`).
     UnexpectedToken(String),
+    /// A construct of sh that kiln's rc does not have: what it is and what to do
+    /// instead (see [`Unsupported`]).
+    Unsupported(Unsupported),
     /// Not `NUMBER` + `ms`, `s` or `m`.
     BadDuration(String),
     /// Not a number in range.
@@ -79,6 +82,82 @@ pub enum ErrorKind {
     NestingTooDeep { limit: usize },
     /// A script longer than [`MAX_SCRIPT_BYTES`](super::MAX_SCRIPT_BYTES).
     ScriptTooLarge { size: usize, limit: usize },
+}
+
+/// The constructs of sh outside kiln's subset, each with its own message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unsupported {
+    /// `>`, `>>`, `<`, `2>`.
+    Redirection(char),
+    /// `$(...)` or `` `...` ``.
+    CommandSubstitution,
+    /// `$((...))`.
+    Arithmetic,
+    /// `( ... )`, or `name()` defining a function.
+    Subshell,
+    /// `for`, `while`, `until`.
+    Loop(&'static str),
+    /// `case`.
+    Case,
+    /// `function`.
+    Function,
+    /// `$1`..`$9`, `$@`, `$*`, `$0`.
+    Positional(char),
+    /// `$$` or `$-`.
+    ShellParameter(char),
+    /// An unquoted `*`, `?` or `[`.
+    Glob(char),
+    /// An unquoted `~` starting a word.
+    Tilde,
+}
+
+impl Unsupported {
+    /// What the construct is, and what to use instead.
+    fn describe(&self) -> (String, &'static str) {
+        match *self {
+            Unsupported::Redirection(c) => (
+                format!("redirection '{c}'"),
+                "jobs read and write their console; connect programs with a pipe (prog | upper)",
+            ),
+            Unsupported::CommandSubstitution => (
+                String::from("command substitution"),
+                "pass values in variables (NAME=value) instead",
+            ),
+            Unsupported::Arithmetic => (
+                String::from("arithmetic expansion '$((...))'"),
+                "write the number itself",
+            ),
+            Unsupported::Subshell => (
+                String::from("'(' (a subshell or a function)"),
+                "group commands with { ...; }",
+            ),
+            Unsupported::Loop(word) => (
+                format!("the '{word}' loop"),
+                "at the shell, 'repeat N COMMAND' runs a command N times",
+            ),
+            Unsupported::Case => (String::from("'case'"), "use if/elif/else"),
+            Unsupported::Function => (
+                String::from("'function'"),
+                "bake a script and run it with 'source NAME'",
+            ),
+            Unsupported::Positional(c) => (
+                format!("'${c}'"),
+                "rc scripts take no arguments ($# is 0); use variables",
+            ),
+            Unsupported::ShellParameter(c) => (
+                format!("'${c}'"),
+                "jobs have numbers, not process ids: $! is the last background job (%N)",
+            ),
+            Unsupported::Glob(c) => (
+                format!("the glob '{c}'"),
+                "kiln has no file names to match; quote it ('{c}') to mean the character",
+            ),
+            Unsupported::Tilde => (
+                String::from("'~' (a home directory)"),
+                "kiln has no home directories; quote it ('~') to mean the character",
+            ),
+        }
+    }
 }
 
 impl ErrorKind {
@@ -129,6 +208,10 @@ impl fmt::Display for ErrorKind {
                 write!(f, "script ends where a command should follow '{after}'")
             }
             ErrorKind::UnexpectedToken(token) => write!(f, "unexpected '{token}'"),
+            ErrorKind::Unsupported(construct) => {
+                let (what, instead) = construct.describe();
+                write!(f, "{what} is not supported by kiln's rc: {instead}")
+            }
             ErrorKind::BadDuration(text) => {
                 write!(
                     f,

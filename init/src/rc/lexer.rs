@@ -25,7 +25,7 @@ use nom::combinator::recognize;
 use nom::sequence::{delimited, pair};
 
 use super::ast::{Span, Word, WordPart, literal_parts};
-use super::error::{ErrorKind, excerpt};
+use super::error::{ErrorKind, Unsupported, excerpt};
 
 /// The input of the nom sub-parsers: the text from the lexer's position on.
 type Input<'a> = &'a str;
@@ -199,7 +199,7 @@ fn name_prefix_len(text: &str) -> usize {
 /// The characters that end a word when unquoted (all ASCII).
 const WORD_ENDERS: &[u8] = b" \t\r\n;&|<>()`";
 /// The characters that end a plain run inside a word besides [`WORD_ENDERS`]: quoting and `$`.
-const RUN_ENDERS: &[u8] = b"'\"\\$";
+const RUN_ENDERS: &[u8] = b"'\"\\$*?[~";
 
 /// [`BYTE_CLASS`] bit: the byte is one of [`WORD_ENDERS`].
 const ENDS_WORD: u8 = 1;
@@ -262,6 +262,16 @@ fn operator(rest: &[u8]) -> Option<(Op, usize)> {
         [b'&', ..] => Some((Op::Amp, 1)),
         [b'|', ..] => Some((Op::Pipe, 1)),
         [b'\n', ..] => Some((Op::Newline, 1)),
+        _ => None,
+    }
+}
+
+/// The construct a `$` followed by `c` starts, when kiln's rc does not have it.
+fn unsupported_parameter(c: char) -> Option<Unsupported> {
+    match c {
+        '(' => Some(Unsupported::CommandSubstitution),
+        '0'..='9' | '@' | '*' => Some(Unsupported::Positional(c)),
+        '$' | '-' => Some(Unsupported::ShellParameter(c)),
         _ => None,
     }
 }
@@ -440,8 +450,13 @@ impl<'a> Lexer<'a> {
             return Ok(Token::Op(op, self.locator.span(start, len)));
         }
         if byte_ends_word(first) {
-            let text = String::from(char::from(first));
-            return Err(self.error(ErrorKind::UnexpectedToken(text), start, 1));
+            let kind = match first {
+                b'<' | b'>' => ErrorKind::Unsupported(Unsupported::Redirection(char::from(first))),
+                b'(' | b')' => ErrorKind::Unsupported(Unsupported::Subshell),
+                b'`' => ErrorKind::Unsupported(Unsupported::CommandSubstitution),
+                _ => ErrorKind::UnexpectedToken(String::from(char::from(first))),
+            };
+            return Err(self.error(kind, start, 1));
         }
         self.word(start).map(Token::Word)
     }
@@ -480,6 +495,17 @@ impl<'a> Lexer<'a> {
                 '"' => self.double_quoted(&mut builder)?,
                 '\\' => self.escape_outside_quotes(&mut builder)?,
                 '$' => self.dollar(&mut builder)?,
+                '*' | '?' | '[' => {
+                    let kind = ErrorKind::Unsupported(Unsupported::Glob(c));
+                    return Err(self.error(kind, before, 1));
+                }
+                '~' if before == start => {
+                    return Err(self.error(ErrorKind::Unsupported(Unsupported::Tilde), before, 1));
+                }
+                '~' => {
+                    builder.push_str("~");
+                    self.pos += 1;
+                }
                 _ => {
                     let end = self.plain_run_end(before);
                     builder.push_str(self.text.get(before..end).unwrap_or(""));
@@ -560,9 +586,24 @@ impl<'a> Lexer<'a> {
     fn dollar(&mut self, builder: &mut WordBuilder) -> LexResult<()> {
         let at = self.pos;
         let fragment = self.rest();
+        let second = fragment[1..].chars().next();
         if fragment.starts_with("$?") {
             builder.push_expansion(WordPart::LastStatus);
             self.pos += 2;
+        } else if fragment.starts_with("$!") {
+            builder.push_expansion(WordPart::LastBackground);
+            self.pos += 2;
+        } else if fragment.starts_with("$#") {
+            // rc scripts and typed lines take no arguments.
+            builder.push_str("0");
+            self.pos += 2;
+        } else if let Some(kind) = second.and_then(unsupported_parameter) {
+            let (kind, len) = if fragment.starts_with("$((") {
+                (Unsupported::Arithmetic, 3)
+            } else {
+                (kind, 2)
+            };
+            return Err(self.error(ErrorKind::Unsupported(kind), at, len));
         } else if fragment.starts_with("${") {
             match braced_var(fragment) {
                 Ok((rest, var)) => {

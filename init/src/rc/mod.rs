@@ -22,7 +22,7 @@ use alloc::vec::Vec;
 use crate::program::Program;
 
 pub use ast::Script;
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Error, ErrorKind, Result, Unsupported};
 pub(crate) use parser::suggest;
 
 /// The deepest nesting of `{ }` and `if` a script may use. The parser and the

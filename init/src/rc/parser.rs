@@ -27,7 +27,7 @@ use super::ast::{
     AndOr, Assignment, BUILTIN_NAMES, Builtin, Command, Connector, IfCommand, Item, List, Pipeline,
     Script, SimpleCommand, Span, Word, WordPart, literal_parts,
 };
-use super::error::{Error, ErrorKind, excerpt};
+use super::error::{Error, ErrorKind, Unsupported, excerpt};
 use super::lexer::{LexedWord, Lexer, Op, Token, is_name};
 use super::{MAX_DEPTH, MAX_SCRIPT_BYTES};
 
@@ -83,6 +83,18 @@ fn is_closing_keyword(keyword: &str) -> bool {
 }
 
 pub(crate) use crate::duration::parse_duration;
+
+/// The sh keyword `word` starts a construct kiln's rc does not have.
+fn unsupported_keyword(word: &str) -> Option<Unsupported> {
+    match word {
+        "for" => Some(Unsupported::Loop("for")),
+        "while" => Some(Unsupported::Loop("while")),
+        "until" => Some(Unsupported::Loop("until")),
+        "case" => Some(Unsupported::Case),
+        "function" => Some(Unsupported::Function),
+        _ => None,
+    }
+}
 
 /// Parses a decimal number that fits `T`.
 fn parse_number<T: core::str::FromStr>(text: &str) -> Option<T> {
@@ -345,6 +357,12 @@ impl<'a> Parser<'a, '_> {
     fn command(&mut self, after: Option<(&'static str, Span)>) -> Result<Command> {
         let token = self.peek()?;
         let span = token.span();
+        // Refused where the command starts, before the rest (`case x in x)`) is lexed.
+        if let Token::Word(word) = &token
+            && let Some(construct) = word.literal().and_then(unsupported_keyword)
+        {
+            return Err(self.error(ErrorKind::Unsupported(construct), span));
+        }
         let keyword = match token {
             Token::Word(word) => word.keyword(),
             Token::Eof(_) => {

@@ -190,7 +190,7 @@ fn write_builtin(f: &mut Formatter<'_>, builtin: &Builtin) -> fmt::Result {
     }
 }
 
-/// Characters that never need quoting in a literal.
+/// Characters that never need quoting in a literal (globs do: rc refuses them bare).
 fn is_safe(c: char) -> bool {
     c.is_ascii_alphanumeric()
         || matches!(
@@ -206,9 +206,6 @@ fn is_safe(c: char) -> bool {
                 | '^'
                 | '~'
                 | '!'
-                | '*'
-                | '?'
-                | '['
                 | ']'
                 | '='
                 | '#'
@@ -244,6 +241,7 @@ fn write_word(f: &mut Formatter<'_>, word: &Word, position: Position) -> fmt::Re
                 }
             }
             WordPart::LastStatus => f.write_str("$?")?,
+            WordPart::LastBackground => f.write_str("$!")?,
         }
     }
     Ok(())
@@ -257,7 +255,7 @@ fn needs_quotes(text: &str, at_start: bool, whole: bool, position: Position) -> 
     if !at_start || position == Position::Value {
         return false;
     }
-    if text.starts_with('#') {
+    if text.starts_with('#') || text.starts_with('~') {
         return true;
     }
     match position {

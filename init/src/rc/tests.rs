@@ -560,7 +560,7 @@ fn error_messages_render_with_a_caret() {
         ),
         (
             "echo a > b",
-            "rc:1:8: unexpected '>'\n    echo a > b\n           ^",
+            "rc:1:8: redirection '>' is not supported by kiln's rc: jobs read and write their console; connect programs with a pipe (prog | upper)\n    echo a > b\n           ^",
         ),
         (
             "{ fw; } echo",
@@ -727,3 +727,44 @@ fn keywords_match_the_keyword_list() {
 
 #[path = "proptests.rs"]
 mod proptests;
+
+#[test]
+fn constructs_outside_the_subset_each_get_their_own_located_message() {
+    let names: &[&str] = &["echo", "args", "true"];
+    let cases: &[(&str, &str, u32)] = &[
+        ("args x < in", "redirection '<'", 8),
+        ("args x 2> err", "redirection '>'", 9),
+        ("args $(true)", "command substitution", 6),
+        ("args `true`", "command substitution", 6),
+        ("args $((1 + 2))", "arithmetic expansion '$((...))'", 6),
+        ("( true )", "'(' (a subshell or a function)", 1),
+        ("for i in a b; do echo $i; done", "the 'for' loop", 1),
+        ("while true; do true; done", "the 'while' loop", 1),
+        ("until true; do true; done", "the 'until' loop", 1),
+        ("case x in x) true;; esac", "'case'", 1),
+        ("function f { true; }", "'function'", 1),
+        ("args $1", "'$1'", 6),
+        ("args $@", "'$@'", 6),
+        ("args $0", "'$0'", 6),
+        ("args $$", "'$$'", 6),
+        ("args *", "the glob '*'", 6),
+        ("args a?b", "the glob '?'", 7),
+        ("args [ab]", "the glob '['", 6),
+        ("args ~ ~/x", "'~' (a home directory)", 6),
+    ];
+    for (text, what, column) in cases {
+        let error = crate::rc::parse("rc", text, &names).expect_err(text);
+        let message = error.to_string();
+        assert!(
+            message.starts_with(&format!(
+                "rc:1:{column}: {what} is not supported by kiln's rc: "
+            )),
+            "{text}: {message}"
+        );
+    }
+    // Quoted, each is the character itself; `$#` is 0 (no arguments), `$!` the last
+    // background job, and a `~` inside a word is a `~`.
+    for text in ["args '*' \"a?b\" '[ab]' '~' '$1'", "args $# $! a~b"] {
+        assert!(crate::rc::parse("rc", text, &names).is_ok(), "{text}");
+    }
+}
