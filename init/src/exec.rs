@@ -568,8 +568,10 @@ impl Interpreter {
                 Ok(0)
             }
             Builtin::Export(assignments) => {
-                for assignment in assignments {
-                    let value = self.expand(&assignment.value);
+                // As sh: every word is expanded before any is assigned.
+                let values: Vec<String> =
+                    assignments.iter().map(|a| self.expand(&a.value)).collect();
+                for (assignment, value) in assignments.iter().zip(values) {
                     self.export(&assignment.name, &value);
                 }
                 Ok(0)

@@ -836,3 +836,10 @@ fn dollar_bang_is_the_last_background_job_and_dollar_hash_is_0() {
     assert_eq!(lines[1], "waited 3", "{lines:?}");
     assert!(lines[2].starts_with("[%"), "{lines:?}");
 }
+
+#[test]
+fn export_expands_every_word_before_it_assigns_as_sh_does() {
+    let mut rig = rig();
+    rig.run("export X=1 Y=$X; argv \"$X\" \"$Y\"");
+    assert_eq!(rig.lines(), ["[1][]"]);
+}
