@@ -234,7 +234,7 @@ impl fmt::Display for ErrorKind {
                 write!(f, "{builtin}: unknown option '{option}'")
             }
             ErrorKind::NotAnAssignment(text) => {
-                write!(f, "export: '{text}' is not NAME=value")
+                write!(f, "export: '{text}' is not NAME=value or NAME")
             }
             ErrorKind::AssignmentBeforeBuiltin(builtin) => {
                 write!(f, "assignments cannot precede '{builtin}'")

@@ -608,11 +608,25 @@ impl<'a> Parser<'a, '_> {
     fn export_args(&self, args: Args<'_, 'a>, _name_span: Span) -> Result<Vec<Assignment>> {
         let mut assignments = Vec::with_capacity(args.len());
         for arg in args {
-            if arg.assignment_name_len().is_none() {
-                let kind = ErrorKind::NotAnAssignment(excerpt(arg.raw));
-                return Err(self.error(kind, arg.span));
+            if arg.assignment_name_len().is_some() {
+                assignments.push(into_assignment(arg));
+                continue;
             }
-            assignments.push(into_assignment(arg));
+            // `export NAME`: exports the variable with its value (empty if unset).
+            match arg.literal().filter(|name| is_name(name)) {
+                Some(name) => assignments.push(Assignment {
+                    name: String::from(name),
+                    value: Word {
+                        parts: alloc::vec![WordPart::Var(String::from(name))],
+                        span: arg.span,
+                    },
+                    span: arg.span,
+                }),
+                None => {
+                    let kind = ErrorKind::NotAnAssignment(excerpt(arg.raw));
+                    return Err(self.error(kind, arg.span));
+                }
+            }
         }
         Ok(assignments)
     }

@@ -595,8 +595,8 @@ fn error_messages_render_with_a_caret() {
             "rc:1:7: start: unknown option '--foo'\n    start --foo x\n          ^^^^^",
         ),
         (
-            "export A",
-            "rc:1:8: export: 'A' is not NAME=value\n    export A\n           ^",
+            "export 1A",
+            "rc:1:8: export: '1A' is not NAME=value or NAME\n    export 1A\n           ^^",
         ),
         (
             "A=1 wait",
