@@ -57,6 +57,10 @@ use crate::input::{self, InputState};
 pub const DEFAULT_PROMPT: &str = "kiln> ";
 /// The shell variable that holds the prompt.
 pub const PROMPT_VAR: &str = "PS1";
+/// The prompt of a line that continues an unfinished command (sh's `PS2`).
+pub const CONTINUATION_PROMPT: &str = "> ";
+/// A command continued over several lines holds at most this many bytes.
+const MAX_CONTINUED_BYTES: usize = 16 * 1024;
 /// The source name of typed lines in error messages (`shell:1:5: ...`).
 pub const SOURCE_NAME: &str = "shell";
 
@@ -80,6 +84,9 @@ pub struct Session<W> {
     seen_jobs: JobId,
     /// `set -o status`: the status to print before the next prompt.
     status_to_show: Option<Status>,
+    /// The lines typed so far of a command that is not complete yet (an open quote,
+    /// `if` without `fi`, a trailing `|` or `&&`): the next line continues it.
+    pending: Option<String>,
 }
 
 impl<W: Write + Send + 'static> Session<W> {
@@ -106,6 +113,7 @@ impl<W: Write + Send + 'static> Session<W> {
             options: Options::default(),
             seen_jobs: 0,
             status_to_show: None,
+            pending: None,
         })
     }
 
@@ -170,7 +178,11 @@ impl<W: Write + Send + 'static> Session<W> {
             if let Some(status) = self.status_to_show.take() {
                 self.print(&format!("[status {status}]\n"));
             }
-            let prompt = interp.var(PROMPT_VAR).unwrap_or(DEFAULT_PROMPT).to_owned();
+            let prompt = if self.pending.is_some() {
+                String::from(CONTINUATION_PROMPT)
+            } else {
+                interp.var(PROMPT_VAR).unwrap_or(DEFAULT_PROMPT).to_owned()
+            };
             self.screen.lock().begin_line(&prompt);
             let event = loop {
                 let Some(byte) = self.input.next_byte() else {
@@ -196,6 +208,17 @@ impl<W: Write + Send + 'static> Session<W> {
                         "kiln: line too long (max {max} bytes), discarded\n"
                     ));
                 }
+                // Ctrl-D in the middle of a command: as sh, the command is an error.
+                Event::Eof if self.pending.is_some() => {
+                    let text = self.pending.take().unwrap_or_default();
+                    self.screen.lock().raw(CRLF);
+                    if let Err(error) =
+                        interp.run_typed_line(SOURCE_NAME, &text, &mut kiln_init::exec::NoHooks)
+                    {
+                        self.print(&format!("{}\n", error.render(&text)));
+                        interp.set_last_status(error.kind.status());
+                    }
+                }
                 // Ctrl-D on an empty line leaves the shell, as in sh.
                 Event::Eof if self.options.ignore_eof => {
                     self.print("kiln: use 'exit' to leave the shell (set +o ignoreeof)\n");
@@ -204,8 +227,10 @@ impl<W: Write + Send + 'static> Session<W> {
                     self.screen.lock().raw(CRLF);
                     break Flow::Exit(interp.last_status());
                 }
-                // The editor discarded the line and echoed ^C.
-                Event::Interrupt | Event::None => {}
+                // The editor discarded the line and echoed ^C (and with it any
+                // unfinished command).
+                Event::Interrupt => self.pending = None,
+                Event::None => {}
             }
         };
         self.input.set_foreground(outer);
@@ -214,9 +239,16 @@ impl<W: Write + Send + 'static> Session<W> {
 
     /// Runs one typed line; `Some` if the session should end.
     fn run_line(&mut self, interp: &mut Interpreter, line: &str) -> Option<Flow> {
-        if line.trim().is_empty() {
-            return None;
-        }
+        let text = match self.pending.take() {
+            Some(mut earlier) => {
+                earlier.push('\n');
+                earlier.push_str(line);
+                earlier
+            }
+            None if line.trim().is_empty() => return None,
+            None => String::from(line),
+        };
+        let line = text.as_str();
         self.input.clear_interrupted();
         let handle = interp.interrupt_handle();
         handle.clear();
@@ -227,6 +259,7 @@ impl<W: Write + Send + 'static> Session<W> {
         }
         let result = interp.run_typed_line(SOURCE_NAME, line, &mut Builtins { session: self });
         self.input.set_foreground(None);
+        let interrupted = handle.is_requested();
         // A Ctrl-C that came as the line ended must not stop the next one.
         handle.clear();
         self.forget_foreground_jobs(interp);
@@ -234,6 +267,17 @@ impl<W: Write + Send + 'static> Session<W> {
             Ok(Flow::Normal(status)) => status,
             Ok(Flow::Power(action)) => return Some(Flow::Power(action)),
             Ok(Flow::Exit(status)) => return Some(Flow::Exit(status)),
+            // A Ctrl-C typed right after it drops the unfinished command.
+            Err(error) if error.kind.is_incomplete() && interrupted => {
+                let _ = error;
+                self.print("^C\n");
+                return None;
+            }
+            Err(error) if error.kind.is_incomplete() && line.len() < MAX_CONTINUED_BYTES => {
+                // Nothing ran: the next line continues the command.
+                self.pending = Some(String::from(line));
+                return None;
+            }
             Err(error) => {
                 self.print(&format!("{}\n", error.render(line)));
                 let status = error.kind.status();

@@ -218,3 +218,14 @@ fn an_unknown_program_is_127_and_the_line_goes_on() {
     assert!(output.contains("unknown program 'nosuchprog'"), "{output}");
     assert!(output.ends_with("127\r\n"), "{output}");
 }
+
+#[test]
+fn an_unfinished_command_gets_a_continuation_prompt() {
+    let (mut vm, _rc) = Vm::boot_shell();
+    vm.send_line("if true");
+    vm.expect("\r\n> ");
+    vm.send_line("then args yes");
+    vm.expect("\r\n> ");
+    let output = vm.run("fi");
+    assert_eq!(output, "[yes]\r\n");
+}

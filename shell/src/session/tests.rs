@@ -814,3 +814,38 @@ fn a_background_job_that_ends_during_its_own_line_is_announced() {
     let announced = lines.iter().filter(|l| *l == "[%1] done(3) ret 3").count();
     assert_eq!(announced, 1, "{lines:#?}");
 }
+
+#[test]
+fn an_unfinished_command_continues_on_the_next_line_as_in_sh() {
+    let lines = typed("if true\rthen echo yes\rfi\recho 'two\rlines'\recho a |\rupper\r").lines();
+    assert_eq!(
+        lines,
+        [
+            "kiln> if true",
+            "> then echo yes",
+            "> fi",
+            "yes",
+            "kiln> echo 'two",
+            "> lines'",
+            "two",
+            "lines",
+            "kiln> echo a |",
+            "> upper",
+            "A",
+            "kiln> ",
+        ]
+    );
+}
+
+#[test]
+fn ctrl_c_drops_an_unfinished_command_and_ctrl_d_reports_it() {
+    let lines = typed("echo 'open\r\x03echo fresh\recho 'open\r\x04echo after\r").lines();
+    assert!(lines.contains(&String::from("fresh")), "{lines:?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("shell:1:6: unterminated single quote")),
+        "{lines:?}"
+    );
+    assert!(lines.contains(&String::from("after")), "{lines:?}");
+}
