@@ -203,8 +203,8 @@ pub struct Interpreter {
     source_depth: usize,
     /// Who reports run-time errors: `rc`, or `shell` while a typed line runs.
     reporter: &'static str,
-    /// The last job started in the background (`$!`).
-    last_background: Option<crate::jobs::JobId>,
+    /// The number of the last job started in the background (`$!`).
+    last_background: Option<crate::jobs::JobNumber>,
 }
 
 impl Interpreter {
@@ -455,9 +455,12 @@ impl Interpreter {
             // A stage that could not start makes `$?` its status (126, 127, 2): a
             // command that could not run is no success, in the background either.
             let stages = self.spawn_pipeline(&and_or.first, hooks.builtin_names());
-            for job in stages.iter().flatten() {
+            let started: Vec<Arc<Job>> = stages.iter().flatten().cloned().collect();
+            for job in &started {
                 job.set_background(true);
-                self.last_background = Some(job.id());
+            }
+            if !started.is_empty() {
+                self.number_background(&started);
             }
             if let Some(Err(status)) = stages.iter().find(|stage| stage.is_err()) {
                 return Ok(*status);
@@ -471,12 +474,21 @@ impl Interpreter {
             match self.spawn_subshell(&name, body, self.stdio.clone(), Vec::new()) {
                 Ok(job) => {
                     job.set_background(true);
-                    self.last_background = Some(job.id());
+                    self.number_background(&[job]);
                 }
                 Err(error) => return Ok(self.report(&error)),
             }
         }
         Ok(0)
+    }
+
+    /// Gives a job started in the background its number (`$!`, `%N`); a shell prints it.
+    fn number_background(&mut self, stages: &[Arc<Job>]) {
+        let number = self.jobs.number(stages);
+        self.last_background = Some(number);
+        if self.reporter == SHELL_REPORTER {
+            self.console.write(format!("[{number}]\n").as_bytes());
+        }
     }
 
     fn run_and_or(&mut self, and_or: &AndOr, hooks: &mut dyn Hooks) -> Step {
@@ -635,13 +647,29 @@ impl Interpreter {
             while let Some(job) = self.jobs.unfinished().into_iter().next() {
                 self.wait_jobs(&[job], Role::Background)?;
             }
+            // Jobs waited for are forgotten, and their numbers free again.
+            for numbered in self.jobs.numbered() {
+                if numbered.state().is_finished() {
+                    self.jobs.release(numbered.number);
+                }
+            }
             return Ok(0);
         }
         let mut status = 0;
         for spec in self.expand_all(words) {
-            status = match self.jobs.find(&spec) {
-                Ok(job) => self.wait_jobs(&[job], Role::Background)?[0],
-                Err(error) => self.report(&error),
+            status = match self.jobs.find_numbered(&spec) {
+                // sh: the job's status is its last stage's, and a job waited for is
+                // forgotten.
+                Ok(numbered) => {
+                    let statuses = self.wait_jobs(&numbered.stages, Role::Background)?;
+                    self.jobs.release(numbered.number);
+                    statuses.last().copied().unwrap_or(0)
+                }
+                Err(error @ crate::jobs::Error::AmbiguousJob { .. }) => self.report(&error),
+                Err(_) => match self.jobs.find(&spec) {
+                    Ok(job) => self.wait_jobs(&[job], Role::Background)?[0],
+                    Err(error) => self.report(&error),
+                },
             };
         }
         Ok(status)
@@ -653,6 +681,7 @@ impl Interpreter {
             Err(error) => return Ok(self.report(&error)),
         };
         job.set_background(true);
+        self.number_background(core::slice::from_ref(&job));
         let deadline = timeout.map(|t| self.platform.now() + t);
         self.interrupt.set_foreground(core::slice::from_ref(&job));
         let outcome = job.wait(WaitFor::ReadyOrExit, deadline, &|| self.stop_requested());
@@ -684,6 +713,7 @@ impl Interpreter {
         match result {
             Ok(job) => {
                 job.set_background(true);
+                self.number_background(&[job]);
                 0
             }
             Err(error) => self.report(&error),
@@ -945,8 +975,8 @@ impl Interpreter {
                 WordPart::Var(name) => text.push_str(self.var(name).unwrap_or("")),
                 WordPart::LastStatus => text.push_str(&self.last_status.to_string()),
                 WordPart::LastBackground => {
-                    if let Some(id) = self.last_background {
-                        text.push_str(&format!("%{id}"));
+                    if let Some(number) = self.last_background {
+                        text.push_str(&format!("%{number}"));
                     }
                 }
             }

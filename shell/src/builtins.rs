@@ -13,7 +13,6 @@
 
 use alloc::format;
 use alloc::string::{String, ToString};
-use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
 use core::fmt::Write as _;
@@ -21,7 +20,7 @@ use core::time::Duration;
 
 use embedded_io::Write;
 use kiln_init::exec::{Flow, Hooks, INTERRUPTED_STATUS, Interpreter};
-use kiln_init::jobs::{Job, JobInfo, JobState, WaitFor, WaitOutcome};
+use kiln_init::jobs::{JobNumber, JobState, NumberedJob, WaitFor, WaitOutcome};
 use kiln_init::platform::Status;
 use kiln_init::rc::ast::BUILTIN_NAMES;
 
@@ -41,6 +40,8 @@ pub const FAILURE_STATUS: Status = 1;
 const HELP_FLAG: &str = "--help";
 /// `kill`'s flag to end jobs at once.
 const FORCE_FLAG: &str = "-9";
+/// `jobs -l`: each stage with its id.
+const LONG_FLAG: &str = "-l";
 /// `set`'s flags: turn an option on, turn it off.
 const OPTION_ON: &str = "-o";
 const OPTION_OFF: &str = "+o";
@@ -103,8 +104,9 @@ const SPECS: &[Spec] = &[
         builtin: Builtin::Jobs,
         name: "jobs",
         about: "list the jobs",
-        usage: "usage: jobs\n  lists the jobs as [%N] STATE NAME ARGS; \
-                a finished job is listed once, then forgotten",
+        usage: "usage: jobs [-l]\n  lists the background jobs as [N]+ STATE COMMAND (+ the \
+                current job, - the previous); -l adds each stage's id; a finished job is \
+                listed once, then forgotten",
     },
     Spec {
         builtin: Builtin::Fg,
@@ -261,6 +263,12 @@ pub enum Error {
     },
     /// A job spec (`%N` or NAME) that names no job.
     NoSuchJob { builtin: &'static str, spec: String },
+    /// A NAME that more than one job runs.
+    AmbiguousJob {
+        builtin: &'static str,
+        spec: String,
+        numbers: Vec<JobNumber>,
+    },
     /// The job has already ended.
     JobEnded {
         builtin: &'static str,
@@ -312,6 +320,17 @@ impl fmt::Display for Error {
                 write!(f, "{builtin}: unexpected argument '{argument}'")
             }
             Error::NoSuchJob { builtin, spec } => write!(f, "{builtin}: no such job '{spec}'"),
+            Error::AmbiguousJob {
+                builtin,
+                spec,
+                numbers,
+            } => {
+                write!(f, "{builtin}: '{spec}' names more than one job:")?;
+                for number in numbers {
+                    write!(f, " %{number}")?;
+                }
+                f.write_str(" (use %N)")
+            }
             Error::JobEnded {
                 builtin,
                 spec,
@@ -400,8 +419,9 @@ impl<W: Write + Send + 'static> Builtins<'_, W> {
                 Ok(0)
             }
             Builtin::Jobs => {
-                no_args("jobs", args)?;
-                self.jobs(interp);
+                let long = args.first().is_some_and(|a| a == LONG_FLAG);
+                no_args("jobs", &args[usize::from(long)..])?;
+                self.jobs(interp, long);
                 Ok(0)
             }
             Builtin::Fg => self.fg(interp, args),
@@ -485,31 +505,41 @@ impl<W: Write + Send + 'static> Builtins<'_, W> {
         self.print(&text);
     }
 
-    fn jobs(&self, interp: &Interpreter) {
-        let listing = interp.jobs().snapshot();
+    fn jobs(&self, interp: &Interpreter, long: bool) {
+        let listing = interp.jobs().numbered();
         let mut text = String::new();
         for job in &listing {
-            text.push_str(&job_line(job));
+            if long {
+                text.push_str(&job_line_long(job));
+            } else {
+                text.push_str(&job_line(job));
+            }
         }
         self.print(&text);
         // Finished jobs have now been reported: forget them, as sh does.
-        for job in listing.iter().filter(|j| j.state.is_finished()) {
-            interp.jobs().forget(job.id);
+        for job in listing.iter().filter(|j| j.state().is_finished()) {
+            interp.jobs().release(job.number);
         }
     }
 
-    /// The job named by the only argument, or the newest running job.
+    /// The job named by the only argument, or the current job (`%+`).
     fn job_arg(
         &self,
         builtin: &'static str,
         interp: &Interpreter,
         args: &[String],
-    ) -> Result<Arc<Job>> {
+    ) -> Result<NumberedJob> {
         match args {
             [] => interp
                 .jobs()
-                .unfinished()
-                .pop()
+                .numbered()
+                .into_iter()
+                .filter(|j| !j.state().is_finished())
+                .max_by_key(|j| match j.mark {
+                    '+' => 2,
+                    '-' => 1,
+                    _ => 0,
+                })
                 .ok_or(Error::NoCurrentJob { builtin }),
             [spec] => find_job(builtin, interp, spec),
             [_, extra, ..] => Err(Error::TooManyArguments {
@@ -524,22 +554,29 @@ impl<W: Write + Send + 'static> Builtins<'_, W> {
         if let Some(error) = ended("fg", &job) {
             return Err(error);
         }
-        self.println(&command_line(&job.info()));
+        self.println(&job.command());
         // In the foreground now: its end is its line's `$?`, not an announcement.
-        job.set_background(false);
+        for stage in &job.stages {
+            stage.set_background(false);
+        }
         let handle = interp.interrupt_handle();
         let input = self.session.input();
         let stop = || input.interrupted() || handle.is_requested();
-        match job.wait(WaitFor::Exit, None, &stop) {
-            WaitOutcome::Finished(state) => {
-                interp.jobs().forget(job.id());
-                Ok(state.status().unwrap_or(0))
-            }
-            _ => {
-                job.terminate();
-                Ok(INTERRUPTED_STATUS)
+        let mut status = 0;
+        for stage in &job.stages {
+            match stage.wait(WaitFor::Exit, None, &stop) {
+                WaitOutcome::Finished(state) => status = state.status().unwrap_or(0),
+                _ => {
+                    for stage in &job.stages {
+                        stage.terminate();
+                    }
+                    interp.jobs().unnumber(job.number);
+                    return Ok(INTERRUPTED_STATUS);
+                }
             }
         }
+        interp.jobs().release(job.number);
+        Ok(status)
     }
 
     fn bg(&self, interp: &Interpreter, args: &[String]) -> Result<Status> {
@@ -547,11 +584,10 @@ impl<W: Write + Send + 'static> Builtins<'_, W> {
         if let Some(error) = ended("bg", &job) {
             return Err(error);
         }
-        let info = job.info();
         self.println(&format!(
-            "[%{}] {} is already running in the background (kiln jobs never stop)",
-            info.id,
-            command_line(&info)
+            "[{}] {} is already running in the background (kiln jobs never stop)",
+            job.number,
+            job.command()
         ));
         Ok(0)
     }
@@ -580,10 +616,19 @@ impl<W: Write + Send + 'static> Builtins<'_, W> {
                 if let Some(error) = ended("kill", &job) {
                     return Err(error);
                 }
+                // Every stage of the pipeline; the end is announced at the prompt.
                 if !force {
-                    job.terminate();
+                    for stage in &job.stages {
+                        stage.terminate();
+                    }
+                    self.println(&format!("[{}] stopping {}", job.number, job.command()));
                     Ok(())
-                } else if job.kill() {
+                } else if job
+                    .stages
+                    .iter()
+                    .fold(false, |any, stage| stage.kill() | any)
+                {
+                    self.println(&format!("[{}] killing {}", job.number, job.command()));
                     Ok(())
                 } else {
                     Err(Error::CannotForce(spec.clone()))
@@ -644,7 +689,7 @@ impl<W: Write + Send + 'static> Builtins<'_, W> {
             row(
                 &mut text,
                 [
-                    &format!("%{}", job.id),
+                    &job.id.to_string(),
                     &job.name,
                     &job.state.to_string(),
                     &cpu,
@@ -781,41 +826,58 @@ fn no_args(builtin: &'static str, args: &[String]) -> Result<()> {
     }
 }
 
-fn find_job(builtin: &'static str, interp: &Interpreter, spec: &str) -> Result<Arc<Job>> {
-    interp.jobs().find(spec).map_err(|_| Error::NoSuchJob {
-        builtin,
-        spec: String::from(spec),
-    })
+fn find_job(builtin: &'static str, interp: &Interpreter, spec: &str) -> Result<NumberedJob> {
+    interp
+        .jobs()
+        .find_numbered(spec)
+        .map_err(|error| match error {
+            kiln_init::jobs::Error::AmbiguousJob { numbers, .. } => Error::AmbiguousJob {
+                builtin,
+                spec: String::from(spec),
+                numbers,
+            },
+            _ => Error::NoSuchJob {
+                builtin,
+                spec: String::from(spec),
+            },
+        })
 }
 
 /// The error for a job that has ended, if it has.
-fn ended(builtin: &'static str, job: &Job) -> Option<Error> {
+fn ended(builtin: &'static str, job: &NumberedJob) -> Option<Error> {
     let state = job.state();
     state.is_finished().then(|| Error::JobEnded {
         builtin,
-        spec: format!("%{}", job.id()),
+        spec: format!("%{}", job.number),
         state,
     })
 }
 
 /// A job as `jobs` lists it and the shell announces its end: `[%N] STATE NAME ARGS`.
-pub(crate) fn job_line(job: &JobInfo) -> String {
-    format!("[%{}] {} {}\n", job.id, job.state, command_line(job))
+pub(crate) fn job_line(job: &NumberedJob) -> String {
+    format!(
+        "[{}]{} {} {}\n",
+        job.number,
+        job.mark,
+        job.state(),
+        job.command()
+    )
 }
 
-/// `NAME ARGS` of a job, as typed.
-fn command_line(job: &JobInfo) -> String {
-    match job.argv.split_first() {
-        Some((first, args)) if *first == job.name => {
-            let mut line = job.name.clone();
-            for arg in args {
-                line.push(' ');
-                line.push_str(&quote(arg));
-            }
-            line
-        }
-        _ => job.name.clone(),
+/// `jobs -l`: the job line, then each stage with its id (what `ps` shows).
+fn job_line_long(job: &NumberedJob) -> String {
+    let mut text = format!("[{}]{} {}\n", job.number, job.mark, job.state());
+    for stage in &job.stages {
+        let info = stage.info();
+        let _ = writeln!(
+            text,
+            "     {} {} {}",
+            info.id,
+            info.state,
+            info.command_line()
+        );
     }
+    text
 }
 
 /// `S.mmm`: a duration in seconds with milliseconds.

@@ -179,9 +179,9 @@ impl Completer for ShellCompleter {
         if word.starts_with(JOB_PREFIX) {
             return self
                 .jobs
-                .jobs()
+                .numbered()
                 .iter()
-                .map(|job| format!("{JOB_PREFIX}{}", job.id()))
+                .map(|job| format!("{JOB_PREFIX}{}", job.number))
                 .collect();
         }
         if is_command_position(before) || before.split_whitespace().next_back() == Some(HELP) {

@@ -134,7 +134,7 @@ fn sleeper_specs(vm: &mut Vm) -> Vec<String> {
         .lines()
         .filter(|l| l.contains("running sleep 1h"))
         .filter_map(|l| l.split(']').next())
-        .map(|l| l.trim_start_matches('[').to_string())
+        .map(|l| format!("%{}", l.trim_start_matches('[')))
         .collect()
 }
 

@@ -170,9 +170,10 @@ fn echo_then_blocked_by_the_firewall_then_allowed_again() {
     }
     assert_eq!(vm.run("fw list"), "policy: pass\r\n");
 
-    // tcpecho (job 2, after `net up`) ends on cancellation and leaves no socket behind.
-    // Its end is reported once: announced before a prompt, or listed by `jobs`.
-    let mut jobs = vm.run("kill %2");
+    // tcpecho (job 1: `start` runs it in the background) ends on cancellation and
+    // leaves no socket behind. Its end is reported once: announced before a prompt, or
+    // listed by `jobs`.
+    let mut jobs = vm.run("kill %1");
     for _ in 0..100 {
         if jobs.contains("done(0) tcpecho") {
             break;

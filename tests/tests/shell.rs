@@ -23,10 +23,7 @@ fn background_job_listed_killed_and_gone() {
     let (mut vm, _rc) = Vm::boot_shell();
     vm.run("sleep 30 &");
     let jobs = vm.run("jobs");
-    assert!(
-        jobs.contains("[%1]") && jobs.contains("running") && jobs.contains("sleep 30"),
-        "{jobs}"
-    );
+    assert!(jobs.contains("[1]+ running sleep 30"), "{jobs}");
     // The job ends (cancelled) and is reported once as ended: announced before a
     // prompt, or listed by `jobs`, whichever comes first.
     let mut ended = vm.run("kill %1");
@@ -34,10 +31,7 @@ fn background_job_listed_killed_and_gone() {
     while !ended.contains("done(130)") && Instant::now() < deadline {
         ended = vm.run("jobs");
     }
-    assert!(
-        ended.contains("[%1]") && ended.contains("done(130)"),
-        "{ended}"
-    );
+    assert!(ended.contains("[1]+ done(130) sleep 30"), "{ended}");
     let after = vm.run("jobs");
     assert!(
         !after.contains("sleep"),
@@ -228,4 +222,57 @@ fn an_unfinished_command_gets_a_continuation_prompt() {
     vm.expect("\r\n> ");
     let output = vm.run("fi");
     assert_eq!(output, "[yes]\r\n");
+}
+
+/// Runs `jobs` until it lists exactly `want` (an ended job is announced first).
+fn await_jobs(vm: &mut Vm, want: &str) {
+    let deadline = Instant::now() + kiln_tests::DEFAULT_TIMEOUT;
+    loop {
+        let jobs = vm.run("jobs");
+        if jobs == want {
+            return;
+        }
+        if Instant::now() > deadline {
+            vm.fail(&format!("jobs never listed {want:?}; last: {jobs:?}"));
+        }
+    }
+}
+
+#[test]
+fn job_numbers_are_for_background_jobs_as_in_sh() {
+    let (mut vm, _rc) = Vm::boot_shell();
+    assert_eq!(vm.run("sleep 1m &"), "[1]\r\n");
+    // Foreground commands and pipelines take no number.
+    vm.run("echo a");
+    vm.run("echo a | upper");
+    assert_eq!(vm.run("sleep 1m &"), "[2]\r\n");
+    assert_eq!(
+        vm.run("jobs"),
+        "[1]- running sleep 1m\r\n[2]+ running sleep 1m\r\n"
+    );
+    // A name two jobs run is refused, with the jobs it could mean.
+    let refused = vm.run("kill sleep");
+    assert!(
+        refused.contains("kill: 'sleep' names more than one job: %1 %2 (use %N)"),
+        "{refused}"
+    );
+    // What kill did, then (now or at a later prompt) the job's end.
+    let killed = vm.run("kill %1");
+    assert!(killed.starts_with("[1] stopping sleep 1m\r\n"), "{killed}");
+    await_jobs(&mut vm, "[2]+ running sleep 1m\r\n");
+    // The lowest free number comes back; a pipeline is one job, and kill ends every
+    // stage of it.
+    assert_eq!(vm.run("producer 100000 | upper | consumer &"), "[1]\r\n");
+    let jobs = vm.run("jobs");
+    assert!(
+        jobs.contains("[1]+ running producer 100000 | upper | consumer"),
+        "{jobs}"
+    );
+    vm.run("kill %1");
+    await_jobs(&mut vm, "[2]+ running sleep 1m\r\n");
+    let ps = vm.run("ps");
+    assert!(
+        !ps.contains("producer") && !ps.contains("upper") && !ps.contains("consumer"),
+        "{ps}"
+    );
 }

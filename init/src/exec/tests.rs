@@ -359,12 +359,21 @@ fn wait_semantics_and_last_status() {
     rig.run("stamp a 2 3 & stamp b 1 4 & wait; echo all $?");
     assert_eq!(rig.time_of("all"), 0);
     assert_eq!(rig.now_ms(), 2000);
-    // By name (the latest of that name) and by %N: that job's status.
+    // By name and by %N: that job's status. `wait` forgot a and b, so c is the only
+    // stamp and gets number 1 again; once waited for, it is forgotten too.
     rig.run("stamp c 1 7 & wait stamp; echo by-name $?");
     assert_eq!(rig.time_of("by-name"), 7);
-    // Jobs so far: stamp a, stamp b, echo, stamp c, echo; `ret` is %6.
-    rig.run("ret 9 & wait %6; echo by-id $?");
-    assert_eq!(rig.time_of("by-id"), 9);
+    rig.run("ret 9 & wait %1; echo by-number $?");
+    assert_eq!(rig.time_of("by-number"), 9);
+    // Two running jobs of one name: the name is ambiguous.
+    rig.run("sleep 1s & sleep 1s & wait sleep; echo ambiguous $?; wait");
+    assert!(
+        rig.lines()
+            .contains(&"rc: 'sleep' names more than one job: %1 %2 (use %N)".into()),
+        "{:#?}",
+        rig.lines()
+    );
+    assert_eq!(rig.time_of("ambiguous"), 2);
     // Unknown: a message and 127.
     rig.run("wait %99; echo unknown-id $?; wait nosuch; echo unknown-name $?");
     let lines = rig.lines();
@@ -842,4 +851,41 @@ fn export_expands_every_word_before_it_assigns_as_sh_does() {
     let mut rig = rig();
     rig.run("export X=1 Y=$X; argv \"$X\" \"$Y\"");
     assert_eq!(rig.lines(), ["[1][]"]);
+}
+
+#[test]
+fn job_numbers_are_for_background_jobs_and_reused_from_the_lowest_free() {
+    let mut rig = rig();
+    // Foreground commands and their pipelines take no number.
+    rig.run("sleep 1m & echo a; echo a | upper; sleep 2m &");
+    let numbers = |rig: &Rig| -> Vec<u32> {
+        rig.interp
+            .jobs()
+            .numbered()
+            .iter()
+            .map(|j| j.number)
+            .collect()
+    };
+    assert_eq!(numbers(&rig), [1, 2]);
+    let marks: Vec<char> = rig
+        .interp
+        .jobs()
+        .numbered()
+        .iter()
+        .map(|j| j.mark)
+        .collect();
+    assert_eq!(marks, ['-', '+']);
+    // %1 ends and is forgotten: the next background job is 1 again.
+    rig.run("wait %1");
+    assert_eq!(numbers(&rig), [2]);
+    // A pipeline is one job: one number, both stages, the last one's status.
+    rig.run("producer 3 | upper &");
+    let jobs = rig.interp.jobs().numbered();
+    assert_eq!(numbers(&rig), [1, 2]);
+    assert_eq!(jobs[0].stages.len(), 2);
+    assert_eq!(jobs[0].command(), "producer 3 | upper");
+    rig.run("wait %1");
+    assert_eq!(rig.interp.last_status(), 0);
+    rig.run("producer 3 | ret 4 & wait $!");
+    assert_eq!(rig.interp.last_status(), 4);
 }

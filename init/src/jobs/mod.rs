@@ -60,6 +60,11 @@ pub enum Error {
     Spawn { name: String, error: SpawnError },
     /// `poweroff` with a status that is not a number from 0 to 255.
     BadStatus(String),
+    /// A name that two numbered jobs run.
+    AmbiguousJob {
+        spec: String,
+        numbers: Vec<JobNumber>,
+    },
     /// A caller's built-in (e.g. the shell's `jobs`) used as one stage of a pipeline.
     BuiltinInPipeline(String),
     /// A baked script that does not parse; the message is the parser's.
@@ -74,6 +79,7 @@ impl Error {
     /// The status a command failing with this error gets (127: "not found").
     pub fn status(&self) -> Status {
         match self {
+            Error::AmbiguousJob { .. } => crate::exec::SYNTAX_ERROR_STATUS,
             Error::NoSuchJob(_) | Error::NoSuchProgram(_) | Error::NoSuchFile(_) => {
                 crate::exec::NOT_FOUND_STATUS
             }
@@ -89,6 +95,13 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::NoSuchJob(spec) => write!(f, "no such job '{spec}'"),
+            Error::AmbiguousJob { spec, numbers } => {
+                write!(f, "'{spec}' names more than one job:")?;
+                for number in numbers {
+                    write!(f, " %{number}")?;
+                }
+                f.write_str(" (use %N)")
+            }
             Error::NoSuchProgram(name) => write!(f, "unknown program '{name}'"),
             Error::NoSuchFile(name) => write!(f, "no baked file '{name}'"),
             Error::Spawn { name, error } => {
@@ -554,6 +567,23 @@ pub struct JobInfo {
     pub thread: Option<ThreadId>,
 }
 
+impl JobInfo {
+    /// `NAME ARGS` as typed (arguments quoted where they need it).
+    pub fn command_line(&self) -> String {
+        match self.argv.split_first() {
+            Some((first, args)) if *first == self.name => {
+                let mut line = self.name.clone();
+                for arg in args {
+                    line.push(' ');
+                    line.push_str(&crate::rc::printer::quote_word(arg));
+                }
+                line
+            }
+            _ => self.name.clone(),
+        }
+    }
+}
+
 /// A job's thread body: the job, its task and the pipe ends it owns, kept on the heap
 /// by the platform for the thread's whole life (see [`ThreadBody`]).
 ///
@@ -738,10 +768,51 @@ pub fn respawn_task(run: ProgramRun, policy: RespawnPolicy, console: Arc<dyn Con
 }
 
 struct TableState {
-    /// Jobs by number, oldest first. A map, not a vector: its nodes come and go with
+    /// Jobs by id, oldest first. A map, not a vector: its nodes come and go with
     /// the jobs, so a burst of jobs leaves no large block in the middle of the heap.
     jobs: BTreeMap<JobId, Arc<Job>>,
     next_id: JobId,
+    /// sh's job numbers: a background pipeline (or group) is one job of one number,
+    /// whose ids are its stages in order; numbers are reused from the lowest free.
+    numbers: BTreeMap<JobNumber, Vec<JobId>>,
+    /// The numbers in the order they were given: the last is the current job (`%+`),
+    /// the one before the previous (`%-`).
+    recent: Vec<JobNumber>,
+}
+
+/// A job number, as `%N` and `jobs` show it.
+pub type JobNumber = u32;
+
+/// A numbered job: the stages of one background pipeline or group.
+#[derive(Clone)]
+pub struct NumberedJob {
+    pub number: JobNumber,
+    /// The stages in order; the last one's status is the job's.
+    pub stages: Vec<Arc<Job>>,
+    /// `+` for the current job, `-` for the previous, else a space.
+    pub mark: char,
+}
+
+impl NumberedJob {
+    /// Running while any stage runs; then the last stage's end.
+    pub fn state(&self) -> JobState {
+        if let Some(running) = self.stages.iter().find(|j| !j.state().is_finished()) {
+            return running.state();
+        }
+        self.stages.last().map_or(JobState::Done(0), |j| j.state())
+    }
+
+    /// The stages as typed: `producer 3 | upper`.
+    pub fn command(&self) -> String {
+        let mut text = String::new();
+        for (i, stage) in self.stages.iter().enumerate() {
+            if i > 0 {
+                text.push_str(" | ");
+            }
+            text.push_str(&stage.info().command_line());
+        }
+        text
+    }
 }
 
 /// The job table: numbered jobs, found by `%N` or name.
@@ -757,6 +828,8 @@ impl JobTable {
             state: crate::sync::Mutex::new(TableState {
                 jobs: BTreeMap::new(),
                 next_id: 1,
+                numbers: BTreeMap::new(),
+                recent: Vec::new(),
             }),
         }
     }
@@ -782,6 +855,107 @@ impl JobTable {
             return Err(error);
         }
         Ok(job)
+    }
+
+    /// Gives `stages` (one background pipeline or group) the lowest free job number.
+    pub fn number(&self, stages: &[Arc<Job>]) -> JobNumber {
+        let mut state = self.state.lock();
+        let number = (1..)
+            .find(|n| !state.numbers.contains_key(n))
+            .unwrap_or(JobNumber::MAX);
+        state
+            .numbers
+            .insert(number, stages.iter().map(|j| j.id).collect());
+        state.recent.retain(|&n| n != number);
+        state.recent.push(number);
+        number
+    }
+
+    /// The numbered jobs, by number; stages already forgotten are left out.
+    pub fn numbered(&self) -> Vec<NumberedJob> {
+        let state = self.state.lock();
+        let current = state.recent.last().copied();
+        let previous = state.recent.len().checked_sub(2).map(|i| state.recent[i]);
+        state
+            .numbers
+            .iter()
+            .map(|(&number, ids)| NumberedJob {
+                number,
+                stages: ids
+                    .iter()
+                    .filter_map(|id| state.jobs.get(id).cloned())
+                    .collect(),
+                mark: if Some(number) == current {
+                    '+'
+                } else if Some(number) == previous {
+                    '-'
+                } else {
+                    ' '
+                },
+            })
+            .collect()
+    }
+
+    /// The number job `id` is a stage of, if any.
+    pub fn number_of(&self, id: JobId) -> Option<JobNumber> {
+        let state = self.state.lock();
+        state
+            .numbers
+            .iter()
+            .find(|(_, ids)| ids.contains(&id))
+            .map(|(&n, _)| n)
+    }
+
+    /// Frees job number `number`, keeping its stages (a job `fg` stopped waiting for:
+    /// it ends in the foreground, unannounced).
+    pub fn unnumber(&self, number: JobNumber) {
+        let mut state = self.state.lock();
+        state.numbers.remove(&number);
+        state.recent.retain(|&n| n != number);
+    }
+
+    /// Frees job number `number` and forgets its stages (they have ended).
+    pub fn release(&self, number: JobNumber) {
+        let mut state = self.state.lock();
+        if let Some(ids) = state.numbers.remove(&number) {
+            for id in ids {
+                state.jobs.remove(&id);
+            }
+        }
+        state.recent.retain(|&n| n != number);
+    }
+
+    /// The numbered job `spec` names: `%N`, `%+` or `%%` (the current job), `%-` (the
+    /// previous one), or a NAME its first stage runs. A name two jobs run is an error
+    /// that lists them.
+    pub fn find_numbered(&self, spec: &str) -> Result<NumberedJob> {
+        let jobs = self.numbered();
+        let by_number = |n: Option<JobNumber>| {
+            n.and_then(|n| jobs.iter().find(|j| j.number == n).cloned())
+                .ok_or_else(|| Error::NoSuchJob(String::from(spec)))
+        };
+        let marked = |mark: char| jobs.iter().find(|j| j.mark == mark).map(|j| j.number);
+        match spec {
+            "%%" | "%+" => by_number(marked('+')),
+            "%-" => by_number(marked('-')),
+            _ => match spec.strip_prefix('%') {
+                Some(number) => by_number(number.parse().ok()),
+                None => {
+                    let named: Vec<&NumberedJob> = jobs
+                        .iter()
+                        .filter(|j| j.stages.first().is_some_and(|s| s.name == spec))
+                        .collect();
+                    match named.as_slice() {
+                        [] => Err(Error::NoSuchJob(String::from(spec))),
+                        [one] => Ok((*one).clone()),
+                        many => Err(Error::AmbiguousJob {
+                            spec: String::from(spec),
+                            numbers: many.iter().map(|j| j.number).collect(),
+                        }),
+                    }
+                }
+            },
+        }
     }
 
     /// Finds a job by `%N` or by name (the most recent job of that name).

@@ -266,6 +266,25 @@ fn needs_quotes(text: &str, at_start: bool, whole: bool, position: Position) -> 
     }
 }
 
+/// `word` as rc text that reads back as exactly `word` (an argument, not a command
+/// name): bare when it is safe, else in single quotes.
+pub fn quote_word(word: &str) -> alloc::string::String {
+    struct Quoted<'a>(&'a str);
+    impl fmt::Display for Quoted<'_> {
+        fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+            let text = self.0;
+            if text.is_empty() {
+                f.write_str("''")
+            } else if needs_quotes(text, true, true, Position::Argument) {
+                write_single_quoted(f, text)
+            } else {
+                f.write_str(text)
+            }
+        }
+    }
+    alloc::format!("{}", Quoted(word))
+}
+
 /// `'text'`, with each `'` written as `'\''`.
 fn write_single_quoted(f: &mut Formatter<'_>, text: &str) -> fmt::Result {
     f.write_char('\'')?;

@@ -187,18 +187,20 @@ fn background_job_is_listed_killed_and_listed_as_ended_once() {
     let mut lines = rig.lines();
     // The end is reported once: announced before the prompt after `kill %1` if the job
     // had ended by then, else listed by the next `jobs`. Both are sh's behaviour.
-    if lines.get(4).map(String::as_str) == Some("[%1] done(130) sleep 30") {
-        lines.swap(4, 5);
+    if lines.get(6).map(String::as_str) == Some("[1]+ done(130) sleep 30") {
+        lines.swap(6, 7);
     }
     assert_eq!(
         lines,
         [
             "kiln> sleep 30 &",
+            "[1]",
             "kiln> jobs",
-            "[%1] running sleep 30",
+            "[1]+ running sleep 30",
             "kiln> kill %1",
+            "[1] stopping sleep 30",
             "kiln> jobs",
-            "[%1] done(130) sleep 30",
+            "[1]+ done(130) sleep 30",
             "kiln> jobs",
             "kiln> kill %9",
             "kill: no such job '%9'",
@@ -283,15 +285,17 @@ fn tab_completes_jobs_files_and_builtins() {
     // its end (the session may end first).
     let announced = lines
         .iter()
-        .filter(|l| *l == "[%1] done(130) sleep 9")
+        .filter(|l| *l == "[1]+ done(130) sleep 9")
         .count();
     assert!(announced <= 1, "{lines:#?}");
-    lines.retain(|l| l != "[%1] done(130) sleep 9");
+    lines.retain(|l| l != "[1]+ done(130) sleep 9");
     assert_eq!(
         lines,
         [
             "kiln> sleep 9 &",
+            "[1]",
             "kiln> kill %1 ",
+            "[1] stopping sleep 9",
             "kiln> cat default.rules ",
             "allow all",
             "kiln> history ",
@@ -309,10 +313,10 @@ fn ps_lists_a_running_job() {
     let mut rig = Rig::new(&[(0, "sleep 30 &\r"), (1500, "ps\r")]);
     let lines = rig.lines();
     assert_eq!(
-        lines[2..5],
+        lines[3..6],
         [
             "ID   NAME  STATE             CPU      MEM  STARTED  WHERE",
-            "%1   sleep running             -        -    0.000  -",
+            "1    sleep running             -        -    0.000  -",
             "kiln> ",
         ]
     );
@@ -441,8 +445,8 @@ fn background_output_while_editing_redraws_the_partial_line() {
     assert_eq!(
         text,
         format!(
-            "kiln> {{ sleep 1; echo done; }} &\r\nkiln> ech{CLEAR_LINE}done\r\n\
-             kiln> ech{ERASE_TO_END}o x\r\nx\r\n[%1] done(0) {{}}\r\nkiln> "
+            "kiln> {{ sleep 1; echo done; }} &\r\n[1]\r\nkiln> ech{CLEAR_LINE}done\r\n\
+             kiln> ech{ERASE_TO_END}o x\r\nx\r\n[1]+ done(0) {{}}\r\nkiln> "
         )
     );
 }
@@ -479,7 +483,7 @@ fn background_output_at_an_idle_prompt_redraws_the_prompt() {
     assert_eq!(
         text,
         format!(
-            "kiln> {{ sleep 1; echo done; }} &\r\nkiln> {CLEAR_LINE}done\r\nkiln> {ERASE_TO_END}"
+            "kiln> {{ sleep 1; echo done; }} &\r\n[1]\r\nkiln> {CLEAR_LINE}done\r\nkiln> {ERASE_TO_END}"
         )
     );
 }
@@ -595,7 +599,7 @@ fn builtins_answer_help_and_reject_bad_arguments() {
             "usage: repeat N COMMAND [ARG...]",
             "kiln> jobs now",
             "jobs: unexpected argument 'now'",
-            "usage: jobs",
+            "usage: jobs [-l]",
             "kiln> set -o nope",
             "set: bad argument 'nope' (options: status, echo, history, ignoreeof)",
             "usage: set [-o|+o [OPTION]]...",
@@ -607,9 +611,9 @@ fn builtins_answer_help_and_reject_bad_arguments() {
             "kiln> bg %3",
             "bg: no such job '%3'",
             "kiln> jobs --help",
-            "usage: jobs",
-            "  lists the jobs as [%N] STATE NAME ARGS; a finished job is listed once, then \
-             forgotten",
+            "usage: jobs [-l]",
+            "  lists the background jobs as [N]+ STATE COMMAND (+ the current job, - the \
+             previous); -l adds each stage's id; a finished job is listed once, then forgotten",
             "kiln> ",
         ]
     );
@@ -681,16 +685,18 @@ fn fg_waits_and_ctrl_c_cancels_the_job() {
         lines,
         [
             "kiln> sleep 5 &",
+            "[1]",
             "kiln> fg",
             "sleep 5",
             "kiln> echo $?",
             "0",
             "kiln> sleep 30 &",
+            "[1]",
             "kiln> fg",
             "sleep 30",
             "kiln> echo $?",
             "130",
-            // `fg` made %3 the foreground: its end was `$?`, not an announcement,
+            // `fg` made %1 the foreground: its end was `$?`, not an announcement,
             // and it is forgotten.
             "kiln> jobs",
             "kiln> bg",
@@ -705,8 +711,8 @@ fn fg_waits_and_ctrl_c_cancels_the_job() {
 fn bg_says_a_running_job_is_already_in_the_background() {
     let lines = typed("sleep 9 &\rbg %1\r").lines();
     assert_eq!(
-        lines[2],
-        "[%1] sleep 9 is already running in the background (kiln jobs never stop)"
+        lines[3],
+        "[1] sleep 9 is already running in the background (kiln jobs never stop)"
     );
 }
 
@@ -727,7 +733,7 @@ fn kill_9_forces_a_job() {
     // by then, else listed by `jobs`.
     let reports = lines
         .iter()
-        .filter(|l| *l == "[%1] killed sleep 30")
+        .filter(|l| *l == "[1]+ killed sleep 30")
         .count();
     assert_eq!(reports, 1, "{lines:#?}");
     assert_eq!(
@@ -811,7 +817,7 @@ fn a_background_job_that_ends_during_its_own_line_is_announced() {
     // `ret 3 &` may end before its line does; it is a background job all the same, so
     // its end is announced (once) rather than forgotten as a foreground job's would be.
     let lines = Rig::new(&[(0, "ret 3 & sleep 1\r"), (2000, "true\r")]).lines();
-    let announced = lines.iter().filter(|l| *l == "[%1] done(3) ret 3").count();
+    let announced = lines.iter().filter(|l| *l == "[1]+ done(3) ret 3").count();
     assert_eq!(announced, 1, "{lines:#?}");
 }
 
