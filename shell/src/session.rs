@@ -294,19 +294,13 @@ impl<W: Write + Send + 'static> Session<W> {
     fn announce_finished_jobs(&mut self, interp: &Interpreter) {
         let table = interp.jobs();
         let mut text = String::new();
-        for job in table.numbered() {
-            if job.state().is_finished() {
-                text.push_str(&builtins::job_line(&job));
-                table.release(job.number);
-            }
+        for job in table.finished_numbered() {
+            text.push_str(&builtins::job_line(&job));
+            table.release(job.number);
         }
         // A job without a number that ended after its line (a Ctrl-C'd one finishing
         // its grace period) goes silently, as in sh.
-        for job in table.jobs() {
-            if job.state().is_finished() && table.number_of(job.id()).is_none() {
-                table.forget(job.id());
-            }
-        }
+        table.forget_finished_unnumbered();
         if !text.is_empty() {
             self.print(&text);
         }

@@ -775,9 +775,8 @@ struct TableState {
     /// sh's job numbers: a background pipeline (or group) is one job of one number,
     /// whose ids are its stages in order; numbers are reused from the lowest free.
     numbers: BTreeMap<JobNumber, Vec<JobId>>,
-    /// The numbers in the order they were given: the last is the current job (`%+`),
-    /// the one before the previous (`%-`).
-    recent: Vec<JobNumber>,
+    /// No number below this one is free (so a burst of `&` finds the next in one step).
+    lowest_free: JobNumber,
 }
 
 /// A job number, as `%N` and `jobs` show it.
@@ -789,7 +788,8 @@ pub struct NumberedJob {
     pub number: JobNumber,
     /// The stages in order; the last one's status is the job's.
     pub stages: Vec<Arc<Job>>,
-    /// `+` for the current job, `-` for the previous, else a space.
+    /// `+` for the current job, `-` for the previous, else a space (as listed by
+    /// [`JobTable::numbered`]; a job found by `%N` has a space).
     pub mark: char,
 }
 
@@ -829,7 +829,7 @@ impl JobTable {
                 jobs: BTreeMap::new(),
                 next_id: 1,
                 numbers: BTreeMap::new(),
-                recent: Vec::new(),
+                lowest_free: 1,
             }),
         }
     }
@@ -860,25 +860,57 @@ impl JobTable {
     /// Gives `stages` (one background pipeline or group) the lowest free job number.
     pub fn number(&self, stages: &[Arc<Job>]) -> JobNumber {
         let mut state = self.state.lock();
-        let number = (1..)
-            .find(|n| !state.numbers.contains_key(n))
-            .unwrap_or(JobNumber::MAX);
+        let mut number = state.lowest_free;
+        for &taken in state.numbers.range(number..).map(|(n, _)| n) {
+            if taken != number {
+                break;
+            }
+            number += 1;
+        }
         state
             .numbers
             .insert(number, stages.iter().map(|j| j.id).collect());
-        state.recent.retain(|&n| n != number);
-        state.recent.push(number);
+        state.lowest_free = number + 1;
         number
     }
 
-    /// The numbered jobs, by number; stages already forgotten are left out.
+    /// The numbered jobs, by number; stages already forgotten are left out. The
+    /// current job (`+`) is the one started last, the previous (`-`) the one before.
     pub fn numbered(&self) -> Vec<NumberedJob> {
+        self.numbered_where(false)
+    }
+
+    /// The numbered jobs whose every stage has ended (what the shell announces); the
+    /// running ones cost no copy, so a prompt among thousands of jobs stays cheap.
+    pub fn finished_numbered(&self) -> Vec<NumberedJob> {
+        self.numbered_where(true)
+    }
+
+    fn numbered_where(&self, finished_only: bool) -> Vec<NumberedJob> {
         let state = self.state.lock();
-        let current = state.recent.last().copied();
-        let previous = state.recent.len().checked_sub(2).map(|i| state.recent[i]);
+        // Ids grow with time: the newest jobs have the highest first ids.
+        let (mut current, mut previous) = (None, None);
+        let mut newest = (0, 0);
+        for (&number, ids) in &state.numbers {
+            let first = ids.first().copied().unwrap_or(0);
+            if first >= newest.0 {
+                previous = current;
+                current = Some(number);
+                newest = (first, newest.0);
+            } else if first >= newest.1 {
+                previous = Some(number);
+                newest.1 = first;
+            }
+        }
         state
             .numbers
             .iter()
+            .filter(|(_, ids)| {
+                !finished_only
+                    || ids
+                        .iter()
+                        .all(|id| state.jobs.get(id).is_none_or(|j| j.state().is_finished()))
+            })
             .map(|(&number, ids)| NumberedJob {
                 number,
                 stages: ids
@@ -896,14 +928,14 @@ impl JobTable {
             .collect()
     }
 
-    /// The number job `id` is a stage of, if any.
-    pub fn number_of(&self, id: JobId) -> Option<JobNumber> {
-        let state = self.state.lock();
-        state
-            .numbers
-            .iter()
-            .find(|(_, ids)| ids.contains(&id))
-            .map(|(&n, _)| n)
+    /// Forgets the jobs that have ended and have no number (foreground ones whose end
+    /// went to `$?` or went unreported, as in sh).
+    pub fn forget_finished_unnumbered(&self) {
+        let mut state = self.state.lock();
+        let TableState { jobs, numbers, .. } = &mut *state;
+        jobs.retain(|id, job| {
+            !job.state().is_finished() || numbers.values().any(|ids| ids.contains(id))
+        });
     }
 
     /// Frees job number `number`, keeping its stages (a job `fg` stopped waiting for:
@@ -911,7 +943,7 @@ impl JobTable {
     pub fn unnumber(&self, number: JobNumber) {
         let mut state = self.state.lock();
         state.numbers.remove(&number);
-        state.recent.retain(|&n| n != number);
+        state.lowest_free = state.lowest_free.min(number);
     }
 
     /// Frees job number `number` and forgets its stages (they have ended).
@@ -922,13 +954,32 @@ impl JobTable {
                 state.jobs.remove(&id);
             }
         }
-        state.recent.retain(|&n| n != number);
+        state.lowest_free = state.lowest_free.min(number);
     }
 
     /// The numbered job `spec` names: `%N`, `%+` or `%%` (the current job), `%-` (the
     /// previous one), or a NAME its first stage runs. A name two jobs run is an error
     /// that lists them.
     pub fn find_numbered(&self, spec: &str) -> Result<NumberedJob> {
+        // `%N` is one lookup (a line may kill a hundred jobs among thousands).
+        if let Some(number) = spec
+            .strip_prefix('%')
+            .and_then(|n| n.parse::<JobNumber>().ok())
+        {
+            let state = self.state.lock();
+            return state
+                .numbers
+                .get(&number)
+                .map(|ids| NumberedJob {
+                    number,
+                    stages: ids
+                        .iter()
+                        .filter_map(|id| state.jobs.get(id).cloned())
+                        .collect(),
+                    mark: ' ',
+                })
+                .ok_or_else(|| Error::NoSuchJob(String::from(spec)));
+        }
         let jobs = self.numbered();
         let by_number = |n: Option<JobNumber>| {
             n.and_then(|n| jobs.iter().find(|j| j.number == n).cloned())
