@@ -11,10 +11,13 @@
 //! included. So when the fault is in kernel code it takes none: it pops pages from a
 //! lock-free list of ready pages that thread context keeps filled ([`refill`], from
 //! spawns and the reaper). When it is in the program's own code, no lock is held and
-//! the handler tops the list up itself first. Thread
-//! context takes pages from 64 KiB chunks of the heap (kernel memory) and gives a
-//! chunk back once all of its pages are free, so the heap's figures come back when
-//! the threads end. Page tables of the area come from the same pages and stay.
+//! the handler tops the list up itself first.
+//!
+//! Pages come from 64 KiB chunks of the heap (kernel memory), the lowest chunk with
+//! room first; a chunk goes back to the heap once all of its pages are free (the two
+//! taken at boot stay), so the heap's figures come back when the threads end. The
+//! area's page tables are pages of the same pool; one goes back when the last of the
+//! 32 slots it maps is freed.
 
 use alloc::alloc::{Layout, alloc, dealloc};
 use alloc::collections::BTreeMap;
