@@ -259,9 +259,11 @@ fn run(options: Options) -> Result<u8, String> {
             if interactive && let Some(at) = bytes.iter().position(|&b| b == QUIT_KEY) {
                 let _ = guest_in.write_all(&bytes[..at]);
                 quit_flag.store(true, std::sync::atomic::Ordering::SeqCst);
-                // SAFETY: sends SIGTERM to our own QEMU child.
+                // SIGKILL, not SIGTERM: QEMU would print "terminating on signal 15" over
+                // the console line, and the guest has nothing to save.
+                // SAFETY: sends SIGKILL to our own QEMU child.
                 unsafe {
-                    libc::kill(child_id as i32, libc::SIGTERM);
+                    libc::kill(child_id as i32, libc::SIGKILL);
                 }
                 return;
             }
@@ -282,7 +284,8 @@ fn run(options: Options) -> Result<u8, String> {
     drop(raw);
     if quit.load(std::sync::atomic::Ordering::SeqCst) {
         eprintln!("\r\nkiln: quit (Ctrl-])");
-        return Ok(0);
+        // The guest did not power off.
+        return Ok(NO_GUEST_STATUS);
     }
     let text = String::from_utf8_lossy(&transcript.lock().expect("transcript lock")).into_owned();
     match status::guest_status(exit.code(), &text) {
