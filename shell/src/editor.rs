@@ -167,6 +167,9 @@ pub struct Config {
     pub history_capacity: usize,
     /// Echo input and redraw edits (an operator); off: silent line discipline (a script).
     pub echo: bool,
+    /// The terminal's width in columns, for completion listings (80 unless known:
+    /// VGA is 80 wide, and the editor never queries a terminal).
+    pub columns: usize,
 }
 
 impl Config {
@@ -174,6 +177,8 @@ impl Config {
     pub const DEFAULT_MAX_LEN: usize = 1024;
     /// The default history size, in lines.
     pub const DEFAULT_HISTORY: usize = 64;
+    /// The width assumed for a terminal that did not say (as bash without `COLUMNS`).
+    pub const DEFAULT_COLUMNS: usize = 80;
 }
 
 impl Default for Config {
@@ -182,6 +187,7 @@ impl Default for Config {
             max_len: Self::DEFAULT_MAX_LEN,
             history_capacity: Self::DEFAULT_HISTORY,
             echo: true,
+            columns: Self::DEFAULT_COLUMNS,
         }
     }
 }
@@ -324,6 +330,28 @@ enum Key {
 /// Characters that separate words for Ctrl-W and word moves.
 fn is_space(c: char) -> bool {
     c == ' ' || c == '\t'
+}
+
+/// `candidates` in columns that fit `columns`, filled down each column first, as bash
+/// lists completions; one per row when even two do not fit.
+fn listing_rows(candidates: &[String], columns: usize) -> alloc::vec::Vec<String> {
+    let cell = candidates.iter().map(|c| width(c)).max().unwrap_or(0) + LIST_GAP.len();
+    let per_row = ((columns + LIST_GAP.len()) / cell).max(1);
+    let rows = candidates.len().div_ceil(per_row);
+    (0..rows)
+        .map(|row| {
+            let cells: alloc::vec::Vec<&String> =
+                candidates.iter().skip(row).step_by(rows).collect();
+            let mut line = String::new();
+            for (i, candidate) in cells.iter().enumerate() {
+                line.push_str(candidate);
+                if i + 1 < cells.len() {
+                    line.extend(core::iter::repeat_n(' ', cell - width(candidate)));
+                }
+            }
+            line
+        })
+        .collect()
 }
 
 /// The number of characters (columns, for this editor) in `s`.
@@ -904,13 +932,10 @@ impl Editor {
                     self.insert_str(&suffix, term)
                 } else if tab_again {
                     term.put(NEWLINE)?;
-                    for (i, candidate) in candidates.iter().enumerate() {
-                        if i > 0 {
-                            term.put(LIST_GAP)?;
-                        }
-                        term.put(candidate.as_bytes())?;
+                    for row in listing_rows(&candidates, self.config.columns) {
+                        term.put(row.as_bytes())?;
+                        term.put(NEWLINE)?;
                     }
-                    term.put(NEWLINE)?;
                     self.draw(term)
                 } else {
                     term.put(&[BEL])

@@ -756,6 +756,7 @@ fn replay(input: &[u8], max_len: usize) -> Vec<u8> {
         max_len,
         history_capacity: 4,
         echo: true,
+        ..Config::default()
     };
     let mut ed = Editor::new(config);
     let mut out = Sink::default();
@@ -902,4 +903,25 @@ fn history_off_records_nothing_until_on_again() {
     ed.set_history(true);
     feed(&mut ed, &mut out, b"second\r", &NoCompletion);
     assert_eq!(ed.history().len(), 1);
+}
+
+#[test]
+fn a_completion_listing_comes_in_columns_that_fit_the_width() {
+    let names: alloc::vec::Vec<String> = ["args", "burn", "cat", "crash", "echo", "false", "fw"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    // Cells of 7 (the longest name, 5, and the gap): three fit in 20 columns, filled
+    // down each column first.
+    assert_eq!(
+        super::listing_rows(&names, 20),
+        ["args   crash  fw", "burn   echo", "cat    false"]
+    );
+    assert_eq!(
+        super::listing_rows(&names, 80),
+        ["args   burn   cat    crash  echo   false  fw"]
+    );
+    // Too narrow for two: one a row.
+    assert_eq!(super::listing_rows(&names, 5).len(), names.len());
+    assert!(super::listing_rows(&[], 80).is_empty());
 }
