@@ -30,6 +30,10 @@ pub const PANIC_STATUS: u8 = 101;
 pub const PAGE_FAULT_VECTOR: u8 = 14;
 /// RFLAGS.IF: interrupts were on where the fault happened.
 const INTERRUPT_FLAG: u64 = 1 << 9;
+/// The board function that faults on a program's request (its symbol contains this).
+const RAISE_FAULT_SYMBOL: &str = "raise_fault";
+/// How far up the stack a fault raised for a program looks for the program's frame.
+const CALLER_SEARCH_BYTES: u64 = 512;
 /// How `alloc::alloc::handle_alloc_error` words its panic.
 const OUT_OF_MEMORY_MESSAGE: &str = "memory allocation of";
 
@@ -67,10 +71,35 @@ fn kernel_died(what: &str, report: &str) -> ! {
     power::on_kernel_panic()
 }
 
+/// Where a fault happened, for the report. A fault a program asked for
+/// (`Platform::raise_fault`, as `crash` does) is reported where the program asked: the
+/// first return address on its stack outside the board's `raise_fault`.
+fn fault_site(f: &Frame) -> String {
+    let in_raise_fault = |address: u64| {
+        symbols::lookup(address).is_some_and(|(name, _)| name.contains(RAISE_FAULT_SYMBOL))
+    };
+    if in_raise_fault(f.rip) {
+        let (_, top) = sched::current_stack();
+        let words = (f.rsp..top.min(f.rsp + CALLER_SEARCH_BYTES)).step_by(8);
+        for at in words.filter(|at| at + 8 <= top) {
+            // SAFETY: `at` lies between the faulting RSP and the top of the running
+            // thread's stack, which is mapped (the thread used it to get here).
+            let word = unsafe { (at as *const u64).read() };
+            if symbols::lookup(word).is_some() && !in_raise_fault(word) {
+                return format!(
+                    "rip {word:#x}{} (raised through Platform::raise_fault)",
+                    symbols::describe(word)
+                );
+            }
+        }
+    }
+    format!("rip {:#x}{}", f.rip, symbols::describe(f.rip))
+}
+
 /// What went wrong, in one line.
 fn describe(f: &Frame) -> String {
     let name = exception_name(f.vector);
-    let at = format!("rip {:#x}{}", f.rip, symbols::describe(f.rip));
+    let at = fault_site(f);
     if f.vector != u64::from(PAGE_FAULT_VECTOR) {
         return format!("{name} (vector {}) at {at}", f.vector);
     }
