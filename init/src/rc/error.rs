@@ -190,7 +190,7 @@ impl fmt::Display for ErrorKind {
         match self {
             ErrorKind::UnterminatedSingleQuote => f.write_str("unterminated single quote"),
             ErrorKind::UnterminatedDoubleQuote => f.write_str("unterminated double quote"),
-            ErrorKind::TrailingBackslash => f.write_str("backslash at end of script"),
+            ErrorKind::TrailingBackslash => f.write_str("backslash at the end of the input"),
             ErrorKind::BadSubstitution(text) => {
                 write!(f, "bad substitution '{text}' (use ${{NAME}})")
             }
@@ -205,7 +205,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::EmptyCommand { before } => write!(f, "empty command before '{before}'"),
             ErrorKind::MissingCommand { after } => write!(f, "expected a command after '{after}'"),
             ErrorKind::UnexpectedEnd { after } => {
-                write!(f, "script ends where a command should follow '{after}'")
+                write!(f, "the input ends where a command should follow '{after}'")
             }
             ErrorKind::UnexpectedToken(token) => write!(f, "unexpected '{token}'"),
             ErrorKind::Unsupported(construct) => {

@@ -69,7 +69,7 @@ impl Closer {
     /// The keyword this list waits for, for messages.
     fn expected(self) -> &'static str {
         match self {
-            Closer::Eof => "end of script",
+            Closer::Eof => "end of the input",
             Closer::Brace => "}",
             Closer::Then => "then",
             Closer::ElseElifFi | Closer::Fi => "fi",

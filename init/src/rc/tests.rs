@@ -472,7 +472,7 @@ fn error_messages_render_with_a_caret() {
         ),
         (
             "echo \\",
-            "rc:1:6: backslash at end of script\n    echo \\\n         ^",
+            "rc:1:6: backslash at the end of the input\n    echo \\\n         ^",
         ),
         (
             "echo ${1x}",
@@ -556,7 +556,7 @@ fn error_messages_render_with_a_caret() {
         ),
         (
             "fw ||",
-            "rc:1:4: script ends where a command should follow '||'\n    fw ||\n       ^^",
+            "rc:1:4: the input ends where a command should follow '||'\n    fw ||\n       ^^",
         ),
         (
             "echo a > b",
