@@ -853,7 +853,7 @@ fn ended(builtin: &'static str, job: &NumberedJob) -> Option<Error> {
     })
 }
 
-/// A job as `jobs` lists it and the shell announces its end: `[%N] STATE NAME ARGS`.
+/// A numbered job as `jobs` lists it and the shell announces its end: `[N]+ STATE COMMAND`.
 pub(crate) fn job_line(job: &NumberedJob) -> String {
     format!(
         "[{}]{} {} {}\n",
