@@ -444,12 +444,8 @@ impl Interpreter {
             return self.run_and_or(&item.and_or, hooks);
         }
         let and_or = &item.and_or;
-        if !self.platform.room_for_background() {
-            let error = Error::Spawn {
-                name: command_name(&and_or.first.commands[0]),
-                error: SpawnError::OutOfMemory,
-            };
-            return Ok(self.report(&error));
+        if let Some(status) = self.refuse_background(command_name(&and_or.first.commands[0])) {
+            return Ok(status);
         }
         if and_or.rest.is_empty() {
             // A stage that could not start makes `$?` its status (126, 127, 2): a
@@ -480,6 +476,19 @@ impl Interpreter {
             }
         }
         Ok(0)
+    }
+
+    /// A background start that would leave too little memory for what the operator
+    /// types next is refused, `&`, `start` and `respawn` alike: the report's status.
+    fn refuse_background(&self, name: String) -> Option<Status> {
+        if self.platform.room_for_background() {
+            return None;
+        }
+        let error = Error::Spawn {
+            name,
+            error: SpawnError::OutOfMemory,
+        };
+        Some(self.report(&error))
     }
 
     /// Gives a job started in the background its number (`$!`, `%N`); a shell prints it.
@@ -676,6 +685,9 @@ impl Interpreter {
     }
 
     fn run_start(&mut self, timeout: Option<Duration>, command: &SimpleCommand) -> Step {
+        if let Some(status) = self.refuse_background(simple_command_name(command)) {
+            return Ok(status);
+        }
         let job = match self.spawn_simple(command, self.stdio.clone()) {
             Ok(job) => job,
             Err(error) => return Ok(self.report(&error)),
@@ -701,6 +713,9 @@ impl Interpreter {
     }
 
     fn run_respawn(&mut self, policy: RespawnPolicy, command: &SimpleCommand) -> Status {
+        if let Some(status) = self.refuse_background(simple_command_name(command)) {
+            return status;
+        }
         let argv = self.expand_all(&command.words);
         let env = self.job_env(&command.assignments);
         let result = self
@@ -1003,15 +1018,20 @@ impl Interpreter {
 /// A short name for a command run as a subshell job (listings, `wait NAME`).
 fn command_name(command: &Command) -> String {
     match command {
-        Command::Simple(simple) => simple
-            .words
-            .first()
-            .and_then(Word::as_literal)
-            .unwrap_or_else(|| String::from("sh")),
+        Command::Simple(simple) => simple_command_name(simple),
         Command::Group { .. } => String::from("{}"),
         Command::If(_) => String::from("if"),
         Command::Builtin(builtin) => String::from(builtin.name()),
     }
+}
+
+/// The program a simple command names, for messages (`sh` when it is not literal).
+fn simple_command_name(simple: &SimpleCommand) -> String {
+    simple
+        .words
+        .first()
+        .and_then(Word::as_literal)
+        .unwrap_or_else(|| String::from("sh"))
 }
 
 #[cfg(test)]

@@ -76,6 +76,8 @@ struct State {
     faults: Vec<(ThreadId, Fault)>,
     /// `spawn` fails with out-of-memory while set (see [`FakePlatform::fail_spawns`]).
     spawns_fail: bool,
+    /// `room_for_background` says no while set (see [`FakePlatform::fill_for_background`]).
+    background_full: bool,
 }
 
 impl State {
@@ -271,6 +273,11 @@ impl FakePlatform {
         self.shared.lock().spawns_fail = fail;
     }
 
+    /// Makes `room_for_background` say no (memory is short), or yes again.
+    pub fn fill_for_background(&self, full: bool) {
+        self.shared.lock().background_full = full;
+    }
+
     /// How many threads are live.
     pub fn live_threads(&self) -> usize {
         self.shared.lock().threads.len()
@@ -300,6 +307,10 @@ impl FakePlatform {
 }
 
 impl Platform for FakePlatform {
+    fn room_for_background(&self) -> bool {
+        !self.shared.lock().background_full
+    }
+
     fn now(&self) -> Duration {
         self.shared.lock().now
     }

@@ -889,3 +889,25 @@ fn job_numbers_are_for_background_jobs_and_reused_from_the_lowest_free() {
     rig.run("producer 3 | ret 4 & wait $!");
     assert_eq!(rig.interp.last_status(), 4);
 }
+
+#[test]
+fn start_and_respawn_are_refused_like_and_when_memory_is_short() {
+    let mut rig = rig();
+    rig.fake.fill_for_background(true);
+    rig.run(
+        "sleep 1s & echo amp $?; start sleep 1s; echo start $?; respawn ret 1; echo respawn $?",
+    );
+    assert_eq!(rig.time_of("amp"), 126);
+    assert_eq!(rig.time_of("start"), 126);
+    assert_eq!(rig.time_of("respawn"), 126);
+    let refusals = rig
+        .lines()
+        .iter()
+        .filter(|l| l.contains("cannot start") && l.contains("out of memory"))
+        .count();
+    assert_eq!(refusals, 3, "{:#?}", rig.lines());
+    assert!(rig.interp.jobs().numbered().is_empty());
+    rig.fake.fill_for_background(false);
+    rig.run("start sleep 1s; echo again $?; wait");
+    assert_eq!(rig.time_of("again"), 0);
+}
