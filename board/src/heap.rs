@@ -384,7 +384,7 @@ pub fn stats() -> HeapStats {
         frees,
         largest_free: largest_free_block(),
         reclaimed,
-        stack_pages: crate::stack::pages().0,
+        stack_pages: crate::stack::mapped_pages(),
     }
 }
 

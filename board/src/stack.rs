@@ -438,10 +438,7 @@ impl Drop for Slot {
     }
 }
 
-/// Stack pages mapped now, and pages ready for the fault handler.
-pub fn pages() -> (usize, usize) {
-    (
-        MAPPED.load(Ordering::Relaxed),
-        READY_COUNT.load(Ordering::Relaxed),
-    )
+/// Stack pages mapped now (the ready pages not included).
+pub fn mapped_pages() -> usize {
+    MAPPED.load(Ordering::Relaxed)
 }

@@ -444,7 +444,7 @@ impl Interpreter {
             return self.run_and_or(&item.and_or, hooks);
         }
         let and_or = &item.and_or;
-        if let Some(status) = self.refuse_background(command_name(&and_or.first.commands[0])) {
+        if let Some(status) = self.refuse_background(|| command_name(&and_or.first.commands[0])) {
             return Ok(status);
         }
         if and_or.rest.is_empty() {
@@ -480,12 +480,12 @@ impl Interpreter {
 
     /// A background start that would leave too little memory for what the operator
     /// types next is refused, `&`, `start` and `respawn` alike: the report's status.
-    fn refuse_background(&self, name: String) -> Option<Status> {
+    fn refuse_background(&self, name: impl FnOnce() -> String) -> Option<Status> {
         if self.platform.room_for_background() {
             return None;
         }
         let error = Error::Spawn {
-            name,
+            name: name(),
             error: SpawnError::OutOfMemory,
         };
         Some(self.report(&error))
@@ -685,7 +685,7 @@ impl Interpreter {
     }
 
     fn run_start(&mut self, timeout: Option<Duration>, command: &SimpleCommand) -> Step {
-        if let Some(status) = self.refuse_background(simple_command_name(command)) {
+        if let Some(status) = self.refuse_background(|| simple_command_name(command)) {
             return Ok(status);
         }
         let job = match self.spawn_simple(command, self.stdio.clone()) {
@@ -713,7 +713,7 @@ impl Interpreter {
     }
 
     fn run_respawn(&mut self, policy: RespawnPolicy, command: &SimpleCommand) -> Status {
-        if let Some(status) = self.refuse_background(simple_command_name(command)) {
+        if let Some(status) = self.refuse_background(|| simple_command_name(command)) {
             return status;
         }
         let argv = self.expand_all(&command.words);

@@ -212,9 +212,8 @@ impl<W: Write + Send + 'static> Session<W> {
                 Event::Eof if self.pending.is_some() => {
                     let text = self.pending.take().unwrap_or_default();
                     self.screen.lock().raw(CRLF);
-                    if let Err(error) =
-                        interp.run_typed_line(SOURCE_NAME, &text, &mut kiln_init::exec::NoHooks)
-                    {
+                    // It did not parse before, so it only needs the error.
+                    if let Err(error) = rc::parse(SOURCE_NAME, &text, &rc::AnyName) {
                         self.print(&format!("{}\n", error.render(&text)));
                         interp.set_last_status(error.kind.status());
                     }

@@ -441,6 +441,19 @@ impl Monitor {
     }
 }
 
+/// Figure `NAME=` (e.g. `"used="`) of the last `memstat` line (`heap: ...`) in `text`.
+pub fn memstat_figure(text: &str, name: &str) -> i64 {
+    text.lines()
+        .rev()
+        .find(|l| l.starts_with("heap: "))
+        .and_then(|line| {
+            line.split_whitespace()
+                .find_map(|f| f.strip_prefix(name))
+                .and_then(|n| n.parse().ok())
+        })
+        .unwrap_or_else(|| panic!("no {name} in a memstat line of {text:?}"))
+}
+
 /// Finds a tool on PATH; as root with apt-get, installs `package` when missing;
 /// otherwise fails with the one-line install command. Never skips.
 pub fn ensure_tool(tool: &str, package: &str) -> PathBuf {

@@ -7,7 +7,7 @@
 //! [`SLACK`] is the one allowance. The shell's history stays on: its memory is taken
 //! once, so the lines typed to measure keep nothing themselves.
 
-use kiln_tests::{PROMPT, Vm};
+use kiln_tests::{PROMPT, Vm, memstat_figure};
 
 /// Bytes the heap's `used=` and `largest_free=` may differ by between two identical
 /// measurements. A per-job leak grows with N: 2N runs lie between the two figures and
@@ -19,18 +19,10 @@ const SLACK: i64 = 256;
 
 /// `used=` and `largest_free=` of the last `memstat` line in `text`.
 fn heap_figures(text: &str) -> (i64, i64) {
-    let line = text
-        .lines()
-        .rev()
-        .find(|l| l.starts_with("heap: "))
-        .unwrap_or_else(|| panic!("no memstat line in {text:?}"));
-    let field = |name: &str| -> i64 {
-        line.split_whitespace()
-            .find_map(|f| f.strip_prefix(name))
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| panic!("no {name} in {line:?}"))
-    };
-    (field("used="), field("largest_free="))
+    (
+        memstat_figure(text, "used="),
+        memstat_figure(text, "largest_free="),
+    )
 }
 
 /// Runs `line` (which ends with `memstat`) three times; returns the figures after the
@@ -157,19 +149,6 @@ fn kill_every_sleeper(vm: &mut Vm) {
 fn warm_up_with_sleepers(vm: &mut Vm) {
     vm.run(&"sleep 1h & ".repeat(50));
     kill_every_sleeper(vm);
-}
-
-/// A figure (`name=N`) of the last memstat line in `text`.
-fn memstat_figure(text: &str, name: &str) -> i64 {
-    text.lines()
-        .rev()
-        .find(|l| l.starts_with("heap: "))
-        .and_then(|line| {
-            line.split_whitespace()
-                .find_map(|f| f.strip_prefix(name))
-                .and_then(|n| n.parse().ok())
-        })
-        .unwrap_or_else(|| panic!("no {name} in {text:?}"))
 }
 
 #[test]

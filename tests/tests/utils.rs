@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use kiln_tests::Vm;
+use kiln_tests::{Vm, memstat_figure};
 
 #[test]
 fn fw_add_list_test_del_and_flush() {
@@ -68,20 +68,12 @@ fn a_bad_ruleset_leaves_the_old_table() {
     assert!(check.contains("ok"), "{check}");
 }
 
-fn used(memstat: &str) -> u64 {
-    memstat
-        .split_whitespace()
-        .find_map(|f| f.strip_prefix("used="))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no used= in {memstat:?}"))
+fn used(memstat: &str) -> i64 {
+    memstat_figure(memstat, "used=")
 }
 
-fn stack_pages(memstat: &str) -> u64 {
-    memstat
-        .split_whitespace()
-        .find_map(|f| f.strip_prefix("stack_pages="))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no stack_pages= in {memstat:?}"))
+fn stack_pages(memstat: &str) -> i64 {
+    memstat_figure(memstat, "stack_pages=")
 }
 
 #[test]
