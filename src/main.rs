@@ -165,6 +165,50 @@ impl Drop for RawTerminal {
     }
 }
 
+/// The host terminal's size as (rows, columns), when stdin is a terminal.
+fn terminal_size() -> Option<(u16, u16)> {
+    // SAFETY: TIOCGWINSZ fills the winsize struct it is given, on fd 0.
+    unsafe {
+        let mut size: libc::winsize = std::mem::zeroed();
+        if libc::ioctl(0, libc::TIOCGWINSZ, &mut size) != 0 || size.ws_col == 0 {
+            return None;
+        }
+        Some((size.ws_row, size.ws_col))
+    }
+}
+
+/// Blocks SIGWINCH in this thread and the threads it starts from now on, so that
+/// [`report_resizes`] can wait for it; returns the set to wait on.
+fn block_resize_signal() -> libc::sigset_t {
+    // SAFETY: sigset calls on a local set, then this thread's mask.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGWINCH);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        set
+    }
+}
+
+/// Waits for the host terminal to change size and tells the guest's line editor with
+/// xterm's size report, `ESC [ 8 ; rows ; columns t`, on the serial input.
+fn report_resizes(set: libc::sigset_t, guest_in: Arc<Mutex<std::process::ChildStdin>>) {
+    loop {
+        let mut signal = 0;
+        // SAFETY: waits on a set of signals blocked in every thread of the launcher.
+        if unsafe { libc::sigwait(&set, &mut signal) } != 0 {
+            return;
+        }
+        if let Some((rows, columns)) = terminal_size() {
+            let report = format!("\x1b[8;{rows};{columns}t");
+            let mut guest = guest_in.lock().expect("guest input lock");
+            if guest.write_all(report.as_bytes()).is_err() || guest.flush().is_err() {
+                return;
+            }
+        }
+    }
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -189,6 +233,13 @@ fn run(options: Options) -> Result<u8, String> {
         );
         config.monitor_socket = Some(socket);
     }
+    // The serial shell wraps long lines at the terminal's width.
+    let terminal = std::io::stdin().is_terminal().then(terminal_size).flatten();
+    if let Some((_, columns)) = terminal {
+        config.append = format!("{} kiln.columns={columns}", config.append)
+            .trim()
+            .to_string();
+    }
     config.image = image.clone();
     config.accel = qemu::resolve_accel(&qemu, &config);
     if options.gdb {
@@ -210,6 +261,8 @@ fn run(options: Options) -> Result<u8, String> {
         .map_err(|e| format!("kiln: cannot start {}: {e}", qemu.display()))?;
     let raw = RawTerminal::enable();
     let interactive = raw.is_some();
+    // Before any thread starts, so that none of them takes the signal.
+    let resize_signal = block_resize_signal();
 
     // Guest output -> our stdout, kept for the status line; the first byte means the
     // guest's UART is initialised, so input may flow (QEMU drops earlier bytes).
@@ -241,7 +294,11 @@ fn run(options: Options) -> Result<u8, String> {
         }
     });
 
-    let mut guest_in = child.stdin.take().expect("stdin is piped");
+    let guest_in = Arc::new(Mutex::new(child.stdin.take().expect("stdin is piped")));
+    if interactive && terminal.is_some() {
+        let guest_in = guest_in.clone();
+        std::thread::spawn(move || report_resizes(resize_signal, guest_in));
+    }
     let quit = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let quit_flag = quit.clone();
     let child_id = child.id();
@@ -256,6 +313,7 @@ fn run(options: Options) -> Result<u8, String> {
                 break;
             }
             let bytes = &buf[..n];
+            let mut guest_in = guest_in.lock().expect("guest input lock");
             if interactive && let Some(at) = bytes.iter().position(|&b| b == QUIT_KEY) {
                 let _ = guest_in.write_all(&bytes[..at]);
                 quit_flag.store(true, std::sync::atomic::Ordering::SeqCst);

@@ -124,7 +124,11 @@ fn init_main(command_line: &'static str) {
     }
     net::start();
     let script = load_rc();
-    let mut session = match Session::new(&platform::PLATFORM, Serial, Serial, Config::default()) {
+    let serial_config = Config {
+        columns: Config::columns_from_command_line(command_line).unwrap_or(Config::DEFAULT_COLUMNS),
+        ..Config::default()
+    };
+    let mut session = match Session::new(&platform::PLATFORM, Serial, Serial, serial_config) {
         Ok(session) => session,
         Err(error) => {
             kprintln!("kiln: cannot start the serial console ({error:?})");

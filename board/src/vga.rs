@@ -1,9 +1,12 @@
 //! The VGA text screen (80x25 at 0xB8000): a small terminal for the keyboard console.
 //!
 //! It understands what the line editor sends: printable text, `\r`, `\n`, backspace,
-//! and the ANSI sequences `ESC[K` (erase to end of line), `ESC[nD`/`ESC[nC` (cursor
-//! left/right), `ESC[H` (home) and `ESC[2J` (clear). Other sequences are dropped.
-//! The screen scrolls; the hardware cursor follows through the CRTC ports.
+//! and the ANSI sequences `ESC[K` (erase to end of line), `ESC[J` (erase to the end of
+//! the screen), `ESC[nA`/`ESC[nB`/`ESC[nC`/`ESC[nD` (cursor up/down/right/left),
+//! `ESC[H` (home) and `ESC[2J` (clear). Other sequences are dropped. A character in
+//! the last column leaves the cursor waiting there (`column == WIDTH`) and the next one
+//! wraps, as on a VT100, so the editor's row arithmetic holds here too. The screen
+//! scrolls; the hardware cursor follows through the CRTC ports.
 
 use crate::port::outb;
 use crate::sync::IrqMutex;
@@ -80,6 +83,12 @@ impl Screen {
         }
     }
 
+    fn erase_row_from(&mut self, from: usize) {
+        for column in from..WIDTH {
+            put(self.row, column, BLANK);
+        }
+    }
+
     fn clear(&mut self) {
         for row in 0..HEIGHT {
             for column in 0..WIDTH {
@@ -123,19 +132,33 @@ impl Screen {
                 b';' => {}
                 final_byte => {
                     let count = self.param.max(1);
+                    // Waiting to wrap means standing on the last column.
+                    let column = self.column.min(WIDTH - 1);
                     match final_byte {
-                        b'K' => {
-                            for column in self.column..WIDTH {
-                                put(self.row, column, BLANK);
+                        b'K' => self.erase_row_from(column),
+                        b'J' if self.param == 2 => self.clear(),
+                        b'J' if self.param == 0 => {
+                            self.erase_row_from(column);
+                            for row in self.row + 1..HEIGHT {
+                                for column in 0..WIDTH {
+                                    put(row, column, BLANK);
+                                }
                             }
                         }
-                        b'D' => self.column = self.column.saturating_sub(count),
-                        b'C' => self.column = (self.column + count).min(WIDTH - 1),
+                        b'A' => {
+                            self.row = self.row.saturating_sub(count);
+                            self.column = column;
+                        }
+                        b'B' => {
+                            self.row = (self.row + count).min(HEIGHT - 1);
+                            self.column = column;
+                        }
+                        b'D' => self.column = column.saturating_sub(count),
+                        b'C' => self.column = (column + count).min(WIDTH - 1),
                         b'H' => {
                             self.row = 0;
                             self.column = 0;
                         }
-                        b'J' if self.param == 2 => self.clear(),
                         _ => {}
                     }
                     self.state = EscState::Normal;

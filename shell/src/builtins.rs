@@ -29,7 +29,7 @@ use crate::session::Session;
 /// The names of the shell's built-ins (in the order `help` lists them).
 pub const NAMES: &[&str] = &[
     "help", "programs", "jobs", "fg", "bg", "kill", "ps", "history", "uptime", "clear", "set",
-    "repeat",
+    "repeat", "stty",
 ];
 
 /// The status of a built-in used wrongly (as sh's built-ins).
@@ -50,6 +50,10 @@ const OPTION_STATUS: &str = "status";
 const OPTION_ECHO: &str = "echo";
 const OPTION_HISTORY: &str = "history";
 const OPTION_IGNORE_EOF: &str = "ignoreeof";
+/// `stty cols N` (and stty's long spelling): the terminal's width.
+const STTY_COLUMNS: [&str; 2] = ["cols", "columns"];
+/// The widths `stty cols` takes.
+const STTY_WIDTHS: core::ops::RangeInclusive<usize> = 1..=1000;
 /// Clears the screen and homes the cursor (ECMA-48 CUP + ED 2).
 const CLEAR_SCREEN: &[u8] = b"\x1b[H\x1b[2J";
 /// What `ps` shows for a figure the platform does not measure.
@@ -76,6 +80,7 @@ enum Builtin {
     Clear,
     Set,
     Repeat,
+    Stty,
 }
 
 /// A built-in's name, one-line description and usage.
@@ -168,6 +173,13 @@ const SPECS: &[Spec] = &[
         about: "run a command several times",
         usage: "usage: repeat N COMMAND [ARG...]\n  runs COMMAND N times in the foreground; \
                 Ctrl-C stops it; the status is the last run's",
+    },
+    Spec {
+        builtin: Builtin::Stty,
+        name: "stty",
+        about: "show or set the terminal's width",
+        usage: "usage: stty [cols N]\n  prints the width the line editor wraps long lines at; \
+                cols N sets it (the launcher sets it from its terminal, and again on a resize)",
     },
 ];
 
@@ -450,7 +462,40 @@ impl<W: Write + Send + 'static> Builtins<'_, W> {
             }
             Builtin::Set => self.set(interp, args),
             Builtin::Repeat => self.repeat(interp, args),
+            Builtin::Stty => self.stty(args),
         }
+    }
+
+    fn stty(&mut self, args: &[String]) -> Result<Status> {
+        let Some((setting, rest)) = args.split_first() else {
+            self.println(&format!("columns {}", self.session.columns()));
+            return Ok(0);
+        };
+        if !STTY_COLUMNS.contains(&setting.as_str()) {
+            return Err(Error::BadArgument {
+                builtin: "stty",
+                argument: setting.clone(),
+                expected: "kiln's stty sets only the width: stty cols N",
+            });
+        }
+        let Some((value, rest)) = rest.split_first() else {
+            return Err(Error::MissingArgument {
+                builtin: "stty",
+                what: "a width after cols",
+            });
+        };
+        no_args("stty", rest)?;
+        let columns = value
+            .parse::<usize>()
+            .ok()
+            .filter(|n| STTY_WIDTHS.contains(n))
+            .ok_or_else(|| Error::BadArgument {
+                builtin: "stty",
+                argument: value.clone(),
+                expected: "a width from 1 to 1000 columns",
+            })?;
+        self.session.set_columns(columns);
+        Ok(0)
     }
 
     fn help(&self, interp: &Interpreter, args: &[String]) -> Result<Status> {

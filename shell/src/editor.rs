@@ -36,9 +36,15 @@
 //!   the middle of a sequence abandons the sequence and acts; anything not understood is
 //!   dropped.
 //! - The editor never asks the terminal anything (no cursor position or size report):
-//!   scripts and dumb terminals that only write lines work. All cursor movement is
-//!   relative to where the editor left the cursor: `ESC[nD`, `ESC[nC`, and `ESC[K` to
-//!   erase to the end of the line. Edits in the middle reprint from the cursor to the end.
+//!   scripts and dumb terminals that only write lines work. It knows the terminal's
+//!   width ([`Config::columns`]: the kernel command line's `kiln.columns=N`, `stty cols
+//!   N`, or a size report `ESC[8;rows;cols t` that arrives as input, which the launcher
+//!   sends when its terminal is resized) and tracks where the terminal's cursor is
+//!   (`Shown`), so a line longer than a row is drawn by rows: moves go up and down
+//!   (`ESC[nA`, `ESC[nB`) and along (`ESC[nC`, `ESC[nD`, `\r`), and an edit erases from
+//!   its place to the end of the screen (`ESC[J`) and prints the rest of the line again.
+//!   A row filled to its last column wraps the way VT100s do (the cursor waits in the
+//!   last column until the next character).
 //! - With `echo` off ([`Config::echo`]) nothing is written except the prompt: the same
 //!   keys edit the line silently, Tab is kept as a literal tab, and `\r`/`\n` end it, which
 //!   is a plain line discipline for scripts.
@@ -46,8 +52,8 @@
 //!   failed write leaves a correct line that [`Editor::redraw`] can show again.
 //!
 //! Limits: every character is taken to be one column wide (no wide or combining
-//! characters), and a line longer than the terminal is wide renders wrongly when edited
-//! in the middle, because relative cursor moves do not cross wrapped lines.
+//! characters); a line with more rows than the screen cannot be edited above its top
+//! row; and the prompt is assumed to start in the first column.
 //!
 //! References: ECMA-48 (control sequences), xterm's ctlseqs (key encodings), Tock's
 //! `capsules/core/src/process_console.rs` (`EscState`), GNU readline's key bindings.
@@ -149,12 +155,23 @@ const UTF8_LEAD_4: core::ops::RangeInclusive<u8> = 0xf0..=0xf4;
 const UTF8_CONTINUATION: core::ops::RangeInclusive<u8> = 0x80..=0xbf;
 const UTF8_MAX_LEN: usize = 4;
 
-// Output sequences.
-const ERASE_TO_END: &[u8] = b"\x1b[K";
+/// `ESC [ 8 ; rows ; columns t`: xterm's report of the text area's size (the answer to
+/// `ESC [ 18 t`); the launcher sends it unasked when the host terminal is resized.
+const KEY_SIZE_REPORT: u8 = b't';
+const SIZE_REPORT_NUMBER: u16 = 8;
+
+// Output sequences (ECMA-48 8.3).
+/// ED 0: erase from the cursor to the end of the screen (the rows of a wrapped line).
+const ERASE_BELOW: &[u8] = b"\x1b[J";
 const CLEAR_SCREEN: &[u8] = b"\x1b[H\x1b[2J";
 const NEWLINE: &[u8] = b"\r\n";
-const CLEAR_LINE: &[u8] = b"\r\x1b[K";
-const INTERRUPT_ECHO: &[u8] = b"^C\r\n";
+const CARRIAGE_RETURN: &[u8] = b"\r";
+const INTERRUPT_ECHO: &str = "^C";
+/// CUU, CUD, CUF, CUB: the cursor up, down, right, left by n (they stop at the edges).
+const CURSOR_UP: u8 = b'A';
+const CURSOR_DOWN: u8 = b'B';
+const CURSOR_RIGHT: u8 = b'C';
+const CURSOR_LEFT: u8 = b'D';
 /// Between candidates in a completion listing.
 const LIST_GAP: &[u8] = b"  ";
 
@@ -167,8 +184,10 @@ pub struct Config {
     pub history_capacity: usize,
     /// Echo input and redraw edits (an operator); off: silent line discipline (a script).
     pub echo: bool,
-    /// The terminal's width in columns, for completion listings (80 unless known:
-    /// VGA is 80 wide, and the editor never queries a terminal).
+    /// The terminal's width in columns: where a long line wraps, and how wide
+    /// completion listings are. 80 unless known (VGA is 80 wide; the launcher passes
+    /// its terminal's width as `kiln.columns=N` and reports resizes); the editor never
+    /// queries a terminal.
     pub columns: usize,
 }
 
@@ -179,6 +198,22 @@ impl Config {
     pub const DEFAULT_HISTORY: usize = 64;
     /// The width assumed for a terminal that did not say (as bash without `COLUMNS`).
     pub const DEFAULT_COLUMNS: usize = 80;
+    /// The kernel command line's word for the serial terminal's width.
+    pub const COLUMNS_WORD: &str = "kiln.columns=";
+    /// The widest terminal the command line may name.
+    pub const MAX_COLUMNS: usize = 1000;
+
+    /// The width a kernel command line gives with `kiln.columns=N` (the launcher adds it
+    /// when its terminal is interactive); `None` if absent or not a width.
+    pub fn columns_from_command_line(command_line: &str) -> Option<usize> {
+        command_line
+            .split_whitespace()
+            .filter_map(|word| word.strip_prefix(Self::COLUMNS_WORD))
+            .next_back()?
+            .parse()
+            .ok()
+            .filter(|n| (1..=Self::MAX_COLUMNS).contains(n))
+    }
 }
 
 impl Default for Config {
@@ -237,9 +272,10 @@ enum State {
 /// The parameters of a control sequence being collected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 struct Csi {
-    /// The first two numeric parameters (key number, xterm modifier); missing ones are 0.
-    params: [u16; 2],
-    /// Index of the parameter being collected (more than two are ignored).
+    /// The first three numeric parameters (key number, xterm modifier; or the three
+    /// numbers of a size report); missing ones are 0.
+    params: [u16; 3],
+    /// Index of the parameter being collected (more than three are ignored).
     index: u8,
     /// Bytes collected so far.
     len: u8,
@@ -272,7 +308,7 @@ impl Csi {
         if self.unknown {
             return None;
         }
-        let [number, modifier] = self.params;
+        let [number, modifier, third] = self.params;
         // The xterm modifier is 1 + a bit set; none (0) or 1 means no modifier.
         let bits = modifier.saturating_sub(1);
         let by_word = bits & (MOD_ALT | MOD_CTRL) != 0;
@@ -283,6 +319,9 @@ impl Csi {
                 TILDE_DELETE => Some(Key::Delete),
                 _ => None,
             },
+            KEY_SIZE_REPORT if number == SIZE_REPORT_NUMBER && third > 0 => {
+                Some(Key::Resize(usize::from(third)))
+            }
             KEY_LEFT if by_word => Some(Key::WordLeft),
             KEY_RIGHT if by_word => Some(Key::WordRight),
             _ => cursor_key(last),
@@ -325,6 +364,8 @@ enum Key {
     Tab,
     Enter,
     Interrupt,
+    /// The terminal is now this many columns wide (a size report).
+    Resize(usize),
 }
 
 /// Characters that separate words for Ctrl-W and word moves.
@@ -394,13 +435,44 @@ impl<W: Write> Term<'_, W> {
         self.put(&digits[at..])?;
         self.put(&[dir])
     }
+}
 
-    fn left(&mut self, n: usize) -> Result<(), W::Error> {
-        self.step(n, KEY_LEFT)
+/// What the terminal shows of the edited line, as the editor last left it.
+///
+/// Places are offsets in columns from the first column of the prompt's row, counted as
+/// if the rows were one long row: offset `o` is on row `o / columns`, column
+/// `o % columns`. Terminals wrap a full row with DEC's "last column flag": after a
+/// character lands in the last column the cursor stays there, and only the next
+/// printed character goes to the next row. Cursor moves and `\r` clear the flag.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Shown {
+    /// Where the terminal's cursor is.
+    at: usize,
+    /// The cursor filled the last column of a row and waits there to wrap: it is on the
+    /// row above `at`, in the last column.
+    pending_wrap: bool,
+    /// Where the drawn text ends; rows past it may not exist on the screen.
+    end: usize,
+}
+
+impl Shown {
+    /// After printing `n` characters at the cursor.
+    fn advance(&mut self, n: usize, columns: usize) {
+        if n == 0 {
+            return;
+        }
+        self.at += n;
+        self.pending_wrap = self.at.is_multiple_of(columns);
+        self.end = self.end.max(self.at);
     }
 
-    fn right(&mut self, n: usize) -> Result<(), W::Error> {
-        self.step(n, KEY_RIGHT)
+    /// The cursor's row and column on the screen.
+    fn row_column(&self, columns: usize) -> (usize, usize) {
+        if self.pending_wrap {
+            (self.at / columns - 1, columns - 1)
+        } else {
+            (self.at / columns, self.at % columns)
+        }
     }
 }
 
@@ -424,6 +496,8 @@ pub struct Editor {
     tab_again: bool,
     /// Entered lines go into the history (`set -o history`, the default).
     record_history: bool,
+    /// Where the terminal's cursor is and how much of the line it shows.
+    shown: Shown,
 }
 
 impl Editor {
@@ -441,12 +515,18 @@ impl Editor {
             draft: String::new(),
             tab_again: false,
             record_history: true,
+            shown: Shown::default(),
         }
     }
 
     /// The settings.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// Sets the terminal's width (`stty cols N`); the next redraw wraps at it.
+    pub fn set_columns(&mut self, columns: usize) {
+        self.config.columns = columns.max(1);
     }
 
     /// Turns echo on (operator) or off (script).
@@ -492,19 +572,25 @@ impl Editor {
             self.state = State::Normal;
         }
         prompt.clone_into(&mut self.prompt);
-        out.write_all(prompt.as_bytes())
+        self.shown = Shown::default();
+        out.write_all(prompt.as_bytes())?;
+        self.shown.advance(width(prompt), self.columns());
+        Ok(())
     }
 
-    /// Erases the prompt and the partial line from the screen (`\r ESC[K`) so that other
-    /// output can be printed; [`Editor::redraw`] shows them again. Nothing with echo off.
-    pub fn clear_line<W: Write>(&self, out: &mut W) -> Result<(), W::Error> {
-        self.term(out).put(CLEAR_LINE)
+    /// Erases the prompt and the partial line from the screen, all of its rows, and
+    /// leaves the cursor where the prompt began, so that other output can be printed;
+    /// [`Editor::redraw`] shows them again. Nothing with echo off.
+    pub fn clear_line<W: Write>(&mut self, out: &mut W) -> Result<(), W::Error> {
+        let mut term = self.term(out);
+        self.go(0, &mut term)?;
+        self.erase_below(&mut term)
     }
 
     /// Prints the prompt and the partial line, and puts the cursor back where it was in
     /// the line. Call it with the screen cursor at the start of an empty line (after
     /// [`Editor::clear_line`] and other output). Nothing with echo off.
-    pub fn redraw<W: Write>(&self, out: &mut W) -> Result<(), W::Error> {
+    pub fn redraw<W: Write>(&mut self, out: &mut W) -> Result<(), W::Error> {
         self.draw(&mut self.term(out))
     }
 
@@ -537,6 +623,8 @@ impl Editor {
 
     /// Resets the per-line state after a line ended (or a new one starts).
     fn end_line(&mut self) {
+        // Until the next prompt, nothing is drawn before the line.
+        self.prompt.clear();
         self.buf.clear();
         self.cursor = 0;
         self.walk = None;
@@ -553,14 +641,14 @@ impl Editor {
                 } else {
                     State::Normal
                 };
-                self.term(out).put(NEWLINE)?;
+                self.leave_line("", &mut self.term(out))?;
                 Event::TooLong {
                     max: self.config.max_len,
                 }
             }
             CTRL_C => {
                 self.state = State::Normal;
-                self.term(out).put(INTERRUPT_ECHO)?;
+                self.leave_line(INTERRUPT_ECHO, &mut self.term(out))?;
                 Event::Interrupt
             }
             _ => return Ok(Event::None),
@@ -711,40 +799,23 @@ impl Editor {
             Key::Char(c) => self.insert_char(c, &mut term)?,
             Key::Left => {
                 if let Some(c) = self.buf[..self.cursor].chars().next_back() {
-                    self.cursor -= c.len_utf8();
-                    term.left(1)?;
+                    self.move_cursor(self.cursor - c.len_utf8(), &mut term)?;
                 }
             }
             Key::Right => {
                 if let Some(c) = self.buf[self.cursor..].chars().next() {
-                    self.cursor += c.len_utf8();
-                    term.right(1)?;
+                    self.move_cursor(self.cursor + c.len_utf8(), &mut term)?;
                 }
             }
-            Key::WordLeft => {
-                let to = self.word_left();
-                term.left(width(&self.buf[to..self.cursor]))?;
-                self.cursor = to;
-            }
-            Key::WordRight => {
-                let to = self.word_right();
-                term.right(width(&self.buf[self.cursor..to]))?;
-                self.cursor = to;
-            }
-            Key::Home => {
-                term.left(width(&self.buf[..self.cursor]))?;
-                self.cursor = 0;
-            }
-            Key::End => {
-                term.right(width(&self.buf[self.cursor..]))?;
-                self.cursor = self.buf.len();
-            }
+            Key::WordLeft => self.move_cursor(self.word_left(), &mut term)?,
+            Key::WordRight => self.move_cursor(self.word_right(), &mut term)?,
+            Key::Home => self.move_cursor(0, &mut term)?,
+            Key::End => self.move_cursor(self.buf.len(), &mut term)?,
             Key::Backspace => {
                 if let Some(c) = self.buf[..self.cursor].chars().next_back() {
                     self.cursor -= c.len_utf8();
                     self.buf.remove(self.cursor);
-                    term.left(1)?;
-                    self.redraw_tail(&mut term)?;
+                    self.render_from(self.cursor, &mut term)?;
                 }
             }
             Key::Delete => self.delete(&mut term)?,
@@ -758,30 +829,27 @@ impl Editor {
             Key::KillToEnd => {
                 if self.cursor < self.buf.len() {
                     self.buf.truncate(self.cursor);
-                    term.put(ERASE_TO_END)?;
+                    self.render_from(self.cursor, &mut term)?;
                 }
             }
             Key::KillToStart if self.cursor == 0 => {}
             Key::KillWord if self.cursor == 0 => {}
             Key::KillToStart => {
-                let n = width(&self.buf[..self.cursor]);
                 self.buf.replace_range(..self.cursor, "");
                 self.cursor = 0;
-                term.left(n)?;
-                self.redraw_tail(&mut term)?;
+                self.render_from(0, &mut term)?;
             }
             Key::KillWord => {
                 let from = self.word_left();
-                let n = width(&self.buf[from..self.cursor]);
                 self.buf.replace_range(from..self.cursor, "");
                 self.cursor = from;
-                term.left(n)?;
-                self.redraw_tail(&mut term)?;
+                self.render_from(from, &mut term)?;
             }
             Key::ClearScreen => {
                 term.put(CLEAR_SCREEN)?;
                 self.draw(&mut term)?;
             }
+            Key::Resize(columns) => self.resize(columns, &mut term)?,
             Key::Up => self.history_up(&mut term)?,
             Key::Down => self.history_down(&mut term)?,
             Key::Tab => {
@@ -793,7 +861,7 @@ impl Editor {
                 }
             }
             Key::Enter => {
-                term.put(NEWLINE)?;
+                self.leave_line("", &mut term)?;
                 let line = mem::take(&mut self.buf);
                 if self.record_history {
                     self.history.push(&line);
@@ -802,7 +870,7 @@ impl Editor {
                 return Ok(Event::Line(line));
             }
             Key::Interrupt => {
-                term.put(INTERRUPT_ECHO)?;
+                self.leave_line(INTERRUPT_ECHO, &mut term)?;
                 self.end_line();
                 return Ok(Event::Interrupt);
             }
@@ -816,11 +884,8 @@ impl Editor {
             self.state = State::Discarding;
             return term.put(&[BEL]);
         }
-        self.buf.insert(self.cursor, c);
-        self.cursor += c.len_utf8();
         let mut utf8 = [0; UTF8_MAX_LEN];
-        term.put(c.encode_utf8(&mut utf8).as_bytes())?;
-        self.redraw_tail_after_insert(term)
+        self.insert_str(c.encode_utf8(&mut utf8), term)
     }
 
     /// Inserts `text` at the cursor if the line stays short enough (else rings the bell).
@@ -828,45 +893,168 @@ impl Editor {
         if self.buf.len() + text.len() > self.config.max_len {
             return term.put(&[BEL]);
         }
-        self.buf.insert_str(self.cursor, text);
+        let at = self.cursor;
+        self.buf.insert_str(at, text);
         self.cursor += text.len();
-        term.put(text.as_bytes())?;
-        self.redraw_tail_after_insert(term)
-    }
-
-    /// After an insertion echoed at the cursor: the rest of the line moved right.
-    fn redraw_tail_after_insert<W: Write>(&self, term: &mut Term<'_, W>) -> Result<(), W::Error> {
         if self.cursor == self.buf.len() {
-            // Appended at the end: the echo was all it took.
+            // Appended at the end: the echo is all it takes.
+            term.put(text.as_bytes())?;
+            self.shown.advance(width(text), self.columns());
             return Ok(());
         }
-        self.redraw_tail(term)
+        self.render_from(at, term)
     }
 
     /// Deletes the character under the cursor.
     fn delete<W: Write>(&mut self, term: &mut Term<'_, W>) -> Result<(), W::Error> {
         if self.cursor < self.buf.len() {
             self.buf.remove(self.cursor);
-            self.redraw_tail(term)?;
+            self.render_from(self.cursor, term)?;
         }
         Ok(())
     }
 
-    /// After an edit at the cursor (screen and buffer cursor agree): reprints the rest of
-    /// the line, erases what is left of the old one, and moves back to the cursor.
-    fn redraw_tail<W: Write>(&self, term: &mut Term<'_, W>) -> Result<(), W::Error> {
-        let tail = &self.buf[self.cursor..];
-        term.put(tail.as_bytes())?;
-        term.put(ERASE_TO_END)?;
-        term.left(width(tail))
+    /// The terminal's width, at least one column.
+    fn columns(&self) -> usize {
+        self.config.columns.max(1)
     }
 
-    /// Prints prompt and line and places the cursor, from the start of a screen line.
-    fn draw<W: Write>(&self, term: &mut Term<'_, W>) -> Result<(), W::Error> {
+    /// The screen offset (see [`Shown`]) of byte `index` of the line.
+    fn offset_of(&self, index: usize) -> usize {
+        width(&self.prompt) + width(&self.buf[..index])
+    }
+
+    /// The character drawn at screen offset `offset`: the prompt's, then the line's.
+    fn char_at(&self, offset: usize) -> Option<char> {
+        let prompt = width(&self.prompt);
+        if offset < prompt {
+            self.prompt.chars().nth(offset)
+        } else {
+            self.buf.chars().nth(offset - prompt)
+        }
+    }
+
+    /// Moves the terminal's cursor to screen offset `to`, within or at the end of what
+    /// is drawn: up or down by rows, then along the row.
+    fn go<W: Write>(&mut self, to: usize, term: &mut Term<'_, W>) -> Result<(), W::Error> {
+        if to == self.shown.at {
+            return Ok(());
+        }
+        let columns = self.columns();
+        if to > 0 && to.is_multiple_of(columns) && to >= self.shown.end {
+            // `to` starts a row that is not on the screen yet, and moves cannot make one:
+            // print the character before it again, which leaves the terminal there.
+            self.go(to - 1, term)?;
+            if let Some(c) = self.char_at(to - 1) {
+                let mut utf8 = [0; UTF8_MAX_LEN];
+                term.put(c.encode_utf8(&mut utf8).as_bytes())?;
+                self.shown.advance(1, columns);
+            }
+            return Ok(());
+        }
+        let (row, mut column) = self.shown.row_column(columns);
+        if self.shown.pending_wrap {
+            // A carriage return is the one move every terminal agrees on from there.
+            term.put(CARRIAGE_RETURN)?;
+            column = 0;
+        }
+        let (to_row, to_column) = (to / columns, to % columns);
+        if to_row < row {
+            term.step(row - to_row, CURSOR_UP)?;
+        } else {
+            term.step(to_row - row, CURSOR_DOWN)?;
+        }
+        if to_column == 0 && column > 0 {
+            term.put(CARRIAGE_RETURN)?;
+        } else if to_column < column {
+            term.step(column - to_column, CURSOR_LEFT)?;
+        } else {
+            term.step(to_column - column, CURSOR_RIGHT)?;
+        }
+        self.shown.at = to;
+        self.shown.pending_wrap = false;
+        Ok(())
+    }
+
+    /// Puts the cursor on byte `index` of the line.
+    fn move_cursor<W: Write>(
+        &mut self,
+        index: usize,
+        term: &mut Term<'_, W>,
+    ) -> Result<(), W::Error> {
+        self.cursor = index;
+        self.go(self.offset_of(index), term)
+    }
+
+    /// Erases from the cursor to the end of the screen. A cursor waiting to wrap is
+    /// moved to the next row first: the erase would take the last column's character.
+    fn erase_below<W: Write>(&mut self, term: &mut Term<'_, W>) -> Result<(), W::Error> {
+        if self.shown.pending_wrap {
+            term.put(NEWLINE)?;
+            self.shown.pending_wrap = false;
+        }
+        term.put(ERASE_BELOW)?;
+        self.shown.end = self.shown.at;
+        Ok(())
+    }
+
+    /// After an edit that left the line unchanged before byte `index`: draws the line
+    /// again from there, erases what is left of the old one, and puts the cursor back.
+    fn render_from<W: Write>(
+        &mut self,
+        index: usize,
+        term: &mut Term<'_, W>,
+    ) -> Result<(), W::Error> {
+        self.go(self.offset_of(index), term)?;
+        self.erase_below(term)?;
+        let tail = &self.buf[index..];
+        term.put(tail.as_bytes())?;
+        self.shown.advance(width(tail), self.columns());
+        self.go(self.offset_of(self.cursor), term)
+    }
+
+    /// Prints prompt and line and places the cursor, from the start of an empty row.
+    fn draw<W: Write>(&mut self, term: &mut Term<'_, W>) -> Result<(), W::Error> {
+        let columns = self.columns();
+        self.shown = Shown::default();
         term.put(self.prompt.as_bytes())?;
+        self.shown.advance(width(&self.prompt), columns);
         term.put(self.buf.as_bytes())?;
-        term.put(ERASE_TO_END)?;
-        term.left(width(&self.buf[self.cursor..]))
+        self.shown.advance(width(&self.buf), columns);
+        self.go(self.offset_of(self.cursor), term)
+    }
+
+    /// Moves below the line (after printing `note` at its end, like `^C`) to the start
+    /// of a fresh row, where the caller's output goes.
+    fn leave_line<W: Write>(&mut self, note: &str, term: &mut Term<'_, W>) -> Result<(), W::Error> {
+        let end = self.offset_of(self.buf.len());
+        self.go(end, term)?;
+        term.put(note.as_bytes())?;
+        self.shown.advance(width(note), self.columns());
+        let on_fresh_row = !self.shown.pending_wrap
+            && self.shown.at > 0
+            && self.shown.at.is_multiple_of(self.columns());
+        if !on_fresh_row {
+            term.put(NEWLINE)?;
+        }
+        self.shown = Shown::default();
+        Ok(())
+    }
+
+    /// The terminal is now `columns` wide. Terminals that rewrap their rows (tmux, VTE,
+    /// kitty) keep the line where its text was: erase from its first row and draw it
+    /// again at the new width.
+    fn resize<W: Write>(&mut self, columns: usize, term: &mut Term<'_, W>) -> Result<(), W::Error> {
+        if columns == self.columns() {
+            return Ok(());
+        }
+        self.set_columns(columns);
+        let at = self.shown.at - usize::from(self.shown.pending_wrap);
+        term.put(CARRIAGE_RETURN)?;
+        term.step(at / self.columns(), CURSOR_UP)?;
+        self.shown = Shown::default();
+        self.erase_below(term)?;
+        self.draw(term)
     }
 
     /// Shows `line` instead of the current one, with the cursor at its end.
@@ -875,11 +1063,9 @@ impl Editor {
         line: String,
         term: &mut Term<'_, W>,
     ) -> Result<(), W::Error> {
-        term.left(width(&self.buf[..self.cursor]))?;
         self.buf = line;
         self.cursor = self.buf.len();
-        term.put(self.buf.as_bytes())?;
-        term.put(ERASE_TO_END)
+        self.render_from(0, term)
     }
 
     /// Up: shows the next older history entry, saving the edited line on the first step.
@@ -931,7 +1117,7 @@ impl Editor {
                 if !suffix.is_empty() {
                     self.insert_str(&suffix, term)
                 } else if tab_again {
-                    term.put(NEWLINE)?;
+                    self.leave_line("", term)?;
                     for row in listing_rows(&candidates, self.config.columns) {
                         term.put(row.as_bytes())?;
                         term.put(NEWLINE)?;

@@ -345,6 +345,15 @@ impl<W: Write + Send + 'static> Session<W> {
         self.screen.lock().editor.set_echo(on);
     }
 
+    /// The width the editor wraps at.
+    pub(crate) fn columns(&self) -> usize {
+        self.screen.lock().editor.config().columns
+    }
+
+    pub(crate) fn set_columns(&mut self, columns: usize) {
+        self.screen.lock().editor.set_columns(columns);
+    }
+
     pub(crate) fn set_history(&mut self, on: bool) {
         self.screen.lock().editor.set_history(on);
     }

@@ -9,6 +9,7 @@ use alloc::vec::Vec;
 use core::convert::Infallible;
 use proptest::prelude::*;
 use std::format;
+use unicode_width::UnicodeWidthChar;
 
 const PROMPT: &str = "kiln> ";
 
@@ -143,8 +144,9 @@ fn left_arrow_then_insert() {
         feed(&mut ed, &mut out, b"ab\x1b[Dc\r", &NoCompletion),
         lines(&["acb"])
     );
-    // Insert in the middle: echo, reprint the tail, erase, move back.
-    assert_eq!(out.take(), "ab\x1b[1Dcb\x1b[K\x1b[1D\r\n");
+    // Insert in the middle: erase below, print the rest from there, move back; Enter
+    // goes to the end of the line before its line end.
+    assert_eq!(out.take(), "ab\x1b[1D\x1b[Jcb\x1b[1D\x1b[1C\r\n");
 }
 
 #[test]
@@ -217,9 +219,9 @@ fn backspace_renders() {
     feed(&mut ed, &mut out, b"abc", &NoCompletion);
     out.take();
     feed(&mut ed, &mut out, b"\x7f", &NoCompletion);
-    assert_eq!(out.take(), "\x1b[1D\x1b[K");
+    assert_eq!(out.take(), "\x1b[1D\x1b[J");
     feed(&mut ed, &mut out, b"\x1b[D\x7f", &NoCompletion);
-    assert_eq!(out.take(), "\x1b[1D\x1b[1Db\x1b[K\x1b[1D");
+    assert_eq!(out.take(), "\x1b[1D\x1b[1D\x1b[Jb\x1b[1D");
     assert_eq!(ed.line(), "b");
     assert_eq!(ed.cursor(), 0);
 }
@@ -243,9 +245,9 @@ fn kill_to_end_and_to_start() {
     feed(&mut ed, &mut out, b"abcd\x1b[D\x1b[D", &NoCompletion);
     out.take();
     feed(&mut ed, &mut out, b"\x0b", &NoCompletion);
-    assert_eq!(out.take(), "\x1b[K");
+    assert_eq!(out.take(), "\x1b[J");
     feed(&mut ed, &mut out, b"\x15", &NoCompletion);
-    assert_eq!(out.take(), "\x1b[2D\x1b[K");
+    assert_eq!(out.take(), "\x1b[2D\x1b[J");
 }
 
 #[test]
@@ -280,7 +282,7 @@ fn ctrl_l_clears_and_redraws() {
     feed(&mut ed, &mut out, b"abc\x1b[D", &NoCompletion);
     out.take();
     feed(&mut ed, &mut out, b"\x0c", &NoCompletion);
-    assert_eq!(out.take(), "\x1b[H\x1b[2Jkiln> abc\x1b[K\x1b[1D");
+    assert_eq!(out.take(), "\x1b[H\x1b[2Jkiln> abc\x1b[1D");
     assert_eq!(ed.line(), "abc");
 }
 
@@ -292,7 +294,7 @@ fn clear_line_and_redraw_around_job_output() {
     ed.clear_line(&mut out).unwrap();
     out.write_all(b"job 1 done\r\n").unwrap();
     ed.redraw(&mut out).unwrap();
-    assert_eq!(out.take(), "\r\x1b[Kjob 1 done\r\nkiln> ab\x1b[K\x1b[1D");
+    assert_eq!(out.take(), "\r\x1b[Jjob 1 done\r\nkiln> ab\x1b[1D");
     assert_eq!(
         feed(&mut ed, &mut out, b"X\r", &NoCompletion),
         lines(&["aXb"])
@@ -337,7 +339,11 @@ fn recalled_line_renders_and_can_be_edited() {
     out.take();
     let ev = feed(&mut ed, &mut out, b"\x1b[A", &NoCompletion);
     assert!(ev.is_empty());
-    assert_eq!(out.take(), "\x1b[2Dfw load\x1b[K");
+    assert_eq!(
+        out.take(),
+        "\r\x1b[Jfw load",
+        "no prompt was printed for it"
+    );
     let ev = feed(&mut ed, &mut out, b"\x7f\x7f\x7f\x7fcheck\r", &NoCompletion);
     assert_eq!(ev, lines(&["fw check"]));
     let stored: Vec<&str> = ed.history().iter().collect();
@@ -416,7 +422,7 @@ fn tab_extends_to_the_common_prefix_then_lists() {
     assert_eq!(out.take(), "mem");
     // A second Tab in a row lists the candidates, then redraws prompt and line.
     feed(&mut ed, &mut out, b"\t", &c);
-    assert_eq!(out.take(), "\r\nmemstat  memtest\r\nkiln> mem\x1b[K");
+    assert_eq!(out.take(), "\r\nmemstat  memtest\r\nkiln> mem");
     assert_eq!(ed.line(), "mem");
     let ev = feed(&mut ed, &mut out, b"s\t\r", &c);
     assert_eq!(ev, lines(&["memstat "]));
@@ -436,7 +442,7 @@ fn ambiguous_tab_rings_then_lists() {
     feed(&mut ed, &mut out, b"\t", &c);
     assert_eq!(out.take(), "\x07");
     feed(&mut ed, &mut out, b"\t", &c);
-    assert_eq!(out.take(), "\r\nmemstat  memtest\r\nkiln> mem\x1b[K");
+    assert_eq!(out.take(), "\r\nmemstat  memtest\r\nkiln> mem");
 }
 
 #[test]
@@ -446,7 +452,7 @@ fn listing_puts_the_cursor_back_in_the_middle() {
     feed(&mut ed, &mut out, b"a xyz\x1b[D\x1b[D\x1b[D\x1b[D", &c);
     out.take();
     feed(&mut ed, &mut out, b"\t\t", &c);
-    assert_eq!(out.take(), "\x07\r\nab  ac\r\nkiln> a xyz\x1b[K\x1b[4D");
+    assert_eq!(out.take(), "\x07\x1b[4C\r\nab  ac\r\nkiln> a xyz\x1b[4D");
 }
 
 #[test]
@@ -579,13 +585,13 @@ fn utf8_moves_by_characters() {
     feed(&mut ed, &mut out, b"x", &NoCompletion);
     assert_eq!(ed.line(), "aéx€😀");
     // The tail is reprinted and the cursor moved back by characters, not bytes.
-    assert_eq!(out.take(), "x€😀\x1b[K\x1b[2D");
+    assert_eq!(out.take(), "\x1b[Jx€😀\x1b[2D");
     feed(&mut ed, &mut out, b"\x7f\x7f", &NoCompletion);
     assert_eq!(ed.line(), "a€😀");
-    assert_eq!(out.take(), "\x1b[1D€😀\x1b[K\x1b[2D\x1b[1D€😀\x1b[K\x1b[2D");
+    assert_eq!(out.take(), "\x1b[1D\x1b[J€😀\x1b[2D\x1b[1D\x1b[J€😀\x1b[2D");
     feed(&mut ed, &mut out, b"\x1b[3~", &NoCompletion);
     assert_eq!(ed.line(), "a😀");
-    assert_eq!(out.take(), "😀\x1b[K\x1b[1D");
+    assert_eq!(out.take(), "\x1b[J😀\x1b[1D");
     let ev = feed(&mut ed, &mut out, "ü\r".as_bytes(), &NoCompletion);
     assert_eq!(ev, lines(&["aü😀"]));
 }
@@ -686,82 +692,78 @@ fn set_echo_switches_modes() {
 
 // ---- a virtual terminal to check what the output shows ----
 
-/// A one-row terminal of unlimited width that understands exactly the sequences the
-/// editor may send; anything else fails the test.
-#[derive(Default)]
-struct Vt {
-    row: Vec<char>,
-    col: usize,
+/// Rows of the emulated terminal: enough for a 1,000-character line at 20 columns.
+const VT_ROWS: u16 = 64;
+
+/// An emulated VT100/xterm screen (the `vt100` crate) of `columns` columns.
+fn terminal(columns: u16) -> vt100::Parser {
+    vt100::Parser::new(
+        VT_ROWS.try_into().expect("rows"),
+        columns.try_into().expect("columns"),
+        0,
+    )
 }
 
-impl Vt {
-    fn apply(&mut self, output: &[u8]) {
-        let text = core::str::from_utf8(output).expect("output is UTF-8");
-        let mut chars = text.chars().peekable();
-        while let Some(c) = chars.next() {
-            match c {
-                '\r' => self.col = 0,
-                '\n' => {
-                    self.row.clear();
-                    self.col = 0;
-                }
-                '\x07' => {}
-                '\x1b' => {
-                    assert_eq!(chars.next(), Some('['), "only CSI sequences are sent");
-                    let mut n = String::new();
-                    while let Some(&d) = chars.peek().filter(|d| d.is_ascii_digit()) {
-                        n.push(d);
-                        chars.next();
-                    }
-                    match (chars.next(), n.as_str()) {
-                        (Some('D'), n) => {
-                            let n: usize = n.parse().expect("a count");
-                            assert!(n > 0 && n <= self.col, "moved left past the line start");
-                            self.col -= n;
-                        }
-                        (Some('C'), n) => self.col += n.parse::<usize>().expect("a count"),
-                        (Some('K'), "") => self.row.truncate(self.col),
-                        (Some('H'), "") => self.col = 0,
-                        (Some('J'), "2") => self.row.clear(),
-                        (other, n) => panic!("unexpected sequence {n:?} {other:?}"),
-                    }
-                }
-                c if c.is_control() => panic!("unexpected control {c:?}"),
-                c => {
-                    while self.row.len() < self.col {
-                        self.row.push(' ');
-                    }
-                    if self.col < self.row.len() {
-                        self.row[self.col] = c;
-                    } else {
-                        self.row.push(c);
-                    }
-                    self.col += 1;
-                }
-            }
-        }
+/// The text of the screen's rows, trailing blank rows dropped.
+fn screen_rows(vt: &vt100::Parser) -> Vec<String> {
+    let columns = vt.screen().size().1.get();
+    let mut rows: Vec<String> = vt.screen().rows(0, columns).collect();
+    while rows.last().is_some_and(String::is_empty) {
+        rows.pop();
     }
-
-    fn text(&self) -> String {
-        self.row.iter().collect()
-    }
+    rows
 }
 
-/// Replays `input` like a shell would (a new prompt after each line) and checks after
-/// every byte that the screen shows the prompt and the line, with the cursor in place,
-/// and that the editor's invariants hold. Returns the whole output.
-fn replay(input: &[u8], max_len: usize) -> Vec<u8> {
+/// `text` cut into rows of `columns` characters, as a terminal wraps it.
+fn wrapped(text: &str, columns: usize) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    chars
+        .chunks(columns)
+        .map(|row| row.iter().collect())
+        .collect()
+}
+
+/// Checks that the screen shows exactly `above` rows, then the prompt and the line
+/// wrapped at the screen's width, with the cursor on the editor's cursor.
+fn assert_shows(vt: &vt100::Parser, ed: &Editor, prompt: &str, above: &[String]) {
+    let columns = usize::from(vt.screen().size().1.get());
+    let text = format!("{prompt}{}", ed.line());
+    let mut expected = above.to_vec();
+    expected.extend(wrapped(&text, columns));
+    assert_eq!(screen_rows(vt), expected, "the screen at {columns} columns");
+    let offset = width(prompt) + ed.cursor();
+    let (row, column) = vt.screen().cursor_position();
+    let at = (usize::from(row) - above.len()) * columns + usize::from(column);
+    // At the end of a row that is exactly full, the terminal's cursor waits in the
+    // last column (the next character wraps); both places mean the same.
+    let waiting = offset > 0 && offset.is_multiple_of(columns) && at + 1 == offset;
+    assert!(
+        at == offset || waiting,
+        "cursor at {at}, the line's at {offset} ({columns} columns)"
+    );
+}
+
+/// Replays `input` like a shell would (a new prompt after each line) on an emulated
+/// terminal `columns` wide, and checks after every byte that the screen shows the
+/// prompt and the line, with the cursor in place, and that the editor's invariants
+/// hold. Returns the whole output.
+fn replay_at(input: &[u8], max_len: usize, columns: u16) -> Vec<u8> {
     let c = completer(&["fw", "fwload", "memstat", "memtest", "é1", "é2"]);
     let config = Config {
         max_len,
         history_capacity: 4,
         echo: true,
-        ..Config::default()
+        columns: usize::from(columns),
     };
     let mut ed = Editor::new(config);
     let mut out = Sink::default();
     let mut all = Vec::new();
-    let mut vt = Vt::default();
+    let mut vt = terminal(columns);
+    // Rows above the line: completion listings.
+    let mut above = Vec::new();
+    // The line has had a character the terminal draws wider or narrower than one
+    // column (the editor's documented limit): its screen is not checked.
+    let mut not_one_column = false;
     ed.start_line(PROMPT, &mut out).unwrap();
     for &b in input {
         let event = ed.feed(b, &c, &mut out).unwrap();
@@ -769,25 +771,249 @@ fn replay(input: &[u8], max_len: usize) -> Vec<u8> {
             assert!(line.len() <= max_len);
             assert!(!line.chars().any(char::is_control));
         }
-        if matches!(
-            event,
-            Event::Line(_) | Event::Interrupt | Event::TooLong { .. }
-        ) {
+        if event != Event::None {
+            // What the shell does after a line: start afresh at the top.
+            vt.process(CLEAR_SCREEN);
+            above.clear();
+            not_one_column = false;
+            all.append(&mut out.0);
             ed.start_line(PROMPT, &mut out).unwrap();
         }
-        vt.apply(&out.0);
+        vt.process(&out.0);
         all.append(&mut out.0);
         assert!(ed.buf.len() <= max_len);
         assert!(ed.buf.is_char_boundary(ed.cursor) && ed.cursor <= ed.buf.len());
         assert!(!ed.buf.chars().any(char::is_control));
-        assert_eq!(vt.text(), format!("{PROMPT}{}", ed.line()));
-        assert_eq!(vt.col, width(PROMPT) + ed.cursor());
+        not_one_column |= ed.buf.chars().any(|c| c.width() != Some(1));
+        if b == CTRL_L {
+            above.clear();
+        }
+        if b == TAB && ed.state != State::Discarding {
+            let rows = screen_rows(&vt);
+            let line_rows = wrapped(&format!("{PROMPT}{}", ed.line()), usize::from(columns)).len();
+            above = rows[..rows.len() - line_rows].to_vec();
+        }
+        if ed.state != State::Discarding && !not_one_column {
+            assert_shows(&vt, &ed, PROMPT, &above);
+        }
     }
     assert!(
         !all.windows(4).any(|w| w == b"\x1b[6n" || w == b"\x1b[5n"),
         "never a terminal query"
     );
     all
+}
+
+/// [`replay_at`] at 80 columns.
+fn replay(input: &[u8], max_len: usize) -> Vec<u8> {
+    replay_at(input, max_len, 80)
+}
+
+/// The widths the screen tests run at.
+const WIDTHS: [u16; 4] = [20, 60, 80, 120];
+
+/// `word01 word02 ...`, `n` words: a line that wraps.
+fn long_line(n: usize) -> String {
+    let words: Vec<String> = (1..=n).map(|i| format!("word{i:02}")).collect();
+    format!("echo {} END", words.join(" "))
+}
+
+/// An editor at `columns` with the prompt on an emulated terminal of that width.
+fn screen_editor(columns: u16) -> (Editor, Sink, vt100::Parser) {
+    let config = Config {
+        columns: usize::from(columns),
+        ..Config::default()
+    };
+    let (ed, mut out) = editor(config);
+    let mut vt = terminal(columns);
+    vt.process(&out.take().into_bytes());
+    (ed, out, vt)
+}
+
+/// Feeds `input` and shows the output on `vt`.
+fn type_on(ed: &mut Editor, out: &mut Sink, vt: &mut vt100::Parser, input: &[u8]) -> Vec<Event> {
+    let events = feed(ed, out, input, &NoCompletion);
+    vt.process(&out.0);
+    out.0.clear();
+    events
+}
+
+#[test]
+fn a_wrapped_line_edited_at_its_start_shows_what_runs() {
+    // The observation: 218 characters at 120 columns, Home, X.
+    let text = long_line(30);
+    assert_eq!(text.len(), 218);
+    for columns in WIDTHS {
+        let (mut ed, mut out, mut vt) = screen_editor(columns);
+        type_on(&mut ed, &mut out, &mut vt, text.as_bytes());
+        assert_shows(&vt, &ed, PROMPT, &[]);
+        type_on(&mut ed, &mut out, &mut vt, b"\x01X");
+        assert_shows(&vt, &ed, PROMPT, &[]);
+        type_on(
+            &mut ed,
+            &mut out,
+            &mut vt,
+            b"\x1b[C\x1b[3~\x05\x7f\x7f\x01\x1bf\x1bf\x17",
+        );
+        assert_shows(&vt, &ed, PROMPT, &[]);
+        let events = type_on(&mut ed, &mut out, &mut vt, b"\r");
+        let ran = format!("Xeho  {} E", &text[12..text.len() - 4]);
+        assert_eq!(events, lines(&[&ran]), "at {columns} columns");
+        // The cursor went below the whole line first.
+        let rows = wrapped(&format!("{PROMPT}{ran}"), usize::from(columns)).len();
+        assert_eq!(usize::from(vt.screen().cursor_position().0), rows);
+    }
+}
+
+#[test]
+fn every_key_on_a_thousand_character_line_at_every_width() {
+    let text: String = (0..1000)
+        .map(|i| char::from(b'a' + (i % 26) as u8))
+        .collect();
+    for columns in WIDTHS {
+        let (mut ed, mut out, mut vt) = screen_editor(columns);
+        type_on(&mut ed, &mut out, &mut vt, text.as_bytes());
+        assert_shows(&vt, &ed, PROMPT, &[]);
+        for key in [
+            &b"\x01"[..],
+            b"\x1b[C",
+            b"\x05",
+            b"\x1b[D",
+            b"Z",
+            b"\x7f",
+            b"\x1b[3~",
+            b"\x1bb",
+            b"\x1bf",
+            b"\x0b",
+            b"\x15",
+        ] {
+            for _ in 0..3 {
+                type_on(&mut ed, &mut out, &mut vt, key);
+                assert_shows(&vt, &ed, PROMPT, &[]);
+            }
+        }
+        // Every offset from the end back to the start, then a character at each row start.
+        type_on(&mut ed, &mut out, &mut vt, &text.as_bytes()[..300]);
+        for _ in 0..310 {
+            type_on(&mut ed, &mut out, &mut vt, b"\x1b[D");
+            assert_shows(&vt, &ed, PROMPT, &[]);
+        }
+        for _ in 0..310 {
+            type_on(&mut ed, &mut out, &mut vt, b"\x1b[C");
+            assert_shows(&vt, &ed, PROMPT, &[]);
+        }
+    }
+}
+
+#[test]
+fn lines_that_end_exactly_at_the_last_column() {
+    for columns in WIDTHS {
+        let fill = usize::from(columns) - width(PROMPT);
+        for len in [fill - 1, fill, fill + 1, fill + usize::from(columns)] {
+            let text = "x".repeat(len);
+            let (mut ed, mut out, mut vt) = screen_editor(columns);
+            for key in [
+                text.as_bytes(),
+                b"\x01",
+                b"\x05",
+                b"\x7f",
+                b"y",
+                b"\x1b[D\x0b",
+                b"zz",
+            ] {
+                type_on(&mut ed, &mut out, &mut vt, key);
+                assert_shows(&vt, &ed, PROMPT, &[]);
+            }
+        }
+    }
+}
+
+#[test]
+fn history_recall_of_a_wrapped_line_leaves_no_stale_rows() {
+    for columns in WIDTHS {
+        let (mut ed, mut out, mut vt) = screen_editor(columns);
+        let long = long_line(30);
+        type_on(
+            &mut ed,
+            &mut out,
+            &mut vt,
+            format!("{long}\rls\r").as_bytes(),
+        );
+        vt.process(CLEAR_SCREEN);
+        ed.start_line(PROMPT, &mut out).unwrap();
+        type_on(&mut ed, &mut out, &mut vt, b"");
+        for keys in [
+            &b"\x1b[A"[..],
+            b"\x1b[A",
+            b"\x1b[B",
+            b"\x1b[A",
+            b"\x01\x1b[B",
+            b"\x1b[B",
+        ] {
+            type_on(&mut ed, &mut out, &mut vt, keys);
+            assert_shows(&vt, &ed, PROMPT, &[]);
+        }
+        type_on(&mut ed, &mut out, &mut vt, b"\x1b[A\x1b[A");
+        assert_eq!(ed.line(), long);
+        assert_shows(&vt, &ed, PROMPT, &[]);
+    }
+}
+
+#[test]
+fn a_background_line_printed_over_a_wrapped_line() {
+    for columns in WIDTHS {
+        let (mut ed, mut out, mut vt) = screen_editor(columns);
+        type_on(&mut ed, &mut out, &mut vt, long_line(25).as_bytes());
+        type_on(&mut ed, &mut out, &mut vt, b"\x01\x1bf\x1bf");
+        // What the session does when a job prints while a line is edited.
+        ed.clear_line(&mut out).unwrap();
+        out.write_all(b"[1]+  Done                    sleep 2s\r\n")
+            .unwrap();
+        ed.redraw(&mut out).unwrap();
+        vt.process(&out.0);
+        out.0.clear();
+        let above = wrapped(
+            "[1]+  Done                    sleep 2s",
+            usize::from(columns),
+        );
+        assert_shows(&vt, &ed, PROMPT, &above);
+        type_on(&mut ed, &mut out, &mut vt, b"X\x05Y");
+        assert_shows(&vt, &ed, PROMPT, &above);
+    }
+}
+
+#[test]
+fn a_resize_redraws_the_line_at_the_new_width() {
+    let text = long_line(30);
+    for (from, to) in [(120u16, 60u16), (60, 120), (80, 20), (20, 80)] {
+        let (mut ed, mut out, mut vt) = screen_editor(from);
+        type_on(&mut ed, &mut out, &mut vt, text.as_bytes());
+        type_on(&mut ed, &mut out, &mut vt, b"\x01\x1bf");
+        // The terminal changes width (the emulator does not rewrap, so clear it as a
+        // rewrapping terminal would have kept the line at the top), then the launcher
+        // sends the size report.
+        vt.set_size(VT_ROWS.try_into().unwrap(), to.try_into().unwrap());
+        type_on(
+            &mut ed,
+            &mut out,
+            &mut vt,
+            format!("\x1b[8;40;{to}t").as_bytes(),
+        );
+        assert_eq!(ed.config().columns, usize::from(to));
+        assert_shows(&vt, &ed, PROMPT, &[]);
+        type_on(&mut ed, &mut out, &mut vt, b"X\x05Y\x01");
+        assert_shows(&vt, &ed, PROMPT, &[]);
+    }
+}
+
+#[test]
+fn a_size_report_is_no_key_and_the_same_width_redraws_nothing() {
+    let (mut ed, mut out, mut vt) = screen_editor(80);
+    type_on(&mut ed, &mut out, &mut vt, b"ab\x1b[8;24;80tc");
+    assert_eq!(ed.line(), "abc");
+    assert_eq!(out.take(), "");
+    // Other `t` reports and a zero width are ignored.
+    assert_eq!(line(b"a\x1b[4;300;600tb\x1b[8;24;0tc\r"), "abc");
 }
 
 #[test]
@@ -806,7 +1032,6 @@ const TOKENS: &[&[u8]] = &[
     b"f",
     "é".as_bytes(),
     "€".as_bytes(),
-    "😀".as_bytes(),
     b"\x1b[D",
     b"\x1b[C",
     b"\x1b[A",
@@ -878,6 +1103,13 @@ proptest! {
         replay(&input, max_len);
     }
 
+    /// The same at every width, with lines long enough to wrap.
+    #[test]
+    fn random_keys_at_every_width(input in token_stream(), max_len in 1usize..400,
+                                  width in prop::sample::select(&WIDTHS[..])) {
+        replay_at(&input, max_len, width);
+    }
+
     /// Output is a function of the input.
     #[test]
     fn output_is_deterministic(input in token_stream()) {
@@ -924,4 +1156,22 @@ fn a_completion_listing_comes_in_columns_that_fit_the_width() {
     // Too narrow for two: one a row.
     assert_eq!(super::listing_rows(&names, 5).len(), names.len());
     assert!(super::listing_rows(&[], 80).is_empty());
+}
+
+#[test]
+fn the_width_comes_from_the_kernel_command_line() {
+    let width = Config::columns_from_command_line;
+    assert_eq!(width("kiln.columns=120"), Some(120));
+    assert_eq!(width("quiet kiln.columns=60 kiln.selftest"), Some(60));
+    assert_eq!(
+        width("kiln.columns=60 kiln.columns=90"),
+        Some(90),
+        "the last one wins"
+    );
+    assert_eq!(width(""), None);
+    assert_eq!(width("kiln.columns="), None);
+    assert_eq!(width("kiln.columns=0"), None);
+    assert_eq!(width("kiln.columns=abc"), None);
+    assert_eq!(width("kiln.columns=100000"), None);
+    assert_eq!(width("xkiln.columns=70"), None);
 }

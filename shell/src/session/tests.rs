@@ -22,10 +22,8 @@ use super::*;
 
 /// The up arrow as terminals send it.
 const UP: &str = "\x1b[A";
-/// What the editor writes to erase the edited line before other output.
-const CLEAR_LINE: &str = "\r\x1b[K";
-/// What the editor writes after a redrawn line (erase the rest of it).
-const ERASE_TO_END: &str = "\x1b[K";
+/// What the editor writes to erase the edited line (all its rows) before other output.
+const CLEAR_LINE: &str = "\r\x1b[J";
 
 /// Baked files for completion tests.
 const FILES: &[BakedFile] = &[
@@ -265,7 +263,7 @@ fn up_arrow_recalls_and_runs_the_previous_line() {
             "kiln> echo one",
             "one",
             // The recalled line replaces what was typed, erasing the rest.
-            &format!("kiln> echo one{ERASE_TO_END}"),
+            "kiln> \x1b[Jecho one",
             "one",
             "kiln> "
         ]
@@ -446,7 +444,7 @@ fn background_output_while_editing_redraws_the_partial_line() {
         text,
         format!(
             "kiln> {{ sleep 1; echo done; }} &\r\n[1]\r\nkiln> ech{CLEAR_LINE}done\r\n\
-             kiln> ech{ERASE_TO_END}o x\r\nx\r\n[1]+ done(0) {{}}\r\nkiln> "
+             kiln> echo x\r\nx\r\n[1]+ done(0) {{}}\r\nkiln> "
         )
     );
 }
@@ -482,9 +480,7 @@ fn background_output_at_an_idle_prompt_redraws_the_prompt() {
     let (_, text) = Rig::new(&[(0, "{ sleep 1; echo done; } &\r"), (2000, "")]).run();
     assert_eq!(
         text,
-        format!(
-            "kiln> {{ sleep 1; echo done; }} &\r\n[1]\r\nkiln> {CLEAR_LINE}done\r\nkiln> {ERASE_TO_END}"
-        )
+        format!("kiln> {{ sleep 1; echo done; }} &\r\n[1]\r\nkiln> {CLEAR_LINE}done\r\nkiln> ")
     );
 }
 
