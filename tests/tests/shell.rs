@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use kiln_tests::{Monitor, PROMPT, TempFile, Vm, Xorshift, config};
+use kiln_tests::{Monitor, PROMPT, TempFile, VGA_COLUMNS, Vm, Xorshift, config};
 
 const CTRL_C: &[u8] = b"\x03";
 const CTRL_D: u8 = 0x04;
@@ -183,6 +183,103 @@ fn keyboard_and_vga_console() {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+
+    // A line longer than the screen is wide, edited at its start: the rows show what runs.
+    monitor.press(&["ctrl-l"]);
+    let words: Vec<String> = (1..=25).map(|i| format!("a{i:02}")).collect();
+    let line = format!("echo {}", words.join(" "));
+    monitor.type_text(&line);
+    monitor.press(&["home", "right", "right", "right", "right", "right"]);
+    monitor.type_text("X");
+    let edited = line.replacen("a01", "Xa01", 1);
+    // The screen reader trims rows, as it does the expected ones.
+    let shown = format!("{PROMPT}{edited}");
+    let expected = [
+        shown[..VGA_COLUMNS].trim_end().to_string(),
+        shown[VGA_COLUMNS..].trim_end().to_string(),
+    ];
+    let deadline = Instant::now() + kiln_tests::DEFAULT_TIMEOUT;
+    loop {
+        let screen = monitor.screen();
+        if screen[..2] == expected && screen[2..].iter().all(|row| row.is_empty()) {
+            break;
+        }
+        if Instant::now() > deadline {
+            vm.fail(&format!(
+                "the wrapped line is not what will run:\n{screen:#?}"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    monitor.press(&["ret"]);
+    let deadline = Instant::now() + kiln_tests::DEFAULT_TIMEOUT;
+    while !monitor.screen().iter().any(|row| row.starts_with("Xa01 a02 ")) {
+        if Instant::now() > deadline {
+            vm.fail(&format!(
+                "the edited line did not run:\n{:#?}",
+                monitor.screen()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `echo word01 ... word30 END`: 218 characters, the observation's line.
+fn long_echo_line() -> String {
+    let words: Vec<String> = (1..=30).map(|i| format!("word{i:02}")).collect();
+    format!("echo {} END", words.join(" "))
+}
+
+/// `text` cut into rows of `columns` characters, as a terminal wraps it.
+fn wrapped(text: &str, columns: usize) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    chars
+        .chunks(columns)
+        .map(|row| row.iter().collect())
+        .collect()
+}
+
+#[test]
+fn a_wrapped_line_edited_at_its_start_shows_what_runs_on_serial() {
+    const COLUMNS: u16 = 40;
+    let mut config = config();
+    config.append = format!("kiln.columns={COLUMNS}");
+    let (mut vm, _rc) = Vm::boot_shell_with(config);
+    assert_eq!(vm.run("stty"), "columns 40\r\n");
+    let line = long_echo_line();
+    // Type it, go Home, then right past `echo ` and insert X; recall it, change the end.
+    vm.send_bytes(line.as_bytes());
+    vm.send_bytes(b"\x01\x1b[C\x1b[C\x1b[C\x1b[C\x1b[CX\r");
+    let edited = line.replacen("word01", "Xword01", 1);
+    vm.expect(&format!("{}\r\n", &edited[5..]));
+    vm.expect(PROMPT);
+    vm.send_bytes(b"\x1b[A\x7f\x7fZ\r");
+    let recalled = format!("{}Z", &edited[..edited.len() - 2]);
+    vm.expect(&format!("{}\r\n", &recalled[5..]));
+    vm.expect(PROMPT);
+    // What a 40-column terminal shows of all the bytes the console sent.
+    let mut terminal = vt100::Parser::new(500.try_into().unwrap(), COLUMNS.try_into().unwrap(), 0);
+    terminal.process(vm.transcript().as_bytes());
+    let rows: Vec<String> = terminal.screen().rows(0, COLUMNS).collect();
+    let rows: Vec<&str> = rows.iter().map(|r| r.trim_end()).collect();
+    let mut expected: Vec<String> = wrapped(&format!("{PROMPT}{edited}"), 40);
+    expected.extend(wrapped(&edited[5..], 40));
+    expected.extend(wrapped(&format!("{PROMPT}{recalled}"), 40));
+    expected.extend(wrapped(&recalled[5..], 40));
+    expected.push(PROMPT.to_string());
+    let expected: Vec<&str> = expected.iter().map(|r| r.trim_end()).collect();
+    let start = rows
+        .iter()
+        .rposition(|r| *r == "kiln> stty")
+        .expect("the stty line")
+        + 2;
+    let shown: Vec<&str> = rows[start..]
+        .iter()
+        .copied()
+        .filter(|r| !r.is_empty())
+        .collect();
+
+    assert_eq!(shown, expected, "the screen of a 40-column terminal");
 }
 
 #[test]
