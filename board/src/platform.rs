@@ -115,6 +115,14 @@ impl Platform for BoardPlatform {
         sched::request_kill(thread)
     }
 
+    fn stop(&self, thread: ThreadId) -> bool {
+        sched::stop(thread)
+    }
+
+    fn resume(&self, thread: ThreadId) -> bool {
+        sched::resume(thread)
+    }
+
     fn cpu_time(&self, thread: ThreadId) -> Option<Duration> {
         sched::cpu_ns(thread).map(Duration::from_nanos)
     }

@@ -162,6 +162,8 @@ struct Thread {
     abort: Option<Abort>,
     joiners: heapless::Vec<u64, 4>,
     kill_requested: bool,
+    /// Ctrl-Z (`stop`): not scheduled until `resume`, once it holds no kernel lock.
+    stop_requested: bool,
     /// `kill_after`: when the thread is to be ended forcibly (monotonic ns).
     kill_deadline_ns: Option<u64>,
     /// Kernel locks held (saved here while the thread is off the CPU).
@@ -171,6 +173,14 @@ struct Thread {
 // SAFETY: `frame` points into the thread's own stack and is only used by the scheduler
 // with interrupts off.
 unsafe impl Send for Thread {}
+
+impl Thread {
+    /// Stopped and holding no kernel lock (its count as saved off the CPU): it must not
+    /// run until resumed. A stopped thread that holds a lock runs on to release it.
+    fn held_off(&self) -> bool {
+        self.stop_requested && self.preempt_count == 0
+    }
+}
 
 struct Scheduler {
     /// Every thread by id. A map, not a vector: its nodes come and go with the
@@ -244,11 +254,15 @@ impl Scheduler {
         match thread.state {
             State::Blocked => {
                 thread.state = State::Runnable;
+                let held_off = thread.held_off();
                 if let Some(deadline) = thread.deadline_ns.take() {
                     self.timers.remove(&(deadline, id));
                 }
-                self.runnable.insert(id);
-                let _ = self.wake_queue.push_back(id);
+                // A stopped thread keeps its wake-up for when it is resumed.
+                if !held_off {
+                    self.runnable.insert(id);
+                    let _ = self.wake_queue.push_back(id);
+                }
             }
             State::Runnable | State::Running => thread.permit = true,
             State::Dead => {}
@@ -278,7 +292,9 @@ impl Scheduler {
         if let Some(id) = self.round_robin() {
             return id;
         }
-        if self.current_mut().state == State::Running {
+        let current = self.current_mut();
+        let stopped_now = current.stop_requested && PREEMPT_COUNT.load(Ordering::Relaxed) == 0;
+        if current.state == State::Running && !stopped_now {
             self.current
         } else {
             IDLE_ID
@@ -296,7 +312,10 @@ impl Scheduler {
 
     /// A runnable thread other than the current one.
     fn is_eligible(&mut self, id: u64) -> bool {
-        id != self.current && self.get_mut(id).map(|t| t.state) == Some(State::Runnable)
+        id != self.current
+            && self
+                .get_mut(id)
+                .is_some_and(|t| t.state == State::Runnable && !t.held_off())
     }
 
     /// The next runnable thread after the current one in id order (not idle).
@@ -371,6 +390,40 @@ impl Scheduler {
         true
     }
 
+    /// Ctrl-Z of program thread `id`: it is not picked again until [`Scheduler::resume`]
+    /// (at once if it holds no kernel lock, else once it has released the last one).
+    fn stop(&mut self, id: u64) -> bool {
+        let current = self.current;
+        let Some(thread) = self.get_mut(id) else {
+            return false;
+        };
+        if thread.state == State::Dead || thread.kind != ThreadKind::Program {
+            return false;
+        }
+        thread.stop_requested = true;
+        if id != current && thread.held_off() {
+            self.runnable.remove(&id);
+        }
+        true
+    }
+
+    /// `fg`/`bg` of a thread stopped by [`Scheduler::stop`]: it may run again.
+    fn resume(&mut self, id: u64) -> bool {
+        let current = self.current;
+        let Some(thread) = self.get_mut(id) else {
+            return false;
+        };
+        if thread.state == State::Dead {
+            return false;
+        }
+        let was_stopped = core::mem::take(&mut thread.stop_requested);
+        if was_stopped && thread.state == State::Runnable && id != current {
+            self.runnable.insert(id);
+            let _ = self.wake_queue.push_back(id);
+        }
+        true
+    }
+
     /// True when the running thread was asked to die (`kill -9`) and can now: it holds
     /// no kernel lock and has not already ended.
     fn current_must_die(&mut self) -> bool {
@@ -411,7 +464,7 @@ impl Scheduler {
                     thread.preempt_count = PREEMPT_COUNT.load(Ordering::Relaxed);
                     if thread.state == State::Running {
                         thread.state = State::Runnable;
-                        if current != IDLE_ID {
+                        if current != IDLE_ID && !thread.held_off() {
                             self.runnable.insert(current);
                         }
                     }
@@ -487,6 +540,7 @@ pub fn init(boot_stack: (u64, u64)) {
             abort: None,
             joiners: heapless::Vec::new(),
             kill_requested: false,
+            stop_requested: false,
             kill_deadline_ns: None,
             preempt_count: 0,
         }),
@@ -651,6 +705,7 @@ pub fn spawn(name: &str, kind: ThreadKind, body: Body) -> Result<u64, SpawnError
             abort: None,
             joiners: heapless::Vec::new(),
             kill_requested: false,
+            stop_requested: false,
             kill_deadline_ns: None,
             preempt_count: 0,
         }),
@@ -780,9 +835,11 @@ pub fn on_tick(frame: *mut Frame) -> *mut Frame {
         {
             thread.deadline_ns = None;
             thread.state = State::Runnable;
-            woke = true;
-            s.runnable.insert(id);
-            let _ = s.wake_queue.push_back(id);
+            if !thread.held_off() {
+                woke = true;
+                s.runnable.insert(id);
+                let _ = s.wake_queue.push_back(id);
+            }
         }
     }
     if stack::wants_refill() {
@@ -806,14 +863,15 @@ pub fn on_tick(frame: *mut Frame) -> *mut Frame {
     }
     let idle = s.current == IDLE_ID;
     let slice_over = ticks - s.slice_start_tick >= SLICE_TICKS;
-    let kill_pending = s.current_mut().kill_requested;
+    // A kill or a stop waits for the thread's last kernel lock.
+    let kill_pending = s.current_mut().kill_requested || s.current_mut().stop_requested;
     let wants_switch = woke || idle || slice_over || !s.wake_queue.is_empty();
     if locks_held {
         if wants_switch || kill_pending {
             NEED_RESCHED.store(true, Ordering::Relaxed);
         }
         frame
-    } else if wants_switch {
+    } else if wants_switch || kill_pending {
         if !slice_over {
             s.keep_turn();
         }
@@ -915,6 +973,16 @@ pub fn request_kill(id: u64) -> bool {
         yield_now();
     }
     killed
+}
+
+/// Ctrl-Z of program thread `id` (see [`Scheduler::stop`]).
+pub fn stop(id: u64) -> bool {
+    SCHED.lock().stop(id)
+}
+
+/// Lets a thread stopped by [`stop`] run again.
+pub fn resume(id: u64) -> bool {
+    SCHED.lock().resume(id)
 }
 
 /// Ends program thread `id` forcibly once `grace_ns` has passed, unless it has ended.

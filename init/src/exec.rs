@@ -51,6 +51,8 @@ use crate::rc::ast::{
 pub const MAX_SOURCE_DEPTH: usize = 16;
 /// The status of a run stopped by [`Interrupt::cancel_foreground`] (128 + SIGINT).
 pub const INTERRUPTED_STATUS: Status = 130;
+/// The status of a foreground command stopped by Ctrl-Z (128 + SIGTSTP, as sh's `$?`).
+pub const SUSPENDED_STATUS: Status = 148;
 /// The status of `timeout` and `start --timeout` when time ran out (as coreutils).
 pub const TIMED_OUT_STATUS: Status = 124;
 /// The status of a command that names no program, job or file (as sh: "not found").
@@ -122,6 +124,13 @@ impl Hooks for NoHooks {}
 pub struct Interrupt {
     platform: &'static dyn Platform,
     requested: AtomicBool,
+    /// Ctrl-Z stopped the foreground jobs; the wait for them gives up.
+    suspended: AtomicBool,
+    /// Ctrl-Z came before the line's pipeline was waited for: it stops that one.
+    suspend_pending: AtomicBool,
+    /// The foreground may be stopped: a pipeline or an `fg` job (not `timeout`,
+    /// `start`: their clocks would run on).
+    suspendable: AtomicBool,
     /// The thread inside `run`, to wake.
     runner: crate::sync::Mutex<Option<ThreadId>>,
     /// The jobs the interpreter is waiting for in the foreground.
@@ -133,6 +142,9 @@ impl Interrupt {
         Arc::new(Interrupt {
             platform,
             requested: AtomicBool::new(false),
+            suspended: AtomicBool::new(false),
+            suspend_pending: AtomicBool::new(false),
+            suspendable: AtomicBool::new(false),
             runner: crate::sync::Mutex::new(None),
             foreground: crate::sync::Mutex::new(Vec::new()),
         })
@@ -151,9 +163,64 @@ impl Interrupt {
         }
     }
 
-    /// Forgets a pending cancel.
+    /// Ctrl-Z: stops the foreground jobs ([`Job::suspend`]) and ends the wait for them:
+    /// they stay in the job table, numbered, for `fg`, `bg` and `kill`. When nothing
+    /// that can stop is waited for yet (the line is starting), the next pipeline of the
+    /// line stops as it starts; [`Interrupt::clear`] forgets that. Returns true if jobs
+    /// stopped now.
+    pub fn suspend_foreground(&self) -> bool {
+        let jobs = {
+            // Under the list's lock: `set_foreground` changes both together.
+            let foreground = self.foreground.lock();
+            if !self.suspendable.load(Ordering::SeqCst) {
+                self.suspend_pending.store(true, Ordering::SeqCst);
+                return false;
+            }
+            foreground.clone()
+        };
+        self.stop_jobs(jobs)
+    }
+
+    fn stop_jobs(&self, jobs: Vec<Arc<Job>>) -> bool {
+        let mut stopped = false;
+        for job in jobs {
+            stopped |= job.suspend();
+        }
+        if stopped {
+            self.suspended.store(true, Ordering::SeqCst);
+            if let Some(thread) = *self.runner.lock() {
+                self.platform.unpark(thread);
+            }
+        }
+        stopped
+    }
+
+    /// True (once) if Ctrl-Z stopped the foreground since the last call.
+    pub fn take_suspended(&self) -> bool {
+        self.suspended.swap(false, Ordering::SeqCst)
+    }
+
+    /// True while a Ctrl-Z is pending (the foreground wait should give up).
+    pub fn is_suspended(&self) -> bool {
+        self.suspended.load(Ordering::SeqCst)
+    }
+
+    /// Registers the jobs `fg` waits for, as the foreground Ctrl-C and Ctrl-Z act on;
+    /// the waiting thread is `runner` (to wake).
+    pub fn watch(&self, jobs: &[Arc<Job>], runner: ThreadId) {
+        *self.runner.lock() = Some(runner);
+        self.set_foreground(jobs, true);
+    }
+
+    /// Ends [`Interrupt::watch`].
+    pub fn unwatch(&self) {
+        self.clear_foreground();
+    }
+
+    /// Forgets a pending cancel or stop.
     pub fn clear(&self) {
         self.requested.store(false, Ordering::SeqCst);
+        self.suspend_pending.store(false, Ordering::SeqCst);
     }
 
     /// True while a cancel is pending.
@@ -162,8 +229,18 @@ impl Interrupt {
     }
 
     /// Registers the jobs being waited for; cancels them at once if a cancel is pending.
-    fn set_foreground(&self, jobs: &[Arc<Job>]) {
-        *self.foreground.lock() = jobs.to_vec();
+    fn set_foreground(&self, jobs: &[Arc<Job>], suspendable: bool) {
+        let stop_now = {
+            let mut foreground = self.foreground.lock();
+            *foreground = jobs.to_vec();
+            // A Ctrl-Z that came too late for the last jobs is not for these.
+            self.suspended.store(false, Ordering::SeqCst);
+            self.suspendable.store(suspendable, Ordering::SeqCst);
+            suspendable && self.suspend_pending.swap(false, Ordering::SeqCst)
+        };
+        if stop_now {
+            self.stop_jobs(jobs.to_vec());
+        }
         if self.is_requested() {
             for job in jobs {
                 job.terminate();
@@ -172,9 +249,11 @@ impl Interrupt {
     }
 
     fn clear_foreground(&self) {
+        let mut foreground = self.foreground.lock();
+        self.suspendable.store(false, Ordering::SeqCst);
         // Free the list, not just empty it: after `wait` for a storm of jobs it is
         // large, and kept it would split the heap.
-        *self.foreground.lock() = Vec::new();
+        *foreground = Vec::new();
     }
 }
 
@@ -695,7 +774,8 @@ impl Interpreter {
         job.set_background(true);
         self.number_background(core::slice::from_ref(&job));
         let deadline = timeout.map(|t| self.platform.now() + t);
-        self.interrupt.set_foreground(core::slice::from_ref(&job));
+        self.interrupt
+            .set_foreground(core::slice::from_ref(&job), false);
         let outcome = job.wait(WaitFor::ReadyOrExit, deadline, &|| self.stop_requested());
         self.interrupt.clear_foreground();
         match outcome {
@@ -741,7 +821,8 @@ impl Interpreter {
             Err(error) => return Ok(self.report(&error)),
         };
         let deadline = self.platform.now() + limit;
-        self.interrupt.set_foreground(core::slice::from_ref(&job));
+        self.interrupt
+            .set_foreground(core::slice::from_ref(&job), false);
         let outcome = job.wait(WaitFor::Exit, Some(deadline), &|| self.stop_requested());
         let step = match outcome {
             WaitOutcome::Finished(state) => Ok(state.status().unwrap_or(0)),
@@ -794,12 +875,19 @@ impl Interpreter {
         role: Role,
     ) -> core::result::Result<Vec<Status>, Stop> {
         if role == Role::Foreground {
-            self.interrupt.set_foreground(jobs);
+            self.interrupt.set_foreground(jobs, true);
         }
+        let foreground = role == Role::Foreground;
+        let give_up = || self.stop_requested() || (foreground && self.interrupt.is_suspended());
         let mut statuses = Vec::with_capacity(jobs.len());
         for job in jobs {
-            match job.wait(WaitFor::Exit, None, &|| self.stop_requested()) {
+            match job.wait(WaitFor::Exit, None, &give_up) {
                 WaitOutcome::Finished(state) => statuses.push(state.status().unwrap_or(0)),
+                _ if foreground && self.interrupt.take_suspended() => {
+                    self.interrupt.clear_foreground();
+                    self.keep_stopped(jobs);
+                    return Ok(alloc::vec![SUSPENDED_STATUS]);
+                }
                 _ => {
                     self.interrupt.clear_foreground();
                     return Err(Stop::Interrupted);
@@ -808,6 +896,18 @@ impl Interpreter {
         }
         self.interrupt.clear_foreground();
         Ok(statuses)
+    }
+
+    /// After Ctrl-Z: the stopped foreground pipeline becomes a numbered job, reported as
+    /// sh does (`[N]+ stopped CMD`); `fg`, `bg` and `kill` take it from there.
+    fn keep_stopped(&mut self, stages: &[Arc<Job>]) {
+        for stage in stages {
+            stage.set_background(true);
+        }
+        let number = self.jobs.number(stages);
+        let command: Vec<String> = stages.iter().map(|j| j.info().command_line()).collect();
+        self.console
+            .write(format!("[{number}]+ stopped {}\n", command.join(" | ")).as_bytes());
     }
 
     /// Adds a job to the table (and to the enclosing subshell's job, so cancelling that

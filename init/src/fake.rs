@@ -54,6 +54,8 @@ enum RunState {
     Running,
     /// Blocked in `park` until unparked or until the deadline.
     Parked(Option<Duration>),
+    /// Stopped ([`Platform::stop`]) at a `park`: blocked until resumed (or killed).
+    Stopped,
 }
 
 /// One live thread.
@@ -66,6 +68,8 @@ struct ThreadSlot {
     killed: bool,
     /// `kill_after`: the simulated time at which `killed` is set.
     kill_at: Option<Duration>,
+    /// `stop` was asked for: the thread blocks at its next `park` until `resume`.
+    stopped: bool,
 }
 
 #[derive(Debug, Default)]
@@ -86,7 +90,7 @@ impl State {
     fn is_deadlocked(&self) -> bool {
         self.threads
             .values()
-            .all(|t| t.run == RunState::Parked(None))
+            .all(|t| matches!(t.run, RunState::Parked(None) | RunState::Stopped))
     }
 
     /// If every live thread is parked, moves the clock to the earliest deadline and
@@ -101,7 +105,7 @@ impl State {
             .flat_map(|t| {
                 let deadline = match t.run {
                     RunState::Parked(deadline) => deadline,
-                    RunState::Running => None,
+                    RunState::Running | RunState::Stopped => None,
                 };
                 [deadline, t.kill_at]
             })
@@ -151,6 +155,7 @@ impl Shared {
                 token: false,
                 killed: false,
                 kill_at: None,
+                stopped: false,
             },
         );
         id
@@ -339,6 +344,14 @@ impl Platform for FakePlatform {
         }
         loop {
             let slot = state.threads.get_mut(&id).expect("registered thread");
+            if slot.run == RunState::Running && slot.stopped && !slot.killed {
+                // Woken while stopped: it stays off the clock until resumed.
+                slot.run = RunState::Stopped;
+                if state.advance_if_idle() {
+                    self.shared.changed.notify_all();
+                }
+                continue;
+            }
             if slot.run == RunState::Running || slot.killed {
                 slot.run = RunState::Running;
                 slot.token = false;
@@ -368,7 +381,7 @@ impl Platform for FakePlatform {
                     slot.run = RunState::Running;
                     self.shared.changed.notify_all();
                 }
-                RunState::Running => slot.token = true,
+                RunState::Running | RunState::Stopped => slot.token = true,
             }
         }
     }
@@ -453,10 +466,38 @@ impl Platform for FakePlatform {
             return false;
         };
         slot.killed = true;
-        if let RunState::Parked(_) = slot.run {
+        if let RunState::Parked(_) | RunState::Stopped = slot.run {
             slot.run = RunState::Running;
         }
         self.shared.changed.notify_all();
+        true
+    }
+
+    fn stop(&self, thread: ThreadId) -> bool {
+        let mut state = self.shared.lock();
+        let Some(slot) = state.threads.get_mut(&thread) else {
+            return false;
+        };
+        slot.stopped = true;
+        if let RunState::Parked(_) = slot.run {
+            slot.run = RunState::Stopped;
+            if state.advance_if_idle() {
+                self.shared.changed.notify_all();
+            }
+        }
+        true
+    }
+
+    fn resume(&self, thread: ThreadId) -> bool {
+        let mut state = self.shared.lock();
+        let Some(slot) = state.threads.get_mut(&thread) else {
+            return false;
+        };
+        slot.stopped = false;
+        if slot.run == RunState::Stopped {
+            slot.run = RunState::Running;
+            self.shared.changed.notify_all();
+        }
         true
     }
 

@@ -152,6 +152,19 @@ pub trait Platform: Send + Sync {
         let _ = thread;
         false
     }
+    /// Stops program thread `thread` (Ctrl-Z): it is not scheduled again until
+    /// [`Platform::resume`], so it costs no CPU. It stops at once when it is off the CPU
+    /// and holds no kernel lock, else as soon as it has released the last one. Returns
+    /// false where the platform cannot (or `thread` is not a live program thread).
+    fn stop(&self, thread: ThreadId) -> bool {
+        let _ = thread;
+        false
+    }
+    /// Lets a thread stopped by [`Platform::stop`] run again (`fg`, `bg`).
+    fn resume(&self, thread: ThreadId) -> bool {
+        let _ = thread;
+        false
+    }
     /// Ends program thread `thread` as [`Platform::kill`] does once `grace` has passed,
     /// unless it has ended by then (the forced end after a Ctrl-C or `kill`). Returns
     /// false where the platform cannot.

@@ -19,7 +19,7 @@ use core::fmt::Write as _;
 use core::time::Duration;
 
 use embedded_io::Write;
-use kiln_init::exec::{Flow, Hooks, INTERRUPTED_STATUS, Interpreter};
+use kiln_init::exec::{Flow, Hooks, INTERRUPTED_STATUS, Interpreter, SUSPENDED_STATUS};
 use kiln_init::jobs::{JobNumber, JobState, NumberedJob, WaitFor, WaitOutcome};
 use kiln_init::platform::Status;
 use kiln_init::rc::ast::BUILTIN_NAMES;
@@ -117,15 +117,16 @@ const SPECS: &[Spec] = &[
         builtin: Builtin::Fg,
         name: "fg",
         about: "wait for a job in the foreground",
-        usage: "usage: fg [JOB]\n  waits for JOB (%N or NAME; default: the newest running job); \
-                Ctrl-C stops the wait and cancels the job; the status is the job's",
+        usage: "usage: fg [JOB]\n  continues JOB (%N or NAME; default: the current job) if it \
+                was stopped and waits for it; Ctrl-C cancels it, Ctrl-Z stops it again; the \
+                status is the job's",
     },
     Spec {
         builtin: Builtin::Bg,
         name: "bg",
-        about: "say that a job runs in the background",
-        usage: "usage: bg [JOB]\n  kiln jobs never stop, so a running JOB is already in the \
-                background",
+        about: "continue a stopped job in the background",
+        usage: "usage: bg [JOB]\n  continues JOB (%N or NAME; default: the current job), \
+                stopped by Ctrl-Z, in the background",
     },
     Spec {
         builtin: Builtin::Kill,
@@ -603,15 +604,27 @@ impl<W: Write + Send + 'static> Builtins<'_, W> {
         // In the foreground now: its end is its line's `$?`, not an announcement.
         for stage in &job.stages {
             stage.set_background(false);
+            stage.resume();
         }
+        // Ctrl-C and Ctrl-Z act on it now.
         let handle = interp.interrupt_handle();
+        handle.watch(&job.stages, interp.platform().current_thread());
         let input = self.session.input();
-        let stop = || input.interrupted() || handle.is_requested();
+        let stop = || input.interrupted() || handle.is_requested() || handle.is_suspended();
         let mut status = 0;
         for stage in &job.stages {
             match stage.wait(WaitFor::Exit, None, &stop) {
                 WaitOutcome::Finished(state) => status = state.status().unwrap_or(0),
+                _ if handle.take_suspended() => {
+                    handle.unwatch();
+                    for stage in &job.stages {
+                        stage.set_background(true);
+                    }
+                    self.println(&format!("[{}]+ stopped {}", job.number, job.command()));
+                    return Ok(SUSPENDED_STATUS);
+                }
                 _ => {
+                    handle.unwatch();
                     for stage in &job.stages {
                         stage.terminate();
                     }
@@ -620,6 +633,7 @@ impl<W: Write + Send + 'static> Builtins<'_, W> {
                 }
             }
         }
+        handle.unwatch();
         interp.jobs().release(job.number);
         Ok(status)
     }
@@ -629,11 +643,17 @@ impl<W: Write + Send + 'static> Builtins<'_, W> {
         if let Some(error) = ended("bg", &job) {
             return Err(error);
         }
-        self.println(&format!(
-            "[{}] {} is already running in the background (kiln jobs never stop)",
-            job.number,
-            job.command()
-        ));
+        if !job.stages.iter().any(|stage| stage.is_stopped()) {
+            self.println(&format!(
+                "bg: job {} is already running in the background",
+                job.number
+            ));
+            return Ok(0);
+        }
+        for stage in &job.stages {
+            stage.resume();
+        }
+        self.println(&format!("[{}]+ {} &", job.number, job.command()));
         Ok(0)
     }
 

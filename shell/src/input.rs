@@ -8,6 +8,8 @@
 //! - a Ctrl-C (0x03) while a command runs (a foreground [`Interrupt`] is registered)
 //!   calls [`Interrupt::cancel_foreground`] at once, marks the session interrupted and
 //!   discards the type-ahead before it, as a tty's `ISIG` does; it is not queued;
+//! - a Ctrl-Z (0x1a) while a command runs calls [`Interrupt::suspend_foreground`]: the
+//!   foreground pipeline (or `fg` job) stops and the shell gets its prompt back;
 //! - every other byte goes into a bounded queue (type-ahead for the next prompt); when
 //!   the queue is full the byte is dropped (a tty's input overflow), so Ctrl-C always
 //!   gets through;
@@ -32,6 +34,8 @@ pub const INPUT_CAPACITY: usize = 4096;
 const READ_CHUNK: usize = 64;
 /// The byte Ctrl-C sends.
 pub(crate) const CTRL_C: u8 = 0x03;
+/// The byte Ctrl-Z sends.
+pub(crate) const CTRL_Z: u8 = 0x1a;
 /// The pump thread's name.
 const PUMP_THREAD_NAME: &str = "shell-input";
 
@@ -123,6 +127,15 @@ impl InputState {
                 return;
             }
         }
+        if byte == CTRL_Z {
+            let handle = self.foreground.lock().clone();
+            if let Some(handle) = handle {
+                // Stops the foreground pipeline or `fg` job, if it can be stopped; a
+                // tty's SUSP is never queued either.
+                handle.suspend_foreground();
+                return;
+            }
+        }
         let mut queue = self.queue.lock();
         if queue.bytes.push_back(byte).is_err() {
             queue.dropped += 1;
@@ -138,6 +151,28 @@ impl InputState {
         };
         for _ in 0..=at {
             queue.bytes.pop_front();
+        }
+        true
+    }
+
+    /// Drops a Ctrl-Z typed ahead, if there is one: typed after the line now starting,
+    /// it is meant for that command.
+    pub(crate) fn take_typed_ahead_suspend(&self) -> bool {
+        let mut queue = self.queue.lock();
+        let Some(at) = queue.bytes.iter().position(|&b| b == CTRL_Z) else {
+            return false;
+        };
+        // Keep the bytes around it: only the Ctrl-Z was for the command.
+        let rest: heapless::Vec<u8, INPUT_CAPACITY> = queue
+            .bytes
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| i != at)
+            .map(|(_, &b)| b)
+            .collect();
+        queue.bytes.clear();
+        for byte in rest {
+            let _ = queue.bytes.push_back(byte);
         }
         true
     }

@@ -42,7 +42,7 @@ use alloc::vec::Vec;
 
 use embedded_io::{Read, Write};
 use kiln_init::exec::{Flow, Hooks, Interpreter};
-use kiln_init::jobs::JobId;
+use kiln_init::jobs::{JobId, JobState};
 use kiln_init::platform::{Platform, SpawnError, Status};
 use kiln_init::program::{BakedFile, Program};
 use kiln_init::rc;
@@ -232,8 +232,28 @@ impl<W: Write + Send + 'static> Session<W> {
                 Event::None => {}
             }
         };
+        if !matches!(flow, Flow::Power(_)) {
+            self.end_stopped_jobs(interp);
+        }
         self.input.set_foreground(outer);
         flow
+    }
+
+    /// The shell is leaving: its stopped jobs could never be continued, so they are
+    /// cancelled (as a hangup ends a stopped process group's jobs).
+    fn end_stopped_jobs(&self, interp: &Interpreter) {
+        for job in interp.jobs().numbered() {
+            if job.state() == JobState::Stopped {
+                for stage in &job.stages {
+                    stage.terminate();
+                }
+                self.print(&format!(
+                    "[{}] stopping {} (stopped, and its shell ended)\n",
+                    job.number,
+                    job.command()
+                ));
+            }
+        }
     }
 
     /// Runs one typed line; `Some` if the session should end.
@@ -255,6 +275,10 @@ impl<W: Write + Send + 'static> Session<W> {
         if self.input.take_typed_ahead_interrupt() {
             // Ctrl-C typed right after Enter, before the command started: it stops it.
             handle.cancel_foreground();
+        }
+        if self.input.take_typed_ahead_suspend() {
+            // Likewise a Ctrl-Z: it stops the line's pipeline as it starts.
+            handle.suspend_foreground();
         }
         let result = interp.run_typed_line(SOURCE_NAME, line, &mut Builtins { session: self });
         self.input.set_foreground(None);

@@ -213,7 +213,11 @@ fn keyboard_and_vga_console() {
     }
     monitor.press(&["ret"]);
     let deadline = Instant::now() + kiln_tests::DEFAULT_TIMEOUT;
-    while !monitor.screen().iter().any(|row| row.starts_with("Xa01 a02 ")) {
+    while !monitor
+        .screen()
+        .iter()
+        .any(|row| row.starts_with("Xa01 a02 "))
+    {
         if Instant::now() > deadline {
             vm.fail(&format!(
                 "the edited line did not run:\n{:#?}",
@@ -372,4 +376,74 @@ fn job_numbers_are_for_background_jobs_as_in_sh() {
         !ps.contains("producer") && !ps.contains("upper") && !ps.contains("consumer"),
         "{ps}"
     );
+}
+
+/// The CPU column (ms) of `name`'s row in `ps`.
+fn cpu_ms(vm: &mut Vm, name: &str) -> u64 {
+    let ps = vm.run("ps");
+    let row = ps
+        .lines()
+        .find(|row| row.split_whitespace().nth(1) == Some(name))
+        .unwrap_or_else(|| vm.fail(&format!("no {name} row in ps:\n{ps}")));
+    let fields: Vec<&str> = row.split_whitespace().collect();
+    fields[3]
+        .parse()
+        .unwrap_or_else(|_| vm.fail(&format!("no CPU figure in {row:?}")))
+}
+
+const CTRL_Z: &[u8] = b"\x1a";
+
+#[test]
+fn ctrl_z_stops_a_job_that_then_costs_no_cpu_until_bg_and_fg() {
+    let (mut vm, _rc) = Vm::boot_shell();
+    vm.send_line("sleep 1m");
+    vm.expect("sleep 1m\r\n");
+    vm.send_bytes(CTRL_Z);
+    vm.expect("[1]+ stopped sleep 1m\r\n");
+    vm.expect(PROMPT);
+    assert_eq!(vm.run("echo $?"), "148\r\n");
+    assert_eq!(vm.run("jobs"), "[1]+ stopped sleep 1m\r\n");
+
+    // A CPU hog, stopped: its CPU time stands still while time passes.
+    vm.send_line("burn");
+    vm.expect("burn\r\n");
+    vm.send_bytes(CTRL_Z);
+    vm.expect("[2]+ stopped burn\r\n");
+    vm.expect(PROMPT);
+    let stopped = cpu_ms(&mut vm, "burn");
+    vm.run("sleep 1");
+    assert_eq!(cpu_ms(&mut vm, "burn"), stopped, "a stopped job ran");
+    let ps = vm.run("ps");
+    assert!(ps.contains("stopped"), "{ps}");
+    // bg: it runs again, in the background.
+    assert_eq!(vm.run("bg %2"), "[2]+ burn &\r\n");
+    vm.run("sleep 1");
+    let running = cpu_ms(&mut vm, "burn");
+    assert!(
+        running > stopped,
+        "bg did not resume it: {stopped} then {running} ms"
+    );
+    // fg, then Ctrl-C ends it (burn ignores the cancel: it is ended after the grace).
+    vm.send_line("fg %2");
+    vm.expect("fg %2\r\nburn\r\n");
+    vm.send_bytes(b"\x03");
+    vm.expect(PROMPT);
+    assert_eq!(vm.run("echo $?"), "130\r\n");
+    // The stopped sleep is still there; kill ends it although it is stopped.
+    assert_eq!(vm.run("jobs"), "[1]+ stopped sleep 1m\r\n");
+    let killed = vm.run("kill %1");
+    assert!(killed.starts_with("[1] stopping sleep 1m\r\n"), "{killed}");
+    await_jobs(&mut vm, "");
+    // burn ends once the grace after Ctrl-C is over.
+    let deadline = Instant::now() + kiln_tests::DEFAULT_TIMEOUT;
+    loop {
+        let ps = vm.run("ps");
+        if !ps.contains("sleep") && !ps.contains("burn") {
+            break;
+        }
+        if Instant::now() > deadline {
+            vm.fail(&format!("the jobs never ended:\n{ps}"));
+        }
+        vm.run("sleep 0.2");
+    }
 }

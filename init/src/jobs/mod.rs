@@ -132,6 +132,8 @@ pub enum JobState {
     Running,
     /// Running, and the program said it is ready (`ctx.ready()`, for `start`).
     Ready,
+    /// Stopped by Ctrl-Z ([`Job::suspend`]): not scheduled until `fg` or `bg`.
+    Stopped,
     /// Returned with this status.
     Done(Status),
     /// Ended by `kill -9`.
@@ -152,7 +154,7 @@ impl JobState {
     /// The exit status once finished.
     pub fn status(self) -> Option<Status> {
         match self {
-            JobState::Running | JobState::Ready => None,
+            JobState::Running | JobState::Ready | JobState::Stopped => None,
             JobState::Done(status) | JobState::Faulted(status) => Some(status),
             JobState::Killed => Some(KILLED_STATUS),
         }
@@ -164,6 +166,7 @@ impl fmt::Display for JobState {
         match self {
             JobState::Running => f.write_str("running"),
             JobState::Ready => f.write_str("ready"),
+            JobState::Stopped => f.write_str("stopped"),
             JobState::Done(status) => write!(f, "done({status})"),
             JobState::Killed => f.write_str("killed"),
             JobState::Faulted(status) => write!(f, "faulted({status})"),
@@ -288,6 +291,8 @@ pub struct Job {
     cancelled: AtomicBool,
     /// Started in the background (`&`, `start`, `respawn`): announced when it ends.
     background: AtomicBool,
+    /// Stopped by Ctrl-Z until `fg` or `bg` ([`Job::suspend`]).
+    stopped: AtomicBool,
     inner: crate::sync::Mutex<JobInner>,
 }
 
@@ -318,6 +323,7 @@ impl Job {
             platform,
             cancelled: AtomicBool::new(false),
             background: AtomicBool::new(false),
+            stopped: AtomicBool::new(false),
             inner: crate::sync::Mutex::new(JobInner {
                 state: JobState::Running,
                 ended: None,
@@ -375,7 +381,64 @@ impl Job {
     }
 
     pub fn state(&self) -> JobState {
-        self.inner.lock().state
+        self.shown_state(self.inner.lock().state)
+    }
+
+    /// `state` as listings show it: a stopped job that has not ended is Stopped.
+    fn shown_state(&self, state: JobState) -> JobState {
+        if self.stopped.load(Ordering::SeqCst) && !state.is_finished() {
+            JobState::Stopped
+        } else {
+            state
+        }
+    }
+
+    /// Ctrl-Z: stops the job's program thread (and its children's) until [`Job::resume`];
+    /// a stopped thread is not scheduled, so it costs no CPU. A job that runs init's own
+    /// code (a group) is marked stopped and its children stop. Returns false if
+    /// nothing was left to stop.
+    pub fn suspend(&self) -> bool {
+        let (thread, children, kind) = {
+            let inner = self.inner.lock();
+            if inner.state.is_finished() {
+                return false;
+            }
+            (inner.thread, inner.children.clone(), inner.kind)
+        };
+        let mut stopped = match (thread, kind) {
+            (Some(thread), ThreadKind::Program) => self.platform.stop(thread),
+            (Some(_), ThreadKind::Kernel) => true,
+            (None, _) => false,
+        };
+        for child in children {
+            stopped |= child.suspend();
+        }
+        if stopped {
+            self.stopped.store(true, Ordering::SeqCst);
+        }
+        stopped
+    }
+
+    /// `fg` and `bg`: lets a job stopped by [`Job::suspend`] run again.
+    pub fn resume(&self) {
+        if !self.stopped.swap(false, Ordering::SeqCst) {
+            return;
+        }
+        let (thread, children, kind) = {
+            let inner = self.inner.lock();
+            (inner.thread, inner.children.clone(), inner.kind)
+        };
+        if let (Some(thread), ThreadKind::Program) = (thread, kind) {
+            self.platform.resume(thread);
+        }
+        for child in children {
+            child.resume();
+        }
+    }
+
+    /// True while the job is stopped and has not ended.
+    pub fn is_stopped(&self) -> bool {
+        self.state() == JobState::Stopped
     }
 
     /// The exit status once finished.
@@ -390,7 +453,7 @@ impl Job {
             id: self.id,
             name: self.name.clone(),
             argv: self.argv.clone(),
-            state: inner.state,
+            state: self.shown_state(inner.state),
             started: self.started,
             ended: inner.ended,
             thread: inner.thread,
@@ -422,6 +485,8 @@ impl Job {
             inner.kill_requested |= force_after_grace;
             (inner.thread, inner.children.clone(), inner.kind)
         };
+        // A stopped job must run to see the cancel (sh sends SIGCONT after SIGTERM).
+        self.resume();
         if let Some(thread) = thread {
             self.platform.unpark(thread);
             if force_after_grace && kind == ThreadKind::Program && !self.state().is_finished() {

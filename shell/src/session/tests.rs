@@ -706,10 +706,7 @@ fn fg_waits_and_ctrl_c_cancels_the_job() {
 #[test]
 fn bg_says_a_running_job_is_already_in_the_background() {
     let lines = typed("sleep 9 &\rbg %1\r").lines();
-    assert_eq!(
-        lines[3],
-        "[1] sleep 9 is already running in the background (kiln jobs never stop)"
-    );
+    assert_eq!(lines[3], "bg: job 1 is already running in the background");
 }
 
 #[test]
@@ -850,4 +847,95 @@ fn ctrl_c_drops_an_unfinished_command_and_ctrl_d_reports_it() {
         "{lines:?}"
     );
     assert!(lines.contains(&String::from("after")), "{lines:?}");
+}
+
+#[test]
+fn ctrl_z_stops_the_foreground_job_then_bg_fg_and_ctrl_c() {
+    let mut rig = Rig::new(&[
+        (0, "sleep 30\r"),
+        (1000, "\x1a"),
+        (2000, "echo $?\rjobs\rbg\rjobs\rbg\r"),
+        (3000, "fg\r"),
+        (4000, "\x03"),
+        (5000, "echo $?\rjobs\r"),
+    ]);
+    assert_eq!(
+        rig.lines(),
+        [
+            "kiln> sleep 30",
+            "[1]+ stopped sleep 30",
+            "kiln> echo $?",
+            "148",
+            "kiln> jobs",
+            "[1]+ stopped sleep 30",
+            "kiln> bg",
+            "[1]+ sleep 30 &",
+            "kiln> jobs",
+            "[1]+ running sleep 30",
+            "kiln> bg",
+            "bg: job 1 is already running in the background",
+            "kiln> fg",
+            "sleep 30",
+            "kiln> echo $?",
+            "130",
+            "kiln> jobs",
+            "kiln> ",
+        ]
+    );
+    assert_eq!(rig.fake.now(), Duration::from_secs(5));
+}
+
+#[test]
+fn a_stopped_job_can_be_killed_and_fg_continues_it() {
+    let mut rig = Rig::new(&[
+        (0, "sleep 30\r"),
+        (1000, "\x1a"),
+        (2000, "kill %1\r"),
+        (3000, "jobs\rsleep 3\r"),
+        (4000, "\x1a"),
+        (5000, "fg %1\r"),
+        (20_000, "echo $?\r"),
+    ]);
+    let mut lines = rig.lines();
+    // The end is announced at the prompt after `kill` if it came by then, else `jobs`
+    // lists it: both as sh does.
+    if lines[4] == "[1]+ done(130) sleep 30" {
+        lines.swap(4, 5);
+    }
+    assert_eq!(
+        lines,
+        [
+            "kiln> sleep 30",
+            "[1]+ stopped sleep 30",
+            "kiln> kill %1",
+            "[1] stopping sleep 30",
+            "kiln> jobs",
+            "[1]+ done(130) sleep 30",
+            "kiln> sleep 3",
+            "[1]+ stopped sleep 3",
+            "kiln> fg %1",
+            "sleep 3",
+            "kiln> echo $?",
+            "0",
+            "kiln> ",
+        ]
+    );
+}
+
+#[test]
+fn leaving_the_shell_ends_its_stopped_jobs() {
+    let mut rig = Rig::new(&[(0, "sleep 30\r"), (1000, "\x1a"), (2000, "exit\r")]);
+    let (flow, text) = rig.run();
+    assert!(
+        text.contains("[1] stopping sleep 30 (stopped, and its shell ended)"),
+        "{text}"
+    );
+    assert_eq!(flow, Flow::Exit(148));
+    assert!(
+        rig.interp
+            .jobs()
+            .unfinished()
+            .iter()
+            .all(|j| !j.is_stopped())
+    );
 }
