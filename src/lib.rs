@@ -5,6 +5,7 @@
 //!
 //! - [`child`]: child processes that die with the launcher (or the harness), SIGKILL too.
 //! - [`image`]: builds the freestanding image in its own cargo invocation.
+//! - [`programs`]: `--program NAME=PATH`, checked before boot.
 //! - [`qemu`]: finds (or installs) QEMU, picks the accelerator, builds the command line.
 //! - [`status`]: turns QEMU's exit into the status the guest powered off with.
 //! - [`symbols`]: writes the compact symbol table into the built image.
@@ -12,6 +13,7 @@
 
 pub mod child;
 pub mod image;
+pub mod programs;
 pub mod qemu;
 pub mod status;
 pub mod symbols;

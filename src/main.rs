@@ -29,6 +29,8 @@ usage: cargo run --release -- [FLAGS] [-- QEMU-ARGS...]
   --machine pc|microvm      QEMU machine type (default pc)
   --mem MIB                 guest memory in MiB (default 64)
   --append TEXT             kernel command line (e.g. kiln.selftest)
+  --program NAME=PATH       bake the static x86-64 Linux executable PATH as program NAME
+                            (repeatable; the same file may have several names)
   --display none|gtk|sdl|vnc=127.0.0.1:N
                             where the VGA screen shows (pc; default none: type on its
                             PS/2 keyboard and read it through the QEMU monitor socket
@@ -97,6 +99,11 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
             }
             "--append" => {
                 config.append = value(i, arg)?;
+                i += 1;
+            }
+            "--program" => {
+                let program = kiln::programs::parse(&value(i, arg)?, &config.programs)?;
+                config.programs.push(program);
                 i += 1;
             }
             "--net" => {

@@ -201,6 +201,8 @@ pub struct Config {
     pub display: String,
     /// A virtio-net device on the user network (pc only).
     pub net: Option<NetConfig>,
+    /// ELF programs to bake (`--program`).
+    pub programs: Vec<crate::programs::BakedProgram>,
     /// Arguments passed to QEMU as they are.
     pub extra: Vec<String>,
 }
@@ -219,6 +221,7 @@ impl Config {
             vga: false,
             display: String::from("none"),
             net: None,
+            programs: Vec::new(),
             extra: Vec::new(),
         }
     }
@@ -255,6 +258,9 @@ impl Config {
             command
                 .arg("-fw_cfg")
                 .arg(format!("name={RC_FW_CFG_NAME},file={}", rc.display()));
+        }
+        for program in &self.programs {
+            command.arg("-fw_cfg").arg(program.fw_cfg());
         }
         if let Some(port) = self.gdb_port {
             command

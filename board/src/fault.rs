@@ -125,6 +125,7 @@ pub fn on_exception(frame: *mut Frame) -> *mut Frame {
     let in_kernel = is_kernel_code(1, f.rflags & INTERRUPT_FLAG != 0);
     // A program's stack growing into its next page: map it and go on.
     if f.vector == u64::from(PAGE_FAULT_VECTOR)
+        && f.cs & 3 == 0
         && stack::grow(Cr2::read_raw(), f.error_code, in_kernel)
     {
         return frame;
@@ -133,7 +134,13 @@ pub fn on_exception(frame: *mut Frame) -> *mut Frame {
     if in_kernel {
         kernel_died("fault", &report);
     }
-    let status = FAULT_STATUS_BASE + f.vector as u8;
+    // A process in ring 3: the status a Linux shell shows for the signal it would get.
+    let status = if f.cs & 3 == 3 {
+        let signal = kiln_linux::abi::signal_for_exception(f.vector as u8);
+        kiln_linux::abi::signal_status(signal)
+    } else {
+        FAULT_STATUS_BASE + f.vector as u8
+    };
     sched::abort_from_interrupt(frame, Abort { status, report })
 }
 

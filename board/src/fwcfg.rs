@@ -6,6 +6,7 @@
 //! one exit per byte: the directory alone is ~2,000 bytes), else through the legacy
 //! I/O ports: a 16-bit selector to 0x510, bytes from 0x511.
 
+use alloc::string::{String, ToString};
 use alloc::vec;
 use alloc::vec::Vec;
 use core::sync::atomic::{Ordering, compiler_fence};
@@ -101,20 +102,47 @@ fn transport() -> Option<Transport> {
 /// Reads the file called `name`, if the VMM passed one.
 pub fn read_file(name: &str) -> Option<Vec<u8>> {
     let transport = transport()?;
+    let (_, selector, size) = directory(transport)
+        .into_iter()
+        .find(|(entry, _, _)| entry == name)?;
+    let mut contents = vec![0; size.min(MAX_FILE)];
+    read_item(transport, selector, &mut contents);
+    Some(contents)
+}
+
+/// Every file whose name starts with `prefix`, as (the rest of its name, contents);
+/// files larger than `max` bytes are left out.
+pub fn read_prefixed(prefix: &str, max: usize) -> Vec<(String, Vec<u8>)> {
+    let Some(transport) = transport() else {
+        return Vec::new();
+    };
+    directory(transport)
+        .into_iter()
+        .filter(|(_, _, size)| *size <= max)
+        .filter_map(|(name, selector, size)| {
+            let rest = name.strip_prefix(prefix)?.to_string();
+            let mut contents = vec![0; size];
+            read_item(transport, selector, &mut contents);
+            Some((rest, contents))
+        })
+        .collect()
+}
+
+/// The file directory: (name, selector, size) of each file.
+fn directory(transport: Transport) -> Vec<(String, u16, usize)> {
     let mut count = [0; 4];
     read_item(transport, SELECT_FILE_DIR, &mut count);
     let count = u32::from_be_bytes(count) as usize;
     let mut directory = vec![0u8; 4 + count * DIR_ENTRY];
     read_item(transport, SELECT_FILE_DIR, &mut directory);
-    let (selector, size) = directory[4..].chunks_exact(DIR_ENTRY).find_map(|entry| {
-        let raw_name = &entry[NAME_OFFSET..NAME_OFFSET + NAME_LEN];
-        let len = raw_name.iter().position(|&b| b == 0).unwrap_or(NAME_LEN);
-        (&raw_name[..len] == name.as_bytes()).then(|| {
+    directory[4..]
+        .chunks_exact(DIR_ENTRY)
+        .map(|entry| {
+            let raw_name = &entry[NAME_OFFSET..NAME_OFFSET + NAME_LEN];
+            let len = raw_name.iter().position(|&b| b == 0).unwrap_or(NAME_LEN);
+            let name = String::from_utf8_lossy(&raw_name[..len]).into_owned();
             let size = u32::from_be_bytes([entry[0], entry[1], entry[2], entry[3]]) as usize;
-            (u16::from_be_bytes([entry[4], entry[5]]), size)
+            (name, u16::from_be_bytes([entry[4], entry[5]]), size)
         })
-    })?;
-    let mut contents = vec![0; size.min(MAX_FILE)];
-    read_item(transport, selector, &mut contents);
-    Some(contents)
+        .collect()
 }

@@ -8,6 +8,15 @@
 //!
 //! IST stacks are not reentrant, so there is one per class: IRQs and the yield
 //! vector (handlers run with interrupts off), faults, double faults, NMI/MCE.
+//!
+//! User mode (ELF processes, `process.rs`): a process runs in ring 3 on its own page
+//! tables, which map the kernel's first 4 MiB (image, IST stacks, GDT/IDT/TSS) and its
+//! thread stacks for the kernel only. An entry from ring 3 switches to the kernel's
+//! page tables ([`KERNEL_CR3`]) before any Rust runs, and a return to ring 3 switches
+//! to the resumed thread's ([`RESUME_USER_CR3`], kept by the scheduler). The `syscall`
+//! instruction enters at `syscall_entry`, which builds the same [`Frame`] on the
+//! thread's kernel stack ([`SYSCALL_KERNEL_RSP`]) and calls `syscall_dispatch` there with
+//! interrupts on, so a syscall may block like any kernel code.
 
 use core::arch::global_asm;
 
@@ -22,6 +31,24 @@ use crate::{pic, sched, serial};
 
 /// The software interrupt a thread raises to give up the CPU.
 pub const YIELD_VECTOR: u8 = 0x81;
+/// The `vector` of a frame `syscall_entry` built (no interrupt has this number).
+pub const SYSCALL_VECTOR: u64 = 0x100;
+/// Ring-3 selectors (GDT entries 3 and 4, RPL 3), as `STAR` wants them ordered.
+pub const USER_DATA_SELECTOR: u64 = 0x18 | 3;
+pub const USER_CODE_SELECTOR: u64 = 0x20 | 3;
+/// The kernel's page tables (the boot PML4), for entries from ring 3.
+#[unsafe(no_mangle)]
+pub static mut KERNEL_CR3: u64 = 0;
+/// The page tables of the thread being resumed, if it returns to ring 3.
+#[unsafe(no_mangle)]
+pub static mut RESUME_USER_CR3: u64 = 0;
+/// Where `syscall_entry` builds its frame: the running process thread's kernel stack.
+#[unsafe(no_mangle)]
+pub static mut SYSCALL_KERNEL_RSP: u64 = 0;
+/// `syscall_entry`'s scratch word (interrupts are off there; one CPU).
+#[unsafe(no_mangle)]
+static mut SYSCALL_SCRATCH: u64 = 0;
+
 /// The LAPIC's spurious vector.
 pub const SPURIOUS_VECTOR: u8 = 0xFF;
 /// First vector of the remapped PIC.
@@ -129,6 +156,51 @@ const STUB_SIZE: u64 = 16;
 unsafe extern "C" {
     /// The first of the 256 entry stubs in the assembly below.
     fn isr_stubs();
+    /// Where the `syscall` instruction enters (`LSTAR`).
+    fn syscall_entry();
+    /// Starts ring-3 code at `entry` with stack `user_rsp` on page tables `cr3`; saves
+    /// the callee-saved registers and its stack pointer in `*resume`, and returns when
+    /// [`leave_user`] is called with that pointer, with its `status`.
+    pub fn enter_user(entry: u64, user_rsp: u64, resume: *mut u64, cr3: u64) -> u64;
+    /// Returns from [`enter_user`] (whose saved stack pointer is `resume`) with `status`.
+    pub fn leave_user(resume: u64, status: u64) -> !;
+}
+
+// Model-specific registers for `syscall` (AMD64 APM vol. 2, 6.1.1).
+const IA32_EFER: u32 = 0xC000_0080;
+const IA32_STAR: u32 = 0xC000_0081;
+const IA32_LSTAR: u32 = 0xC000_0082;
+const IA32_FMASK: u32 = 0xC000_0084;
+/// FS base: a process's thread pointer (`arch_prctl(ARCH_SET_FS)`).
+pub const IA32_FS_BASE: u32 = 0xC000_0100;
+const EFER_SCE: u64 = 1;
+/// RFLAGS bits `syscall` clears: IF (handlers start with interrupts off), TF, DF, AC.
+const SYSCALL_MASKED_FLAGS: u64 = (1 << 9) | (1 << 8) | (1 << 10) | (1 << 18);
+
+/// Reads a model-specific register.
+pub fn read_msr(msr: u32) -> u64 {
+    // SAFETY: only the architectural MSRs above are passed, which every x86-64 CPU has.
+    unsafe { x86_64::registers::model_specific::Msr::new(msr).read() }
+}
+
+/// Writes a model-specific register.
+pub fn write_msr(msr: u32, value: u64) {
+    // SAFETY: as `read_msr`; the values written are the ones these registers document.
+    unsafe { x86_64::registers::model_specific::Msr::new(msr).write(value) }
+}
+
+/// Turns `syscall` on: kernel selectors from `STAR`, entry at `syscall_entry`.
+fn enable_syscall(kernel_code: u16) {
+    write_msr(IA32_EFER, read_msr(IA32_EFER) | EFER_SCE);
+    // SYSRET would take CS = base + 16, SS = base + 8 from STAR[63:48]; kiln returns with
+    // iretq, but keeps the layout right.
+    let user_base = USER_DATA_SELECTOR as u64 - 8 - 3;
+    write_msr(
+        IA32_STAR,
+        (user_base << 48) | (u64::from(kernel_code) << 32),
+    );
+    write_msr(IA32_LSTAR, syscall_entry as *const () as u64);
+    write_msr(IA32_FMASK, SYSCALL_MASKED_FLAGS);
 }
 
 /// Loads the GDT with a TSS carrying the IST stacks, and the IDT.
@@ -148,6 +220,10 @@ pub fn init() {
         let mut gdt = GlobalDescriptorTable::new();
         let code = gdt.append(Descriptor::kernel_code_segment());
         let data = gdt.append(Descriptor::kernel_data_segment());
+        let user_data = gdt.append(Descriptor::user_data_segment());
+        let user_code = gdt.append(Descriptor::user_code_segment());
+        assert_eq!(u64::from(user_data.0), USER_DATA_SELECTOR);
+        assert_eq!(u64::from(user_code.0), USER_CODE_SELECTOR);
         let tss_selector = gdt.append(Descriptor::tss_segment(tss));
         (gdt, code, data, tss_selector)
     });
@@ -163,6 +239,14 @@ pub fn init() {
 
     let idt = IDT.call_once(build_idt);
     idt.load();
+    // SAFETY: written once here, before any process exists; read by the entry stubs.
+    unsafe {
+        KERNEL_CR3 = x86_64::registers::control::Cr3::read_raw()
+            .0
+            .start_address()
+            .as_u64();
+    }
+    enable_syscall(code.0);
 }
 
 fn stub(vector: usize) -> VirtAddr {
@@ -325,12 +409,26 @@ isr_common:
     pushq %r13
     pushq %r14
     pushq %r15
+    /* From ring 3 (the pushed CS's RPL): the kernel's page tables before any Rust. */
+    testb $3, 144(%rsp)
+    jz 1f
+    movq KERNEL_CR3(%rip), %rax
+    movq %rax, %cr3
+1:
     subq $512, %rsp
     fxsave (%rsp)
     movq %rsp, %rdi
     cld
     call interrupt_dispatch
     movq %rax, %rsp
+isr_exit:
+    /* Back to ring 3: the resumed process's page tables (its frame is on a kernel
+       stack they map for the kernel). */
+    testb $3, 656(%rsp)
+    jz 2f
+    movq RESUME_USER_CR3(%rip), %rax
+    movq %rax, %cr3
+2:
     fxrstor (%rsp)
     addq $512, %rsp
     popq %r15
@@ -350,6 +448,97 @@ isr_common:
     popq %rax
     addq $16, %rsp
     iretq
+
+    .global syscall_entry
+syscall_entry:
+    /* rcx = user rip, r11 = user rflags, rsp = user rsp, interrupts off (FMASK). */
+    movq %rax, SYSCALL_SCRATCH(%rip)
+    movq KERNEL_CR3(%rip), %rax
+    movq %rax, %cr3
+    movq SYSCALL_SCRATCH(%rip), %rax
+    movq %rsp, SYSCALL_SCRATCH(%rip)
+    movq SYSCALL_KERNEL_RSP(%rip), %rsp
+    pushq ${user_ss}
+    pushq SYSCALL_SCRATCH(%rip)
+    pushq %r11
+    pushq ${user_cs}
+    pushq %rcx
+    pushq $0
+    pushq ${syscall_vector}
+    pushq %rax
+    pushq %rbx
+    pushq %rcx
+    pushq %rdx
+    pushq %rbp
+    pushq %rsi
+    pushq %rdi
+    pushq %r8
+    pushq %r9
+    pushq %r10
+    pushq %r11
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    subq $512, %rsp
+    fxsave (%rsp)
+    movq %rsp, %rdi
+    cld
+    sti
+    call syscall_dispatch
+    cli
+    movq %rax, %rsp
+    jmp isr_exit
+
+    .global enter_user
+enter_user:
+    /* (entry, user_rsp, resume: *mut u64, cr3) */
+    pushq %rbp
+    pushq %rbx
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    movq %rsp, (%rdx)
+    cli
+    pushq ${user_ss}
+    pushq %rsi
+    pushq $0x202
+    pushq ${user_cs}
+    pushq %rdi
+    movq %rcx, %cr3
+    xorl %eax, %eax
+    xorl %ebx, %ebx
+    xorl %ecx, %ecx
+    xorl %edx, %edx
+    xorl %esi, %esi
+    xorl %edi, %edi
+    xorl %ebp, %ebp
+    xorl %r8d, %r8d
+    xorl %r9d, %r9d
+    xorl %r10d, %r10d
+    xorl %r11d, %r11d
+    xorl %r12d, %r12d
+    xorl %r13d, %r13d
+    xorl %r14d, %r14d
+    xorl %r15d, %r15d
+    iretq
+
+    .global leave_user
+leave_user:
+    /* (resume, status): back into enter_user's caller. */
+    movq %rdi, %rsp
+    movq %rsi, %rax
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %rbx
+    popq %rbp
+    ret
     "#,
+    user_ss = const USER_DATA_SELECTOR,
+    user_cs = const USER_CODE_SELECTOR,
+    syscall_vector = const SYSCALL_VECTOR,
     options(att_syntax)
 );

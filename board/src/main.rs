@@ -27,6 +27,7 @@ mod pic;
 mod platform;
 mod port;
 mod power;
+mod process;
 mod pvh;
 mod sched;
 mod selftest;
@@ -136,7 +137,7 @@ fn init_main(command_line: &'static str) {
         }
     };
     // Jobs from rc and from the serial shell write to the serial session's console.
-    let mut interp = session.interpreter(kiln_utils::PROGRAMS, FILES);
+    let mut interp = session.interpreter(all_programs(), FILES);
     let flow = match session.run_script(&mut interp, "rc", &script) {
         Ok(flow) => flow,
         Err(error) => {
@@ -174,7 +175,7 @@ fn start_keyboard_console(command_line: &'static str) {
                 return;
             };
             session.print(&format!("kiln {VERSION}: keyboard console\n"));
-            let mut interp = session.interpreter(kiln_utils::PROGRAMS, FILES);
+            let mut interp = session.interpreter(all_programs(), FILES);
             // `exit` or Ctrl-D starts a fresh shell, as a getty would.
             loop {
                 if let Flow::Power(action) = session.run(&mut interp) {
@@ -188,6 +189,16 @@ fn start_keyboard_console(command_line: &'static str) {
     if sched::spawn("vga-shell", ThreadKind::Kernel, body).is_err() {
         kprintln!("kiln: no memory for the keyboard console");
     }
+}
+
+/// The native programs and the baked ELF programs, made once.
+fn all_programs() -> &'static [kiln_init::program::Program] {
+    static ALL: spin::Once<&'static [kiln_init::program::Program]> = spin::Once::new();
+    ALL.call_once(|| {
+        let mut all = kiln_utils::PROGRAMS.to_vec();
+        all.extend(process::programs());
+        alloc::boxed::Box::leak(all.into_boxed_slice())
+    })
 }
 
 /// The rc script: fw_cfg `opt/kiln/rc` if the VMM passed one, else the baked default.

@@ -164,6 +164,8 @@ struct Thread {
     kill_requested: bool,
     /// Ctrl-Z (`stop`): not scheduled until `resume`, once it holds no kernel lock.
     stop_requested: bool,
+    /// A process thread's ring-3 context (`process.rs`), while it has one.
+    user: Option<UserContext>,
     /// `kill_after`: when the thread is to be ended forcibly (monotonic ns).
     kill_deadline_ns: Option<u64>,
     /// Kernel locks held (saved here while the thread is off the CPU).
@@ -173,6 +175,19 @@ struct Thread {
 // SAFETY: `frame` points into the thread's own stack and is only used by the scheduler
 // with interrupts off.
 unsafe impl Send for Thread {}
+
+/// What the entry stubs need of a thread that runs in ring 3.
+#[derive(Clone, Copy, Debug)]
+pub struct UserContext {
+    /// Its page tables.
+    pub cr3: u64,
+    /// Its kernel stack for syscalls and for frames saved from ring 3 (16-byte aligned).
+    pub kernel_rsp: u64,
+    /// Its FS base (the thread pointer), saved while it is off the CPU.
+    pub fs_base: u64,
+    /// The process's own state (`process.rs`), for its syscalls.
+    pub data: u64,
+}
 
 impl Thread {
     /// Stopped and holding no kernel lock (its count as saved off the CPU): it must not
@@ -457,7 +472,11 @@ impl Scheduler {
         }
         // A dead thread stays in the table for the reaper.
         if self.current_mut().state != State::Dead {
-            match save_below_red_zone(frame) {
+            if let Some(user) = self.current_mut().user.as_mut() {
+                user.fs_base = crate::interrupts::read_msr(crate::interrupts::IA32_FS_BASE);
+            }
+            let user_stack = self.current_mut().user.map(|u| u.kernel_rsp);
+            match save_below_red_zone(frame, user_stack) {
                 Some(saved) => {
                     let thread = self.current_mut();
                     thread.frame = saved;
@@ -478,6 +497,15 @@ impl Scheduler {
         let next_thread = self.current_mut();
         PREEMPT_COUNT.store(next_thread.preempt_count, Ordering::Relaxed);
         CURRENT_IS_PROGRAM.store(next_thread.kind == ThreadKind::Program, Ordering::Relaxed);
+        if let Some(user) = next_thread.user {
+            crate::interrupts::write_msr(crate::interrupts::IA32_FS_BASE, user.fs_base);
+            // SAFETY: interrupts are off and this is the only CPU: the entry stubs read
+            // these only on the way to or from ring 3 of this thread.
+            unsafe {
+                crate::interrupts::RESUME_USER_CR3 = user.cr3;
+                crate::interrupts::SYSCALL_KERNEL_RSP = user.kernel_rsp;
+            }
+        }
         heap::switch_account(
             next_thread
                 .account
@@ -492,13 +520,17 @@ impl Scheduler {
     }
 }
 
-/// Copies an interrupt frame from the IST stack onto the interrupted thread's stack;
-/// `None` when a program's stack has no room or page left for it.
-fn save_below_red_zone(frame: *mut Frame) -> Option<*mut Frame> {
+/// Copies an interrupt frame from the IST stack onto the interrupted thread's stack
+/// (for a thread interrupted in ring 3, onto its kernel stack `user_stack`, which is
+/// idle then); `None` when a program's stack has no room or page left for it.
+fn save_below_red_zone(frame: *mut Frame, user_stack: Option<u64>) -> Option<*mut Frame> {
     // SAFETY: `frame` is the valid frame the entry stub pushed.
-    let rsp = unsafe { (*frame).rsp };
+    let (rsp, cs) = unsafe { ((*frame).rsp, (*frame).cs) };
     let size = core::mem::size_of::<Frame>() as u64;
-    let destination = (rsp - RED_ZONE - size) & !0xF;
+    let destination = match user_stack {
+        Some(kernel_rsp) if cs & 3 == 3 => (kernel_rsp - size) & !0xF,
+        _ => (rsp - RED_ZONE - size) & !0xF,
+    };
     if !stack::ensure_mapped(destination, destination + size) {
         return None;
     }
@@ -541,6 +573,7 @@ pub fn init(boot_stack: (u64, u64)) {
             joiners: heapless::Vec::new(),
             kill_requested: false,
             stop_requested: false,
+            user: None,
             kill_deadline_ns: None,
             preempt_count: 0,
         }),
@@ -706,6 +739,7 @@ pub fn spawn(name: &str, kind: ThreadKind, body: Body) -> Result<u64, SpawnError
             joiners: heapless::Vec::new(),
             kill_requested: false,
             stop_requested: false,
+            user: None,
             kill_deadline_ns: None,
             preempt_count: 0,
         }),
@@ -973,6 +1007,25 @@ pub fn request_kill(id: u64) -> bool {
         yield_now();
     }
     killed
+}
+
+/// Gives the running thread a ring-3 context (or, with `None`, takes it away) and
+/// makes it the one the entry stubs use now.
+pub fn set_user_context(user: Option<UserContext>) {
+    let mut s = SCHED.lock();
+    s.current_mut().user = user;
+    if let Some(user) = user {
+        // SAFETY: the scheduler's lock keeps interrupts off; one CPU.
+        unsafe {
+            crate::interrupts::RESUME_USER_CR3 = user.cr3;
+            crate::interrupts::SYSCALL_KERNEL_RSP = user.kernel_rsp;
+        }
+    }
+}
+
+/// The `data` of the running thread's ring-3 context (0 without one).
+pub fn current_user_data() -> u64 {
+    SCHED.lock().current_mut().user.map_or(0, |u| u.data)
 }
 
 /// Ctrl-Z of program thread `id` (see [`Scheduler::stop`]).

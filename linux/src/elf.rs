@@ -13,11 +13,11 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::ops::Range;
 
+use object::LittleEndian;
 use object::elf::{
     EM_X86_64, ET_DYN, ET_EXEC, FileHeader64, PF_W, PF_X, PT_INTERP, PT_LOAD, PT_PHDR,
 };
 use object::read::elf::{FileHeader, ProgramHeader};
-use object::LittleEndian;
 
 /// The page size of the x86-64 user address space.
 pub const PAGE_SIZE: u64 = 4096;
@@ -113,7 +113,10 @@ impl fmt::Display for ElfError {
             ElfError::NotElf => f.write_str("not an ELF file"),
             ElfError::Not64BitLittleEndian => f.write_str("not a 64-bit little-endian ELF file"),
             ElfError::NotX86_64 { machine } => {
-                write!(f, "built for another CPU (ELF machine {machine}), not x86-64")
+                write!(
+                    f,
+                    "built for another CPU (ELF machine {machine}), not x86-64"
+                )
             }
             ElfError::NotExecutable { elf_type } => {
                 write!(f, "not an executable (ELF type {elf_type})")
@@ -157,8 +160,8 @@ pub fn plan(bytes: &[u8]) -> Result<Plan, ElfError> {
     if bytes.len() < 4 || &bytes[..4] != b"\x7fELF" {
         return Err(ElfError::NotElf);
     }
-    let header = FileHeader64::<LittleEndian>::parse(bytes)
-        .map_err(|_| ElfError::Not64BitLittleEndian)?;
+    let header =
+        FileHeader64::<LittleEndian>::parse(bytes).map_err(|_| ElfError::Not64BitLittleEndian)?;
     let endian = header
         .endian()
         .map_err(|_| ElfError::Not64BitLittleEndian)?;
@@ -173,7 +176,11 @@ pub fn plan(bytes: &[u8]) -> Result<Plan, ElfError> {
     let kind = match elf_type {
         ET_EXEC => Kind::Fixed,
         ET_DYN => Kind::PositionIndependent,
-        _ => return Err(ElfError::NotExecutable { elf_type: elf_type.0 }),
+        _ => {
+            return Err(ElfError::NotExecutable {
+                elf_type: elf_type.0,
+            });
+        }
     };
     let headers = header
         .program_headers(endian, bytes)
@@ -201,17 +208,21 @@ pub fn plan(bytes: &[u8]) -> Result<Plan, ElfError> {
             .checked_add(segment.file_size)
             .ok_or(ElfError::Malformed("a segment's size overflows"))?;
         if file_end > bytes.len() as u64 {
-            return Err(ElfError::Malformed("a segment's bytes lie outside the file"));
+            return Err(ElfError::Malformed(
+                "a segment's bytes lie outside the file",
+            ));
         }
         if segment.file_size > segment.mem_size {
-            return Err(ElfError::Malformed("a segment has more file bytes than memory"));
+            return Err(ElfError::Malformed(
+                "a segment has more file bytes than memory",
+            ));
         }
         if segment.vaddr % PAGE_SIZE != segment.file_offset % PAGE_SIZE {
-            return Err(ElfError::Malformed("a segment is not page-aligned with its file offset"));
+            return Err(ElfError::Malformed(
+                "a segment is not page-aligned with its file offset",
+            ));
         }
-        if phdr_vaddr.is_none()
-            && (segment.file_offset..file_end).contains(&phoff)
-        {
+        if phdr_vaddr.is_none() && (segment.file_offset..file_end).contains(&phoff) {
             phdr_vaddr = Some(segment.vaddr + (phoff - segment.file_offset));
         }
         segments.push(segment);

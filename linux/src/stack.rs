@@ -163,11 +163,17 @@ mod tests {
         let argv: [&[u8]; 4] = [b"busybox", b"echo", b"two words", b""];
         let env: [&[u8]; 2] = [b"X=1", b"PATH=/"];
         let stack = build(TOP, &argv, &env, &executable(), [7; 16]);
-        assert_eq!(stack.sp % 16, 0, "the ABI wants a 16-byte aligned stack at entry");
+        assert_eq!(
+            stack.sp % 16,
+            0,
+            "the ABI wants a 16-byte aligned stack at entry"
+        );
         assert_eq!(stack.sp + stack.bytes.len() as u64, TOP);
         let r = Reader { stack: &stack };
         assert_eq!(r.word(stack.sp), 4);
-        let args: Vec<String> = (0..4).map(|i| r.string(r.word(stack.sp + 8 + 8 * i))).collect();
+        let args: Vec<String> = (0..4)
+            .map(|i| r.string(r.word(stack.sp + 8 + 8 * i)))
+            .collect();
         assert_eq!(args, ["busybox", "echo", "two words", ""]);
         assert_eq!(r.word(stack.sp + 8 * 5), 0);
         let envp = stack.sp + 8 * 6;

@@ -90,7 +90,13 @@ fn every_refusal_says_why() {
     let mut thirty_two = busybox_like();
     thirty_two[4] = 1;
     assert_eq!(plan(&thirty_two), Err(ElfError::Not64BitLittleEndian));
-    let arm = elf(2, 183, 0x401000, &[(LOAD, RX, 0, 0x400000, 0x100, 0x100)], 0x200);
+    let arm = elf(
+        2,
+        183,
+        0x401000,
+        &[(LOAD, RX, 0, 0x400000, 0x100, 0x100)],
+        0x200,
+    );
     assert_eq!(plan(&arm), Err(ElfError::NotX86_64 { machine: 183 }));
     let object = elf(1, 62, 0, &[], 0x100);
     assert_eq!(plan(&object), Err(ElfError::NotExecutable { elf_type: 1 }));
@@ -98,15 +104,30 @@ fn every_refusal_says_why() {
         2,
         62,
         0x401000,
-        &[(INTERP, 4, 0, 0, 0, 0), (LOAD, RX, 0, 0x400000, 0x100, 0x100)],
+        &[
+            (INTERP, 4, 0, 0, 0, 0),
+            (LOAD, RX, 0, 0x400000, 0x100, 0x100),
+        ],
         0x200,
     );
     assert_eq!(plan(&dynamic), Err(ElfError::DynamicallyLinked));
     let empty = elf(2, 62, 0x401000, &[], 0x100);
     assert_eq!(plan(&empty), Err(ElfError::NothingToLoad));
-    let truncated = elf(2, 62, 0x401000, &[(LOAD, RX, 0, 0x400000, 0x9000, 0x9000)], 0x200);
+    let truncated = elf(
+        2,
+        62,
+        0x401000,
+        &[(LOAD, RX, 0, 0x400000, 0x9000, 0x9000)],
+        0x200,
+    );
     assert!(matches!(plan(&truncated), Err(ElfError::Malformed(_))));
-    let low = elf(2, 62, 0x101000, &[(LOAD, RX, 0, 0x100000, 0x100, 0x100)], 0x200);
+    let low = elf(
+        2,
+        62,
+        0x101000,
+        &[(LOAD, RX, 0, 0x100000, 0x100, 0x100)],
+        0x200,
+    );
     assert_eq!(
         plan(&low),
         Err(ElfError::SegmentOutOfRange {
@@ -115,7 +136,10 @@ fn every_refusal_says_why() {
         })
     );
     let on_stacks = elf(2, 62, 0, &[(LOAD, RX, 0, 64 << 30, 0x100, 0x100)], 0x200);
-    assert!(matches!(plan(&on_stacks), Err(ElfError::SegmentOutOfRange { .. })));
+    assert!(matches!(
+        plan(&on_stacks),
+        Err(ElfError::SegmentOutOfRange { .. })
+    ));
     for error in [ElfError::NotElf, ElfError::DynamicallyLinked] {
         assert!(!alloc::format!("{error}").is_empty());
     }

@@ -1,0 +1,920 @@
+//! ELF processes: unmodified static x86-64 Linux executables run as kiln jobs, each in
+//! its own address space, in ring 3.
+//!
+//! - The launcher passes each program as fw_cfg file `opt/kiln/program/NAME`;
+//!   [`programs`] reads them at boot and makes a [`Program`] for each, whose `main` is
+//!   [`run`]. The ELF checks are `kiln_linux::elf::plan`'s, the same the launcher made.
+//! - [`run`] builds an [`AddressSpace`]: page tables of the process's own, which map the
+//!   kernel's first 4 MiB and its thread stacks for the kernel only (so a wild write from
+//!   the program cannot reach the kernel), the segments, a stack with argv/envp/auxv
+//!   (`kiln_linux::stack`) and later its heap (`brk`) and `mmap`s. It then enters ring 3
+//!   (`interrupts::enter_user`) on the job's own thread.
+//! - A `syscall` lands in [`syscall_dispatch`] on that thread's kernel stack, which
+//!   decodes it ([`Process::syscall`]); `exit_group` returns from `enter_user` with the
+//!   status. A CPU fault in ring 3 ends the job with the status a Linux shell shows
+//!   (`fault.rs`). All the memory is the job thread's, so it comes back at the end even
+//!   when the job is killed.
+//! - A syscall kiln does not know returns `-ENOSYS` and says so once on stderr.
+
+use alloc::alloc::{Layout, alloc_zeroed, dealloc};
+use alloc::boxed::Box;
+use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::time::Duration;
+
+use kiln_init::program::{BakedFile, Context, Program, Status};
+use kiln_linux::abi::{self, errno, nr};
+use kiln_linux::elf::{self, PAGE_SIZE, Plan};
+use kiln_linux::stack::{self, Executable};
+
+use crate::interrupts::{self, Frame};
+use crate::{fwcfg, heap, sched, time};
+
+/// fw_cfg names of baked ELF programs start with this.
+pub const FW_CFG_PREFIX: &str = "opt/kiln/program/";
+/// The largest ELF program the image reads.
+const MAX_PROGRAM: usize = 64 << 20;
+/// The top of a process's stack, and how much of it is mapped.
+const STACK_TOP: u64 = 0x7fff_ffff_f000;
+const STACK_SIZE: u64 = 256 << 10;
+/// `mmap` without an address places mappings downwards from here.
+const MMAP_TOP: u64 = 0x7f00_0000_0000;
+/// The room kept on the job thread's kernel stack for syscalls, below `enter_user`.
+const SYSCALL_STACK_ROOM: u64 = 32 << 10;
+/// Status of a process that could not be started (as sh's "cannot execute").
+const CANNOT_START_STATUS: Status = 126;
+
+// Page-table entry bits.
+const PRESENT: u64 = 1;
+const WRITABLE: u64 = 1 << 1;
+const USER: u64 = 1 << 2;
+const ADDRESS_MASK: u64 = 0x000f_ffff_ffff_f000;
+const ENTRIES: usize = 512;
+
+type Table = [u64; ENTRIES];
+
+/// A baked ELF program.
+struct Image {
+    name: &'static str,
+    bytes: &'static [u8],
+    plan: Plan,
+}
+
+static IMAGES: spin::Once<Vec<Image>> = spin::Once::new();
+
+/// Reads the ELF programs the launcher passed and returns a [`Program`] for each (a
+/// file that does not check out is reported on the console and left out).
+pub fn programs() -> Vec<Program> {
+    let images = IMAGES.call_once(|| {
+        let mut images = Vec::new();
+        for (name, bytes) in fwcfg::read_prefixed(FW_CFG_PREFIX, MAX_PROGRAM) {
+            match elf::plan(&bytes) {
+                Ok(plan) => images.push(Image {
+                    name: Box::leak(name.into_boxed_str()),
+                    bytes: Box::leak(bytes.into_boxed_slice()),
+                    plan,
+                }),
+                Err(error) => crate::kprintln!("kiln: program '{name}': {error}; left out"),
+            }
+        }
+        images
+    });
+    images
+        .iter()
+        .map(|image| Program {
+            name: image.name,
+            about: "a static Linux executable (ELF)",
+            usage: "a baked ELF program: kiln passes its arguments as they are",
+            main: run,
+        })
+        .collect()
+}
+
+/// The `main` of every ELF program: runs the one named by `argv[0]` to its end.
+pub fn run(ctx: &mut Context<'_>) -> Status {
+    let Some(image) = IMAGES
+        .get()
+        .and_then(|images| images.iter().find(|i| i.name == ctx.argv[0]))
+    else {
+        return CANNOT_START_STATUS;
+    };
+    let mut process = match Process::load(image, ctx) {
+        Ok(process) => process,
+        Err(message) => {
+            let _ = writeln_err(ctx, &format!("kiln: {}: {message}", image.name));
+            return CANNOT_START_STATUS;
+        }
+    };
+    process.enter()
+}
+
+fn writeln_err(ctx: &Context<'_>, text: &str) -> Result<(), ()> {
+    let mut err = ctx.err();
+    embedded_io::Write::write_all(&mut err, text.as_bytes()).map_err(|_| ())?;
+    embedded_io::Write::write_all(&mut err, b"\n").map_err(|_| ())
+}
+
+/// A page of memory from the heap (identity-mapped: its address is its frame).
+fn new_page() -> Option<*mut u8> {
+    if !heap::can_spare(PAGE_SIZE as usize) {
+        return None;
+    }
+    // SAFETY: the layout has a non-zero size.
+    let page = unsafe { alloc_zeroed(page_layout()) };
+    (!page.is_null()).then_some(page)
+}
+
+fn page_layout() -> Layout {
+    Layout::from_size_align(PAGE_SIZE as usize, PAGE_SIZE as usize).expect("a page layout")
+}
+
+fn table(entry: u64) -> *mut Table {
+    (entry & ADDRESS_MASK) as *mut Table
+}
+
+/// A process's page tables and the pages they map.
+struct AddressSpace {
+    pml4: *mut Table,
+    /// The tables this space made (not the kernel's it points to).
+    tables: Vec<*mut Table>,
+    /// User pages by address.
+    pages: BTreeMap<u64, *mut u8>,
+}
+
+impl AddressSpace {
+    /// A space that maps only the kernel's parts, for the kernel only.
+    fn new() -> Option<AddressSpace> {
+        let mut space = AddressSpace {
+            pml4: core::ptr::null_mut(),
+            tables: Vec::new(),
+            pages: BTreeMap::new(),
+        };
+        space.pml4 = space.new_table()?;
+        let pdpt = space.new_table()?;
+        let pd = space.new_table()?;
+        // SAFETY: KERNEL_CR3 is the boot PML4, set before any process; all tables are
+        // identity-mapped, and the kernel's are only read here.
+        unsafe {
+            let kernel_pdpt = table((*table(interrupts::KERNEL_CR3))[0]);
+            let kernel_pd = table((*kernel_pdpt)[0]);
+            (*space.pml4)[0] = pdpt as u64 | PRESENT | WRITABLE | USER;
+            (*pdpt)[0] = pd as u64 | PRESENT | WRITABLE | USER;
+            // The first 4 MiB (two 2 MiB entries) and the thread stacks: kernel only.
+            let low = (elf::KERNEL_LOW_END >> 21) as usize;
+            for index in 0..low {
+                (*pd)[index] = (*kernel_pd)[index] & !USER;
+            }
+            let stacks = elf::KERNEL_STACKS;
+            for index in (stacks.start >> 30) as usize..(stacks.end >> 30) as usize {
+                (*pdpt)[index] = (*kernel_pdpt)[index] & !USER;
+            }
+        }
+        Some(space)
+    }
+
+    fn new_table(&mut self) -> Option<*mut Table> {
+        let page = new_page()? as *mut Table;
+        self.tables.push(page);
+        Some(page)
+    }
+
+    /// The page-table entry for user page `address`, making the tables on the way.
+    fn entry(&mut self, address: u64) -> Option<*mut u64> {
+        let mut current = self.pml4;
+        for shift in [39u64, 30, 21] {
+            let index = ((address >> shift) & 511) as usize;
+            // SAFETY: `current` is one of this space's tables (or, for the kernel's
+            // ranges, never reached: `is_user_range` keeps user addresses out of them).
+            let entry = unsafe { &mut (*current)[index] };
+            if *entry & PRESENT == 0 {
+                let next = self.new_table()?;
+                *entry = next as u64 | PRESENT | WRITABLE | USER;
+            }
+            current = table(*entry);
+        }
+        // SAFETY: as above, a page table of this space.
+        Some(unsafe { &mut (*current)[((address >> 12) & 511) as usize] as *mut u64 })
+    }
+
+    /// Maps a zeroed page at `address` (page-aligned) unless one is there; makes it
+    /// writable if asked.
+    fn map(&mut self, address: u64, writable: bool) -> Option<*mut u8> {
+        if !elf::is_user_range(address..address + PAGE_SIZE) {
+            return None;
+        }
+        let flag = if writable { WRITABLE } else { 0 };
+        if let Some(&page) = self.pages.get(&address) {
+            let entry = self.entry(address)?;
+            // SAFETY: the entry of a page this space mapped.
+            unsafe { *entry |= flag };
+            return Some(page);
+        }
+        let entry = self.entry(address)?;
+        let page = new_page()?;
+        // SAFETY: `entry` is this space's; `page` is a fresh heap page.
+        unsafe { *entry = page as u64 | PRESENT | USER | flag };
+        self.pages.insert(address, page);
+        Some(page)
+    }
+
+    /// Unmaps and frees the page at `address`, if mapped.
+    fn unmap(&mut self, address: u64) {
+        if let Some(page) = self.pages.remove(&address) {
+            if let Some(entry) = self.entry(address) {
+                // SAFETY: the entry of the page just removed.
+                unsafe { *entry = 0 };
+            }
+            // SAFETY: the page came from `new_page` and is no longer mapped.
+            unsafe { dealloc(page, page_layout()) };
+        }
+    }
+
+    /// The kernel's view of user byte `address`, if mapped.
+    fn byte(&self, address: u64) -> Option<*mut u8> {
+        let page = self.pages.get(&elf::page_down(address))?;
+        // SAFETY: inside the page.
+        Some(unsafe { page.add((address % PAGE_SIZE) as usize) })
+    }
+
+    /// Copies user memory at `address` into `buf`; false if any of it is unmapped.
+    fn read(&self, address: u64, buf: &mut [u8]) -> bool {
+        let mut done = 0;
+        while done < buf.len() {
+            let at = address + done as u64;
+            let Some(source) = self.byte(at) else {
+                return false;
+            };
+            let n = ((PAGE_SIZE - at % PAGE_SIZE) as usize).min(buf.len() - done);
+            // SAFETY: `n` bytes from `source` stay within its page.
+            unsafe { core::ptr::copy_nonoverlapping(source, buf[done..].as_mut_ptr(), n) };
+            done += n;
+        }
+        true
+    }
+
+    /// Copies `data` to user memory at `address`; false if any of it is unmapped.
+    fn write(&self, address: u64, data: &[u8]) -> bool {
+        let mut done = 0;
+        while done < data.len() {
+            let at = address + done as u64;
+            let Some(target) = self.byte(at) else {
+                return false;
+            };
+            let n = ((PAGE_SIZE - at % PAGE_SIZE) as usize).min(data.len() - done);
+            // SAFETY: `n` bytes at `target` stay within its page.
+            unsafe { core::ptr::copy_nonoverlapping(data[done..].as_ptr(), target, n) };
+            done += n;
+        }
+        true
+    }
+
+    fn read_u64(&self, address: u64) -> Option<u64> {
+        let mut bytes = [0u8; 8];
+        self.read(address, &mut bytes)
+            .then(|| u64::from_le_bytes(bytes))
+    }
+
+    /// A NUL-terminated string at `address` (at most `max` bytes).
+    fn read_c_string(&self, address: u64, max: usize) -> Option<Vec<u8>> {
+        let mut bytes = Vec::new();
+        for at in address..address + max as u64 {
+            // SAFETY: `byte` returned a pointer into a mapped page.
+            let byte = unsafe { *self.byte(at)? };
+            if byte == 0 {
+                return Some(bytes);
+            }
+            bytes.push(byte);
+        }
+        None
+    }
+}
+
+impl Drop for AddressSpace {
+    fn drop(&mut self) {
+        for (_, page) in core::mem::take(&mut self.pages) {
+            // SAFETY: every page came from `new_page`; the space is not in use any more.
+            unsafe { dealloc(page, page_layout()) };
+        }
+        for table in self.tables.drain(..) {
+            // SAFETY: as above, for the tables.
+            unsafe { dealloc(table as *mut u8, page_layout()) };
+        }
+    }
+}
+
+/// An open file descriptor.
+#[derive(Clone, Copy, Debug)]
+enum Fd {
+    Stdin,
+    Stdout,
+    Stderr,
+    /// A baked file and the read offset.
+    File {
+        index: usize,
+        offset: u64,
+    },
+}
+
+/// What a syscall asks of the dispatcher.
+enum Outcome {
+    Return(u64),
+    Exit(Status),
+}
+
+/// One running ELF program.
+struct Process<'a> {
+    name: &'static str,
+    space: AddressSpace,
+    entry: u64,
+    sp: u64,
+    brk_start: u64,
+    brk: u64,
+    mmap_next: u64,
+    fds: Vec<Option<Fd>>,
+    /// Syscalls already reported as unsupported.
+    reported: BTreeSet<u64>,
+    /// `enter_user`'s saved stack pointer, for `leave_user`.
+    resume: u64,
+    ctx: &'a Context<'a>,
+}
+
+impl<'a> Process<'a> {
+    /// Maps `image` and its stack.
+    fn load(image: &Image, ctx: &'a Context<'a>) -> Result<Process<'a>, &'static str> {
+        const NO_MEMORY: &str = "not enough memory to load it";
+        let mut space = AddressSpace::new().ok_or(NO_MEMORY)?;
+        let plan = &image.plan;
+        let bias = plan.bias();
+        for segment in &plan.segments {
+            let start = elf::page_down(segment.vaddr + bias);
+            let end = elf::page_up(segment.vaddr + bias + segment.mem_size);
+            for page in (start..end).step_by(PAGE_SIZE as usize) {
+                space.map(page, segment.writable).ok_or(NO_MEMORY)?;
+            }
+            let from = segment.file_offset as usize;
+            let bytes = &image.bytes[from..from + segment.file_size as usize];
+            if !space.write(segment.vaddr + bias, bytes) {
+                return Err(NO_MEMORY);
+            }
+        }
+        for page in (STACK_TOP - STACK_SIZE..STACK_TOP).step_by(PAGE_SIZE as usize) {
+            space.map(page, true).ok_or(NO_MEMORY)?;
+        }
+        let argv: Vec<&[u8]> = ctx.argv.iter().map(|a| a.as_bytes()).collect();
+        let env: Vec<Vec<u8>> = ctx
+            .env
+            .iter()
+            .map(|(name, value)| format!("{name}={value}").into_bytes())
+            .collect();
+        let env: Vec<&[u8]> = env.iter().map(Vec::as_slice).collect();
+        let executable = Executable {
+            phdr: plan.phdr_vaddr + bias,
+            phent: plan.phent,
+            phnum: plan.phnum,
+            entry: plan.entry + bias,
+            hwcap: cpuid_features(),
+        };
+        let initial = stack::build(STACK_TOP, &argv, &env, &executable, random_bytes());
+        if initial.bytes.len() as u64 > STACK_SIZE / 2 {
+            return Err("its arguments and environment do not fit its stack");
+        }
+        if !space.write(initial.sp, &initial.bytes) {
+            return Err(NO_MEMORY);
+        }
+        let brk = plan.end();
+        Ok(Process {
+            name: image.name,
+            space,
+            entry: plan.entry + bias,
+            sp: initial.sp,
+            brk_start: brk,
+            brk,
+            mmap_next: MMAP_TOP,
+            fds: alloc::vec![Some(Fd::Stdin), Some(Fd::Stdout), Some(Fd::Stderr)],
+            reported: BTreeSet::new(),
+            resume: 0,
+            ctx,
+        })
+    }
+
+    /// Runs the program in ring 3 until it exits; returns its status.
+    fn enter(&mut self) -> Status {
+        let here: u64;
+        // SAFETY: reads the stack pointer.
+        unsafe { core::arch::asm!("mov {}, rsp", out(reg) here) };
+        // Syscall frames go well below this function's own frame.
+        let kernel_rsp = (here - 1024) & !0xF;
+        if !crate::stack::ensure_mapped(kernel_rsp - SYSCALL_STACK_ROOM, kernel_rsp) {
+            return CANNOT_START_STATUS;
+        }
+        let cr3 = self.space.pml4 as u64;
+        sched::set_user_context(Some(sched::UserContext {
+            cr3,
+            kernel_rsp,
+            fs_base: 0,
+            data: self as *mut Process<'_> as u64,
+        }));
+        interrupts::write_msr(interrupts::IA32_FS_BASE, 0);
+        // SAFETY: the space maps the entry point and the stack for ring 3, and the
+        // kernel's first 4 MiB and thread stacks for the kernel, which the entry stubs
+        // need; `resume` stays valid until `leave_user` returns here.
+        let status = unsafe { interrupts::enter_user(self.entry, self.sp, &mut self.resume, cr3) };
+        sched::set_user_context(None);
+        status as Status
+    }
+
+    /// Decodes and carries out one syscall.
+    fn syscall(&mut self, number: u64, args: [u64; 6]) -> Outcome {
+        let [a, b, c, d, _e, _f] = args;
+        let ok = Outcome::Return;
+        let fail = |errno| Outcome::Return(abi::error(errno));
+        match number {
+            nr::WRITE => self.write(a, b, c),
+            nr::WRITEV => self.writev(a, b, c),
+            nr::READ => self.read(a, b, c),
+            nr::READV => self.readv(a, b, c),
+            nr::EXIT | nr::EXIT_GROUP => Outcome::Exit(a as Status),
+            nr::BRK => ok(self.brk(a)),
+            nr::MMAP => self.mmap(a, b, d, args[4]),
+            nr::MUNMAP => {
+                self.munmap(a, b);
+                ok(0)
+            }
+            nr::MPROTECT | nr::MADVISE => ok(0),
+            nr::ARCH_PRCTL => self.arch_prctl(a, b),
+            nr::SET_TID_ADDRESS | nr::GETTID | nr::GETPID => ok(1),
+            nr::GETPPID => ok(0),
+            nr::GETUID | nr::GETGID | nr::GETEUID | nr::GETEGID => ok(0),
+            nr::SET_ROBUST_LIST | nr::RT_SIGACTION | nr::RT_SIGPROCMASK | nr::SIGALTSTACK => ok(0),
+            nr::PRLIMIT64 => fail(errno::EINVAL),
+            nr::IOCTL => self.ioctl(a, b, c),
+            nr::CLOCK_GETTIME => self.clock_gettime(b),
+            nr::GETTIMEOFDAY => self.gettimeofday(a),
+            nr::NANOSLEEP => self.nanosleep(a),
+            nr::CLOCK_NANOSLEEP => self.nanosleep(c),
+            nr::GETRANDOM => self.getrandom(a, b),
+            nr::UNAME => self.uname(a),
+            nr::OPEN => self.open(a),
+            nr::OPENAT => self.open(b),
+            nr::CLOSE => self.close(a),
+            nr::LSEEK => self.lseek(a, b, c),
+            nr::FSTAT => self.fstat(a, b),
+            nr::SCHED_YIELD => {
+                self.ctx.platform.yield_now();
+                ok(0)
+            }
+            nr::SCHED_GETAFFINITY => self.sched_getaffinity(b, c),
+            nr::READLINK | nr::READLINKAT => fail(errno::ENOENT),
+            nr::FUTEX => fail(errno::ENOSYS),
+            _ => self.unsupported(number),
+        }
+    }
+
+    fn unsupported(&mut self, number: u64) -> Outcome {
+        if self.reported.insert(number) {
+            let _ = writeln_err(
+                self.ctx,
+                &format!(
+                    "kiln: {}: syscall {number} ({}) not supported",
+                    self.name,
+                    abi::syscall_name(number)
+                ),
+            );
+        }
+        Outcome::Return(abi::error(errno::ENOSYS))
+    }
+
+    fn fd(&self, fd: u64) -> Option<Fd> {
+        self.fds.get(fd as usize).copied().flatten()
+    }
+
+    fn write(&mut self, fd: u64, address: u64, len: u64) -> Outcome {
+        let mut buf = alloc::vec![0u8; len.min(1 << 20) as usize];
+        if !self.space.read(address, &mut buf) {
+            return Outcome::Return(abi::error(errno::EFAULT));
+        }
+        let written = match self.fd(fd) {
+            Some(Fd::Stdout) => embedded_io::Write::write(&mut self.ctx.out(), &buf),
+            Some(Fd::Stderr) => embedded_io::Write::write(&mut self.ctx.err(), &buf),
+            Some(_) => return Outcome::Return(abi::error(errno::EBADF)),
+            None => return Outcome::Return(abi::error(errno::EBADF)),
+        };
+        Outcome::Return(match written {
+            Ok(n) => n as u64,
+            Err(_) => abi::error(errno::EPIPE),
+        })
+    }
+
+    fn writev(&mut self, fd: u64, iov: u64, count: u64) -> Outcome {
+        let mut total = 0u64;
+        for i in 0..count.min(1024) {
+            let (Some(base), Some(len)) = (
+                self.space.read_u64(iov + 16 * i),
+                self.space.read_u64(iov + 16 * i + 8),
+            ) else {
+                return Outcome::Return(abi::error(errno::EFAULT));
+            };
+            if len == 0 {
+                continue;
+            }
+            match self.write(fd, base, len) {
+                Outcome::Return(n) if (n as i64) < 0 => return Outcome::Return(n),
+                Outcome::Return(n) => total += n,
+                exit => return exit,
+            }
+        }
+        Outcome::Return(total)
+    }
+
+    fn read(&mut self, fd: u64, address: u64, len: u64) -> Outcome {
+        let mut buf = alloc::vec![0u8; len.min(1 << 20) as usize];
+        let n = match self.fd(fd) {
+            Some(Fd::Stdin) => match embedded_io::Read::read(&mut self.ctx.input(), &mut buf) {
+                Ok(n) => n,
+                Err(_) => return Outcome::Return(abi::error(errno::EINTR)),
+            },
+            Some(Fd::File { index, offset }) => {
+                let contents = self.ctx.files[index].contents;
+                let start = (offset as usize).min(contents.len());
+                let n = (contents.len() - start).min(buf.len());
+                buf[..n].copy_from_slice(&contents[start..start + n]);
+                self.fds[fd as usize] = Some(Fd::File {
+                    index,
+                    offset: offset + n as u64,
+                });
+                n
+            }
+            _ => return Outcome::Return(abi::error(errno::EBADF)),
+        };
+        if !self.space.write(address, &buf[..n]) {
+            return Outcome::Return(abi::error(errno::EFAULT));
+        }
+        Outcome::Return(n as u64)
+    }
+
+    fn readv(&mut self, fd: u64, iov: u64, count: u64) -> Outcome {
+        let mut total = 0u64;
+        for i in 0..count.min(1024) {
+            let (Some(base), Some(len)) = (
+                self.space.read_u64(iov + 16 * i),
+                self.space.read_u64(iov + 16 * i + 8),
+            ) else {
+                return Outcome::Return(abi::error(errno::EFAULT));
+            };
+            match self.read(fd, base, len) {
+                Outcome::Return(n) if (n as i64) < 0 => return Outcome::Return(n),
+                Outcome::Return(n) => {
+                    total += n;
+                    if n < len {
+                        break;
+                    }
+                }
+                exit => return exit,
+            }
+        }
+        Outcome::Return(total)
+    }
+
+    fn brk(&mut self, wanted: u64) -> u64 {
+        if wanted < self.brk_start {
+            return self.brk;
+        }
+        let mapped_end = elf::page_up(self.brk);
+        let new_end = elf::page_up(wanted);
+        for page in (mapped_end..new_end).step_by(PAGE_SIZE as usize) {
+            if self.space.map(page, true).is_none() {
+                for undo in (mapped_end..page).step_by(PAGE_SIZE as usize) {
+                    self.space.unmap(undo);
+                }
+                return self.brk;
+            }
+        }
+        for page in (new_end..mapped_end).step_by(PAGE_SIZE as usize) {
+            self.space.unmap(page);
+        }
+        self.brk = wanted;
+        wanted
+    }
+
+    fn mmap(&mut self, address: u64, len: u64, flags: u64, fd: u64) -> Outcome {
+        const MAP_FIXED: u64 = 0x10;
+        const MAP_ANONYMOUS: u64 = 0x20;
+        if len == 0 {
+            return Outcome::Return(abi::error(errno::EINVAL));
+        }
+        let len = elf::page_up(len);
+        let start = if flags & MAP_FIXED != 0 {
+            if address % PAGE_SIZE != 0 {
+                return Outcome::Return(abi::error(errno::EINVAL));
+            }
+            self.munmap(address, len);
+            address
+        } else {
+            let Some(start) = self.mmap_next.checked_sub(len) else {
+                return Outcome::Return(abi::error(errno::ENOMEM));
+            };
+            self.mmap_next = start - PAGE_SIZE;
+            start
+        };
+        for page in (start..start + len).step_by(PAGE_SIZE as usize) {
+            if self.space.map(page, true).is_none() {
+                self.munmap(start, page - start);
+                return Outcome::Return(abi::error(errno::ENOMEM));
+            }
+        }
+        if flags & MAP_ANONYMOUS == 0 {
+            // A baked file, copied in (the files are read-only).
+            if let Some(Fd::File { index, .. }) = self.fd(fd) {
+                let contents = self.ctx.files[index].contents;
+                let n = contents.len().min(len as usize);
+                self.space.write(start, &contents[..n]);
+            } else {
+                self.munmap(start, len);
+                return Outcome::Return(abi::error(errno::EBADF));
+            }
+        }
+        Outcome::Return(start)
+    }
+
+    fn munmap(&mut self, address: u64, len: u64) {
+        let start = elf::page_down(address);
+        let end = elf::page_up(address.saturating_add(len));
+        let inside: Vec<u64> = self
+            .space
+            .pages
+            .range(start..end)
+            .map(|(&a, _)| a)
+            .collect();
+        for page in inside {
+            self.space.unmap(page);
+        }
+    }
+
+    fn arch_prctl(&mut self, code: u64, address: u64) -> Outcome {
+        const ARCH_SET_FS: u64 = 0x1002;
+        const ARCH_GET_FS: u64 = 0x1003;
+        match code {
+            ARCH_SET_FS if address < elf::USER_END => {
+                interrupts::write_msr(interrupts::IA32_FS_BASE, address);
+                Outcome::Return(0)
+            }
+            ARCH_GET_FS => {
+                let fs = interrupts::read_msr(interrupts::IA32_FS_BASE);
+                if self.space.write(address, &fs.to_le_bytes()) {
+                    Outcome::Return(0)
+                } else {
+                    Outcome::Return(abi::error(errno::EFAULT))
+                }
+            }
+            _ => Outcome::Return(abi::error(errno::EINVAL)),
+        }
+    }
+
+    fn ioctl(&mut self, fd: u64, request: u64, address: u64) -> Outcome {
+        const TCGETS: u64 = 0x5401;
+        const TIOCGWINSZ: u64 = 0x5413;
+        let is_console = |output: &kiln_init::program::Output| {
+            matches!(output, kiln_init::program::Output::Console(_))
+        };
+        let console = match self.fd(fd) {
+            Some(Fd::Stdout) => is_console(self.ctx.stdout),
+            Some(Fd::Stderr) => is_console(self.ctx.stderr),
+            _ => false,
+        };
+        if !console {
+            return Outcome::Return(abi::error(errno::ENOTTY));
+        }
+        match request {
+            TIOCGWINSZ => {
+                // rows, columns, xpixel, ypixel.
+                let size: [u16; 4] = [24, 80, 0, 0];
+                let bytes: Vec<u8> = size.iter().flat_map(|v| v.to_le_bytes()).collect();
+                if self.space.write(address, &bytes) {
+                    Outcome::Return(0)
+                } else {
+                    Outcome::Return(abi::error(errno::EFAULT))
+                }
+            }
+            TCGETS => {
+                // A zeroed termios: a terminal, in raw mode as far as the program can tell.
+                if self.space.write(address, &[0u8; 60]) {
+                    Outcome::Return(0)
+                } else {
+                    Outcome::Return(abi::error(errno::EFAULT))
+                }
+            }
+            _ => Outcome::Return(abi::error(errno::ENOTTY)),
+        }
+    }
+
+    fn clock_gettime(&mut self, address: u64) -> Outcome {
+        let now = time::now_ns();
+        let spec = [now / 1_000_000_000, now % 1_000_000_000];
+        let bytes: Vec<u8> = spec.iter().flat_map(|v| v.to_le_bytes()).collect();
+        if self.space.write(address, &bytes) {
+            Outcome::Return(0)
+        } else {
+            Outcome::Return(abi::error(errno::EFAULT))
+        }
+    }
+
+    fn gettimeofday(&mut self, address: u64) -> Outcome {
+        if address == 0 {
+            return Outcome::Return(0);
+        }
+        let now = time::now_ns();
+        let value = [now / 1_000_000_000, (now % 1_000_000_000) / 1000];
+        let bytes: Vec<u8> = value.iter().flat_map(|v| v.to_le_bytes()).collect();
+        if self.space.write(address, &bytes) {
+            Outcome::Return(0)
+        } else {
+            Outcome::Return(abi::error(errno::EFAULT))
+        }
+    }
+
+    fn nanosleep(&mut self, request: u64) -> Outcome {
+        let (Some(seconds), Some(nanos)) = (
+            self.space.read_u64(request),
+            self.space.read_u64(request + 8),
+        ) else {
+            return Outcome::Return(abi::error(errno::EFAULT));
+        };
+        let duration = Duration::from_secs(seconds) + Duration::from_nanos(nanos);
+        match self.ctx.sleep(duration) {
+            Ok(()) => Outcome::Return(0),
+            Err(_) => Outcome::Exit(abi::signal_status(abi::signal::SIGINT)),
+        }
+    }
+
+    fn getrandom(&mut self, address: u64, len: u64) -> Outcome {
+        let len = len.min(1 << 16);
+        let mut bytes = Vec::with_capacity(len as usize);
+        while (bytes.len() as u64) < len {
+            bytes.extend_from_slice(&random_bytes());
+        }
+        bytes.truncate(len as usize);
+        if self.space.write(address, &bytes) {
+            Outcome::Return(len)
+        } else {
+            Outcome::Return(abi::error(errno::EFAULT))
+        }
+    }
+
+    fn uname(&mut self, address: u64) -> Outcome {
+        const FIELD: usize = 65;
+        let fields: [&str; 6] = [
+            "Linux",
+            "kiln",
+            "6.1.0-kiln",
+            crate::VERSION,
+            "x86_64",
+            "(none)",
+        ];
+        let mut bytes = alloc::vec![0u8; FIELD * fields.len()];
+        for (i, field) in fields.iter().enumerate() {
+            bytes[i * FIELD..i * FIELD + field.len()].copy_from_slice(field.as_bytes());
+        }
+        if self.space.write(address, &bytes) {
+            Outcome::Return(0)
+        } else {
+            Outcome::Return(abi::error(errno::EFAULT))
+        }
+    }
+
+    fn open(&mut self, path: u64) -> Outcome {
+        let Some(path) = self.space.read_c_string(path, 4096) else {
+            return Outcome::Return(abi::error(errno::EFAULT));
+        };
+        let name = String::from_utf8_lossy(&path);
+        let name = name.trim_start_matches('/');
+        let files: &[BakedFile] = self.ctx.files;
+        let Some(index) = files.iter().position(|f| f.name == name) else {
+            return Outcome::Return(abi::error(errno::ENOENT));
+        };
+        let fd = Fd::File { index, offset: 0 };
+        let slot = self.fds.iter().position(Option::is_none);
+        let number = match slot {
+            Some(number) => {
+                self.fds[number] = Some(fd);
+                number
+            }
+            None => {
+                self.fds.push(Some(fd));
+                self.fds.len() - 1
+            }
+        };
+        Outcome::Return(number as u64)
+    }
+
+    fn close(&mut self, fd: u64) -> Outcome {
+        match self.fds.get_mut(fd as usize) {
+            Some(slot @ Some(_)) => {
+                *slot = None;
+                Outcome::Return(0)
+            }
+            _ => Outcome::Return(abi::error(errno::EBADF)),
+        }
+    }
+
+    fn lseek(&mut self, fd: u64, offset: u64, whence: u64) -> Outcome {
+        let Some(Fd::File { index, offset: at }) = self.fd(fd) else {
+            return Outcome::Return(abi::error(errno::ESPIPE));
+        };
+        let size = self.ctx.files[index].contents.len() as i64;
+        let base = match whence {
+            0 => 0,
+            1 => at as i64,
+            2 => size,
+            _ => return Outcome::Return(abi::error(errno::EINVAL)),
+        };
+        let new = base + offset as i64;
+        if new < 0 {
+            return Outcome::Return(abi::error(errno::EINVAL));
+        }
+        self.fds[fd as usize] = Some(Fd::File {
+            index,
+            offset: new as u64,
+        });
+        Outcome::Return(new as u64)
+    }
+
+    fn fstat(&mut self, fd: u64, address: u64) -> Outcome {
+        // struct stat: st_mode at 24, st_size at 48, st_blksize at 56 (144 bytes).
+        const S_IFCHR: u32 = 0o020000;
+        const S_IFREG: u32 = 0o100000;
+        let (mode, size) = match self.fd(fd) {
+            Some(Fd::File { index, .. }) => {
+                (S_IFREG | 0o444, self.ctx.files[index].contents.len() as u64)
+            }
+            Some(_) => (S_IFCHR | 0o620, 0),
+            None => return Outcome::Return(abi::error(errno::EBADF)),
+        };
+        let mut stat = [0u8; 144];
+        stat[24..28].copy_from_slice(&mode.to_le_bytes());
+        stat[48..56].copy_from_slice(&size.to_le_bytes());
+        stat[56..64].copy_from_slice(&4096u64.to_le_bytes());
+        if self.space.write(address, &stat) {
+            Outcome::Return(0)
+        } else {
+            Outcome::Return(abi::error(errno::EFAULT))
+        }
+    }
+
+    fn sched_getaffinity(&mut self, len: u64, address: u64) -> Outcome {
+        // One CPU: bit 0.
+        let size = len.min(128) as usize;
+        let mut mask = alloc::vec![0u8; size];
+        if let Some(first) = mask.first_mut() {
+            *first = 1;
+        }
+        if self.space.write(address, &mask) {
+            Outcome::Return(size as u64)
+        } else {
+            Outcome::Return(abi::error(errno::EFAULT))
+        }
+    }
+}
+
+/// `CPUID.1:EDX`, what `AT_HWCAP` holds on x86-64.
+fn cpuid_features() -> u64 {
+    u64::from(core::arch::x86_64::__cpuid(1).edx)
+}
+
+/// 16 bytes from the time-stamp counter's low bits, mixed (splitmix64): what kiln has
+/// for randomness without a hardware source.
+fn random_bytes() -> [u8; 16] {
+    let mut bytes = [0u8; 16];
+    for chunk in bytes.chunks_mut(8) {
+        // SAFETY: RDTSC has no preconditions.
+        let mut z = unsafe { core::arch::x86_64::_rdtsc() }.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        chunk.copy_from_slice(&z.to_le_bytes());
+    }
+    bytes
+}
+
+/// Called by `syscall_entry` on the process thread's kernel stack, interrupts on.
+#[unsafe(no_mangle)]
+extern "C" fn syscall_dispatch(frame: *mut Frame) -> *mut Frame {
+    let process = sched::current_user_data() as *mut Process<'static>;
+    // SAFETY: the running thread is in `Process::enter`, which registered itself and
+    // is blocked in `enter_user` below us; `frame` is the one the stub just pushed.
+    let (process, f) = unsafe { (&mut *process, &mut *frame) };
+    let outcome = process.syscall(f.rax, [f.rdi, f.rsi, f.rdx, f.r10, f.r8, f.r9]);
+    match outcome {
+        Outcome::Return(value) => {
+            f.rax = value;
+            frame
+        }
+        Outcome::Exit(status) => {
+            let resume = process.resume;
+            // SAFETY: `resume` is the stack pointer `enter_user` saved; nothing on the
+            // stack below it (this function's frame) holds anything to drop.
+            unsafe { interrupts::leave_user(resume, u64::from(status)) }
+        }
+    }
+}
