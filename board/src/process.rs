@@ -315,6 +315,10 @@ enum Fd {
         index: usize,
         offset: u64,
     },
+    /// The root directory (the baked files) and how many entries were read.
+    Root {
+        read: usize,
+    },
 }
 
 /// What a syscall asks of the dispatcher.
@@ -468,6 +472,18 @@ impl<'a> Process<'a> {
             nr::SCHED_GETAFFINITY => self.sched_getaffinity(b, c),
             nr::READLINK | nr::READLINKAT => fail(errno::ENOENT),
             nr::FUTEX => fail(errno::ENOSYS),
+            // glibc tries these and copes with the answer: no message for them.
+            nr::RSEQ => fail(errno::ENOSYS),
+            nr::PRCTL => fail(errno::EINVAL),
+            nr::TIME => self.time(a),
+            nr::SENDFILE => self.sendfile(a, b, d),
+            nr::GETDENTS64 => self.getdents64(a, b, c),
+            nr::STAT | nr::LSTAT => self.stat_path(a, b),
+            nr::NEWFSTATAT => self.stat_path(b, c),
+            nr::STATX => self.statx(b, args[4]),
+            nr::GETCWD => self.getcwd(a, b),
+            nr::FCNTL => ok(0),
+            nr::DUP => self.dup(a),
             _ => self.unsupported(number),
         }
     }
@@ -698,8 +714,9 @@ impl<'a> Process<'a> {
                 }
             }
             TCGETS => {
-                // A zeroed termios: a terminal, in raw mode as far as the program can tell.
-                if self.space.write(address, &[0u8; 60]) {
+                // A zeroed kernel termios (36 bytes): a terminal, in raw mode as far as
+                // the program can tell.
+                if self.space.write(address, &[0u8; 36]) {
                     Outcome::Return(0)
                 } else {
                     Outcome::Return(abi::error(errno::EFAULT))
@@ -783,29 +800,186 @@ impl<'a> Process<'a> {
         }
     }
 
-    fn open(&mut self, path: u64) -> Outcome {
+    /// What a path names: the root directory (`/`, `.`), a baked file, or nothing.
+    fn lookup(&self, path: u64) -> Result<Option<usize>, u64> {
         let Some(path) = self.space.read_c_string(path, 4096) else {
-            return Outcome::Return(abi::error(errno::EFAULT));
+            return Err(errno::EFAULT);
         };
         let name = String::from_utf8_lossy(&path);
-        let name = name.trim_start_matches('/');
+        let name = name.trim_start_matches("./").trim_start_matches('/');
+        if name.is_empty() || name == "." {
+            return Ok(None);
+        }
         let files: &[BakedFile] = self.ctx.files;
-        let Some(index) = files.iter().position(|f| f.name == name) else {
-            return Outcome::Return(abi::error(errno::ENOENT));
-        };
-        let fd = Fd::File { index, offset: 0 };
-        let slot = self.fds.iter().position(Option::is_none);
-        let number = match slot {
+        files
+            .iter()
+            .position(|f| f.name == name)
+            .map(Some)
+            .ok_or(errno::ENOENT)
+    }
+
+    fn new_fd(&mut self, fd: Fd) -> u64 {
+        match self.fds.iter().position(Option::is_none) {
             Some(number) => {
                 self.fds[number] = Some(fd);
-                number
+                number as u64
             }
             None => {
                 self.fds.push(Some(fd));
-                self.fds.len() - 1
+                (self.fds.len() - 1) as u64
             }
+        }
+    }
+
+    fn dup(&mut self, fd: u64) -> Outcome {
+        match self.fd(fd) {
+            Some(open) => Outcome::Return(self.new_fd(open)),
+            None => Outcome::Return(abi::error(errno::EBADF)),
+        }
+    }
+
+    fn open(&mut self, path: u64) -> Outcome {
+        let fd = match self.lookup(path) {
+            Ok(Some(index)) => Fd::File { index, offset: 0 },
+            Ok(None) => Fd::Root { read: 0 },
+            Err(errno) => return Outcome::Return(abi::error(errno)),
         };
-        Outcome::Return(number as u64)
+        Outcome::Return(self.new_fd(fd))
+    }
+
+    fn time(&mut self, address: u64) -> Outcome {
+        let seconds = time::now_ns() / 1_000_000_000;
+        if address != 0 && !self.space.write(address, &seconds.to_le_bytes()) {
+            return Outcome::Return(abi::error(errno::EFAULT));
+        }
+        Outcome::Return(seconds)
+    }
+
+    fn sendfile(&mut self, out: u64, input: u64, count: u64) -> Outcome {
+        let Some(Fd::File { index, offset }) = self.fd(input) else {
+            return Outcome::Return(abi::error(errno::EINVAL));
+        };
+        let contents = self.ctx.files[index].contents;
+        let start = (offset as usize).min(contents.len());
+        let n = (contents.len() - start).min(count as usize);
+        let chunk = &contents[start..start + n];
+        let written = match self.fd(out) {
+            Some(Fd::Stdout) => embedded_io::Write::write_all(&mut self.ctx.out(), chunk),
+            Some(Fd::Stderr) => embedded_io::Write::write_all(&mut self.ctx.err(), chunk),
+            _ => return Outcome::Return(abi::error(errno::EINVAL)),
+        };
+        if written.is_err() {
+            return Outcome::Return(abi::error(errno::EPIPE));
+        }
+        self.fds[input as usize] = Some(Fd::File {
+            index,
+            offset: offset + n as u64,
+        });
+        Outcome::Return(n as u64)
+    }
+
+    /// `getdents64` of the root: one `linux_dirent64` per baked file.
+    fn getdents64(&mut self, fd: u64, address: u64, size: u64) -> Outcome {
+        const DT_REG: u8 = 8;
+        let Some(Fd::Root { read }) = self.fd(fd) else {
+            return Outcome::Return(abi::error(errno::ENOTDIR));
+        };
+        let files: &[BakedFile] = self.ctx.files;
+        let mut out = Vec::new();
+        let mut next = read;
+        for (i, file) in files.iter().enumerate().skip(read) {
+            let reclen = (19 + file.name.len() + 1).div_ceil(8) * 8;
+            if (out.len() + reclen) as u64 > size {
+                break;
+            }
+            let start = out.len();
+            out.resize(start + reclen, 0);
+            let entry = &mut out[start..];
+            entry[0..8].copy_from_slice(&(i as u64 + 2).to_le_bytes());
+            entry[8..16].copy_from_slice(&(i as u64 + 1).to_le_bytes());
+            entry[16..18].copy_from_slice(&(reclen as u16).to_le_bytes());
+            entry[18] = DT_REG;
+            entry[19..19 + file.name.len()].copy_from_slice(file.name.as_bytes());
+            next = i + 1;
+        }
+        if out.is_empty() && next < files.len() {
+            return Outcome::Return(abi::error(errno::EINVAL));
+        }
+        if !self.space.write(address, &out) {
+            return Outcome::Return(abi::error(errno::EFAULT));
+        }
+        self.fds[fd as usize] = Some(Fd::Root { read: next });
+        Outcome::Return(out.len() as u64)
+    }
+
+    /// `struct stat` for a baked file (`Some(index)`) or the root (`None`).
+    fn stat_bytes(&self, what: Option<usize>) -> [u8; 144] {
+        const S_IFDIR: u32 = 0o040000;
+        const S_IFREG: u32 = 0o100000;
+        let (mode, size, links) = match what {
+            Some(index) => (
+                S_IFREG | 0o444,
+                self.ctx.files[index].contents.len() as u64,
+                1u64,
+            ),
+            None => (S_IFDIR | 0o555, 0, 2),
+        };
+        let inode = what.map_or(1, |i| i as u64 + 2);
+        let mut stat = [0u8; 144];
+        stat[8..16].copy_from_slice(&inode.to_le_bytes());
+        stat[16..24].copy_from_slice(&links.to_le_bytes());
+        stat[24..28].copy_from_slice(&mode.to_le_bytes());
+        stat[48..56].copy_from_slice(&size.to_le_bytes());
+        stat[56..64].copy_from_slice(&4096u64.to_le_bytes());
+        stat[64..72].copy_from_slice(&size.div_ceil(512).to_le_bytes());
+        stat
+    }
+
+    fn stat_path(&mut self, path: u64, address: u64) -> Outcome {
+        let what = match self.lookup(path) {
+            Ok(what) => what,
+            Err(errno) => return Outcome::Return(abi::error(errno)),
+        };
+        let stat = self.stat_bytes(what);
+        if self.space.write(address, &stat) {
+            Outcome::Return(0)
+        } else {
+            Outcome::Return(abi::error(errno::EFAULT))
+        }
+    }
+
+    /// `statx` of a path: the basic fields (type, mode, size, links, inode).
+    fn statx(&mut self, path: u64, address: u64) -> Outcome {
+        const STATX_BASIC_STATS: u32 = 0x7ff;
+        let what = match self.lookup(path) {
+            Ok(what) => what,
+            Err(errno) => return Outcome::Return(abi::error(errno)),
+        };
+        let stat = self.stat_bytes(what);
+        let mut statx = [0u8; 256];
+        statx[0..4].copy_from_slice(&STATX_BASIC_STATS.to_le_bytes());
+        statx[4..8].copy_from_slice(&4096u32.to_le_bytes());
+        statx[16..20].copy_from_slice(&u32::from(stat[16]).to_le_bytes());
+        statx[28..30].copy_from_slice(&stat[24..26]);
+        statx[32..40].copy_from_slice(&stat[8..16]);
+        statx[40..48].copy_from_slice(&stat[48..56]);
+        statx[48..56].copy_from_slice(&stat[64..72]);
+        if self.space.write(address, &statx) {
+            Outcome::Return(0)
+        } else {
+            Outcome::Return(abi::error(errno::EFAULT))
+        }
+    }
+
+    fn getcwd(&mut self, address: u64, size: u64) -> Outcome {
+        if size < 2 {
+            return Outcome::Return(abi::error(errno::ERANGE));
+        }
+        if self.space.write(address, b"/\0") {
+            Outcome::Return(2)
+        } else {
+            Outcome::Return(abi::error(errno::EFAULT))
+        }
     }
 
     fn close(&mut self, fd: u64) -> Outcome {
@@ -843,18 +1017,17 @@ impl<'a> Process<'a> {
     fn fstat(&mut self, fd: u64, address: u64) -> Outcome {
         // struct stat: st_mode at 24, st_size at 48, st_blksize at 56 (144 bytes).
         const S_IFCHR: u32 = 0o020000;
-        const S_IFREG: u32 = 0o100000;
-        let (mode, size) = match self.fd(fd) {
-            Some(Fd::File { index, .. }) => {
-                (S_IFREG | 0o444, self.ctx.files[index].contents.len() as u64)
+        let stat = match self.fd(fd) {
+            Some(Fd::File { index, .. }) => self.stat_bytes(Some(index)),
+            Some(Fd::Root { .. }) => self.stat_bytes(None),
+            Some(_) => {
+                let mut stat = [0u8; 144];
+                stat[24..28].copy_from_slice(&(S_IFCHR | 0o620).to_le_bytes());
+                stat[56..64].copy_from_slice(&4096u64.to_le_bytes());
+                stat
             }
-            Some(_) => (S_IFCHR | 0o620, 0),
             None => return Outcome::Return(abi::error(errno::EBADF)),
         };
-        let mut stat = [0u8; 144];
-        stat[24..28].copy_from_slice(&mode.to_le_bytes());
-        stat[48..56].copy_from_slice(&size.to_le_bytes());
-        stat[56..64].copy_from_slice(&4096u64.to_le_bytes());
         if self.space.write(address, &stat) {
             Outcome::Return(0)
         } else {

@@ -29,6 +29,7 @@ pub mod nr {
     pub const DUP2: u64 = 33;
     pub const NANOSLEEP: u64 = 35;
     pub const GETPID: u64 = 39;
+    pub const SENDFILE: u64 = 40;
     pub const CLONE: u64 = 56;
     pub const FORK: u64 = 57;
     pub const VFORK: u64 = 58;
@@ -48,9 +49,11 @@ pub mod nr {
     pub const GETPPID: u64 = 110;
     pub const GETPGRP: u64 = 111;
     pub const SIGALTSTACK: u64 = 131;
+    pub const PRCTL: u64 = 157;
     pub const ARCH_PRCTL: u64 = 158;
     pub const GETTID: u64 = 186;
     pub const TKILL: u64 = 200;
+    pub const TIME: u64 = 201;
     pub const FUTEX: u64 = 202;
     pub const SCHED_GETAFFINITY: u64 = 204;
     pub const GETDENTS64: u64 = 217;
@@ -101,6 +104,7 @@ pub fn syscall_name(number: u64) -> &'static str {
         DUP2 => "dup2",
         NANOSLEEP => "nanosleep",
         GETPID => "getpid",
+        SENDFILE => "sendfile",
         CLONE => "clone",
         FORK => "fork",
         VFORK => "vfork",
@@ -120,9 +124,11 @@ pub fn syscall_name(number: u64) -> &'static str {
         GETPPID => "getppid",
         GETPGRP => "getpgrp",
         SIGALTSTACK => "sigaltstack",
+        PRCTL => "prctl",
         ARCH_PRCTL => "arch_prctl",
         GETTID => "gettid",
         TKILL => "tkill",
+        TIME => "time",
         FUTEX => "futex",
         SCHED_GETAFFINITY => "sched_getaffinity",
         GETDENTS64 => "getdents64",
