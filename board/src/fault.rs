@@ -117,6 +117,24 @@ fn describe(f: &Frame) -> String {
     }
 }
 
+/// What went wrong in a process in ring 3, in one line (addresses are its own).
+fn describe_user(f: &Frame) -> String {
+    if f.vector == u64::from(PAGE_FAULT_VECTOR) {
+        return format!(
+            "segmentation fault: page fault at address {:#x} (error code {:#x}) at rip {:#x}",
+            Cr2::read_raw(),
+            f.error_code,
+            f.rip
+        );
+    }
+    format!(
+        "{} (vector {}) at rip {:#x}",
+        exception_name(f.vector),
+        f.vector,
+        f.rip
+    )
+}
+
 /// A CPU exception (vectors 0-31).
 pub fn on_exception(frame: *mut Frame) -> *mut Frame {
     // SAFETY: the entry stub passes its freshly pushed frame.
@@ -130,7 +148,11 @@ pub fn on_exception(frame: *mut Frame) -> *mut Frame {
     {
         return frame;
     }
-    let report = describe(f);
+    let report = if f.cs & 3 == 3 {
+        describe_user(f)
+    } else {
+        describe(f)
+    };
     if in_kernel {
         kernel_died("fault", &report);
     }

@@ -194,7 +194,7 @@ fn enable_syscall(kernel_code: u16) {
     write_msr(IA32_EFER, read_msr(IA32_EFER) | EFER_SCE);
     // SYSRET would take CS = base + 16, SS = base + 8 from STAR[63:48]; kiln returns with
     // iretq, but keeps the layout right.
-    let user_base = USER_DATA_SELECTOR as u64 - 8 - 3;
+    let user_base = USER_DATA_SELECTOR - 8 - 3;
     write_msr(
         IA32_STAR,
         (user_base << 48) | (u64::from(kernel_code) << 32),

@@ -484,6 +484,10 @@ impl<'a> Process<'a> {
             nr::GETCWD => self.getcwd(a, b),
             nr::FCNTL => ok(0),
             nr::DUP => self.dup(a),
+            nr::POLL => self.poll(a, b),
+            nr::PPOLL => self.poll(a, b),
+            nr::KILL | nr::TKILL => self.signal_self(b),
+            nr::TGKILL => self.signal_self(c),
             _ => self.unsupported(number),
         }
     }
@@ -622,7 +626,7 @@ impl<'a> Process<'a> {
         }
         let len = elf::page_up(len);
         let start = if flags & MAP_FIXED != 0 {
-            if address % PAGE_SIZE != 0 {
+            if !address.is_multiple_of(PAGE_SIZE) {
                 return Outcome::Return(abi::error(errno::EINVAL));
             }
             self.munmap(address, len);
@@ -845,6 +849,48 @@ impl<'a> Process<'a> {
             Err(errno) => return Outcome::Return(abi::error(errno)),
         };
         Outcome::Return(self.new_fd(fd))
+    }
+
+    /// `poll` on the process's descriptors: stdio and files are always ready (kiln's
+    /// stdio blocks in `read` and `write` instead); a closed one is `POLLNVAL`.
+    fn poll(&mut self, fds: u64, count: u64) -> Outcome {
+        const POLLIN: u16 = 0x1;
+        const POLLOUT: u16 = 0x4;
+        const POLLNVAL: u16 = 0x20;
+        let mut ready = 0;
+        for i in 0..count.min(1024) {
+            let at = fds + 8 * i;
+            let mut entry = [0u8; 8];
+            if !self.space.read(at, &mut entry) {
+                return Outcome::Return(abi::error(errno::EFAULT));
+            }
+            let fd = i32::from_le_bytes(entry[0..4].try_into().unwrap_or_default());
+            let events = u16::from_le_bytes([entry[4], entry[5]]);
+            let revents = if fd < 0 {
+                0
+            } else if self.fd(fd as u64).is_some() {
+                events & (POLLIN | POLLOUT)
+            } else {
+                POLLNVAL
+            };
+            if revents != 0 {
+                ready += 1;
+            }
+            if !self.space.write(at + 6, &revents.to_le_bytes()) {
+                return Outcome::Return(abi::error(errno::EFAULT));
+            }
+        }
+        Outcome::Return(ready)
+    }
+
+    /// `kill`/`tkill`/`tgkill` can only name the process itself: a signal whose default
+    /// is to end it does (`abort` is SIGABRT, 134); signal 0 only checks.
+    fn signal_self(&mut self, signal: u64) -> Outcome {
+        match signal {
+            0 => Outcome::Return(0),
+            1..=31 => Outcome::Exit(abi::signal_status(signal as u8)),
+            _ => Outcome::Return(abi::error(errno::EINVAL)),
+        }
     }
 
     fn time(&mut self, address: u64) -> Outcome {

@@ -459,3 +459,116 @@ pub fn memstat_figure(text: &str, name: &str) -> i64 {
 pub fn ensure_tool(tool: &str, package: &str) -> PathBuf {
     kiln::tools::find_or_install(tool, package).unwrap_or_else(|e| panic!("{e}"))
 }
+
+/// Where the test programs are built (`tests/programs/`), and where BusyBox lands.
+fn test_programs_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-programs");
+    std::fs::create_dir_all(&dir).expect("test programs directory");
+    dir
+}
+
+/// How a test program is built.
+#[derive(Clone, Copy, Debug)]
+pub enum Build {
+    /// C with musl (`musl-gcc -static`): a fixed-address executable.
+    Musl,
+    /// C with glibc (`gcc -static-pie`): position-independent.
+    GlibcStaticPie,
+    /// Rust std (`rustc -C target-feature=+crt-static`): static-pie with glibc.
+    RustStd,
+}
+
+/// Builds `tests/programs/SOURCE` once per test process and returns the executable.
+/// Builds go to a temporary name first, so parallel test processes never see half a file.
+pub fn test_program(source: &str, build: Build) -> PathBuf {
+    static BUILT: Mutex<Vec<(String, PathBuf)>> = Mutex::new(Vec::new());
+    let key = format!("{source}-{build:?}");
+    let mut built = BUILT.lock().expect("build lock");
+    if let Some((_, path)) = built.iter().find(|(k, _)| *k == key) {
+        return path.clone();
+    }
+    let source_path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("programs")
+        .join(source);
+    let out = test_programs_dir().join(key.to_lowercase());
+    let partial = out.with_extension(format!("partial{}", std::process::id()));
+    let mut command = match build {
+        Build::Musl => {
+            let mut c = std::process::Command::new(ensure_tool("musl-gcc", "musl-tools"));
+            c.args(["-static", "-O2", "-g", "-o"])
+                .arg(&partial)
+                .arg(&source_path);
+            c
+        }
+        Build::GlibcStaticPie => {
+            let mut c = std::process::Command::new(ensure_tool("gcc", "gcc"));
+            c.args(["-static-pie", "-O2", "-o"])
+                .arg(&partial)
+                .arg(&source_path);
+            c
+        }
+        Build::RustStd => {
+            let mut c = std::process::Command::new("rustc");
+            c.args(["-O", "-C", "target-feature=+crt-static", "-o"])
+                .arg(&partial)
+                .arg(&source_path);
+            c
+        }
+    };
+    let status = command.status().expect("the compiler runs");
+    assert!(status.success(), "building {source} ({build:?}) failed");
+    std::fs::rename(&partial, &out).expect("move the built program into place");
+    built.push((key, out.clone()));
+    out
+}
+
+/// Debian's static BusyBox: the installed `busybox` if it is the static build, else
+/// `busybox-static` fetched with `apt-get download` and unpacked with `dpkg-deb -x`
+/// (no root needed).
+pub fn busybox_static() -> PathBuf {
+    static BUSYBOX: OnceLock<PathBuf> = OnceLock::new();
+    BUSYBOX
+        .get_or_init(|| {
+            let is_static = |path: &Path| {
+                std::fs::read(path).is_ok_and(|bytes| kiln_linux::elf::plan(&bytes).is_ok())
+            };
+            for candidate in ["/bin/busybox", "/usr/bin/busybox"] {
+                if is_static(Path::new(candidate)) {
+                    return PathBuf::from(candidate);
+                }
+            }
+            let dir = test_programs_dir().join("busybox-static");
+            let unpacked = dir.join("bin/busybox");
+            if is_static(&unpacked) {
+                return unpacked;
+            }
+            std::fs::create_dir_all(&dir).expect("busybox directory");
+            let downloaded = std::process::Command::new("apt-get")
+                .args(["download", "busybox-static"])
+                .current_dir(&dir)
+                .status()
+                .is_ok_and(|s| s.success());
+            let deb = std::fs::read_dir(&dir)
+                .ok()
+                .and_then(|entries| {
+                    entries
+                        .flatten()
+                        .map(|e| e.path())
+                        .find(|p| p.extension().is_some_and(|e| e == "deb"))
+                });
+            let Some(deb) = deb.filter(|_| downloaded) else {
+                panic!(
+                    "kiln: a static BusyBox is needed: install it with: sudo apt-get install busybox-static"
+                );
+            };
+            let unpacked_ok = std::process::Command::new("dpkg-deb")
+                .arg("-x")
+                .arg(&deb)
+                .arg(&dir)
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(unpacked_ok && is_static(&unpacked), "unpacking {}", deb.display());
+            unpacked
+        })
+        .clone()
+}

@@ -1,0 +1,212 @@
+//! Unmodified static Linux executables as kiln jobs: C with musl and with glibc
+//! (static-pie), Rust std, and Debian's BusyBox, each in its own address space.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use kiln::programs::BakedProgram;
+use kiln_tests::{
+    Build, PROMPT, TempFile, Vm, busybox_static, config, memstat_figure, test_program,
+};
+
+/// Boots a shell with these programs baked in.
+fn boot_with(programs: &[(&str, PathBuf)]) -> (Vm, TempFile) {
+    let mut config = config();
+    config.programs = programs
+        .iter()
+        .map(|(name, path)| BakedProgram {
+            name: name.to_string(),
+            path: path.clone(),
+        })
+        .collect();
+    Vm::boot_shell_with(config)
+}
+
+fn crash_program() -> PathBuf {
+    test_program("crash.c", Build::Musl)
+}
+
+/// The lines of `output` (the console's CRLF ends turned into LF).
+fn unix(output: &str) -> String {
+    output.replace("\r\n", "\n")
+}
+
+#[test]
+fn c_and_rust_programs_get_their_argv_env_and_status() {
+    let (mut vm, _rc) = boot_with(&[
+        ("hello", test_program("hello.c", Build::Musl)),
+        ("pie", test_program("hello.c", Build::GlibcStaticPie)),
+        ("rhello", test_program("hello.rs", Build::RustStd)),
+    ]);
+    assert_eq!(
+        unix(&vm.run("hello 5 'two  words' \"\"")),
+        "argc=4\nargv[0]=[hello]\nargv[1]=[5]\nargv[2]=[two  words]\nargv[3]=[]\nX=[(unset)]\n"
+    );
+    assert_eq!(vm.run("echo $?"), "5\r\n");
+    assert_eq!(
+        unix(&vm.run("X=1 pie 0")),
+        "argc=2\nargv[0]=[pie]\nargv[1]=[0]\nX=[1]\n"
+    );
+    assert_eq!(vm.run("echo $?"), "0\r\n");
+    assert_eq!(
+        unix(&vm.run("X=r rhello 7 x")),
+        "rust argc=3\nargv[0]=[rhello]\nargv[1]=[7]\nargv[2]=[x]\nX=[r]\nsum=4999950000\n"
+    );
+    assert_eq!(vm.run("echo $?"), "7\r\n");
+    // `programs` lists them beside the native ones, as ELF.
+    let programs = vm.run("programs");
+    for name in ["hello", "pie", "rhello"] {
+        let row = programs
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .unwrap_or_else(|| panic!("{name} not listed:\n{programs}"));
+        assert!(row.contains("(ELF)"), "{row}");
+    }
+}
+
+/// What `line` prints on the host, run by `sh` in `files/` (the baked files) with
+/// `busybox` being the same binary.
+fn on_host(busybox: &Path, line: &str) -> String {
+    let files = Path::new(env!("CARGO_MANIFEST_DIR")).join("../files");
+    let output = Command::new("sh")
+        .arg("-c")
+        .arg(line.replace("busybox", &busybox.display().to_string()))
+        .current_dir(&files)
+        .output()
+        .expect("sh runs on the host");
+    String::from_utf8(output.stdout).expect("UTF-8 output")
+}
+
+#[test]
+fn busybox_applets_print_byte_for_byte_what_they_print_on_the_host() {
+    let busybox = busybox_static();
+    let (mut vm, _rc) = boot_with(&[("busybox", busybox.clone())]);
+    // (in kiln, on the host): the baked files are at / in kiln, in files/ on the host.
+    let cases = [
+        ("busybox echo a 'b  c' ''", "busybox echo a 'b  c' ''"),
+        ("busybox seq 1 3 20", "busybox seq 1 3 20"),
+        ("busybox cat /default.rules", "busybox cat default.rules"),
+        (
+            "busybox head -n 3 /default.rules",
+            "busybox head -n 3 default.rules",
+        ),
+        (
+            "busybox cat /default.rules | busybox sort",
+            "busybox sort < default.rules",
+        ),
+        (
+            "busybox cat /default.rules | busybox tr a-z A-Z",
+            "busybox tr a-z A-Z < default.rules",
+        ),
+        (
+            "busybox cat /default.rules | busybox md5sum",
+            "busybox md5sum < default.rules",
+        ),
+        (
+            "busybox cat /default.rules | busybox wc -l",
+            "busybox wc -l < default.rules",
+        ),
+        // Not a terminal on the host: one name a line, as -1 asks in kiln.
+        ("busybox ls -1 /", "busybox ls"),
+        ("busybox seq 5 | busybox wc", "busybox seq 5 | busybox wc"),
+    ];
+    for (line, host_line) in cases {
+        let guest = unix(&vm.run(line));
+        assert_eq!(
+            guest,
+            on_host(&busybox, host_line),
+            "`{line}` in kiln and on the host"
+        );
+    }
+    // Pipes between native programs and ELF jobs, both ways.
+    assert_eq!(
+        unix(&vm.run("producer 3 | busybox tr a-z A-Z")),
+        "LINE 1\nLINE 2\nLINE 3\n"
+    );
+    assert_eq!(unix(&vm.run("busybox seq 3 | upper")), "1\n2\n3\n");
+    // A missing file is ENOENT, as on Linux.
+    let missing = vm.run("busybox cat /nosuch");
+    assert!(missing.contains("No such file or directory"), "{missing}");
+    assert_eq!(vm.run("echo $?"), "1\r\n");
+}
+
+#[test]
+fn crashes_end_only_their_job_with_the_status_a_shell_shows() {
+    let (mut vm, _rc) = boot_with(&[("ccrash", crash_program())]);
+    vm.run("sleep 1h &");
+    for (how, status, report) in [
+        ("null", 139, "segmentation fault: page fault at address 0x0"),
+        ("kernel", 139, "page fault at address 0x100000"),
+        ("heap", 139, "page fault at address 0x1000000"),
+        ("stacks", 139, "page fault at address 0x1000000000"),
+        ("divzero", 136, "divide error"),
+        ("ud2", 132, "invalid opcode"),
+        ("abort", 134, ""),
+    ] {
+        let output = vm.run(&format!("ccrash {how}"));
+        assert!(
+            output.contains(report) && !output.contains("still here"),
+            "{how}: {output}"
+        );
+        if !report.is_empty() {
+            assert!(
+                output.starts_with("ccrash: "),
+                "the report names the program: {output}"
+            );
+        }
+        assert_eq!(vm.run("echo $?"), format!("{status}\r\n"), "{how}");
+    }
+    // The rest goes on: the background job and the shell.
+    assert!(vm.run("jobs").contains("running sleep 1h"));
+    // An unsupported syscall says so, once, and fails.
+    let output = vm.run("ccrash syscall");
+    assert!(
+        output.contains("kiln: ccrash: syscall 999 (unknown) not supported\r\n")
+            && output.contains("syscall 999 returned -1"),
+        "{output}"
+    );
+    assert_eq!(vm.run("echo $?"), "3\r\n");
+}
+
+#[test]
+fn a_hundred_crashes_leave_the_heap_as_it_was() {
+    let (mut vm, _rc) = boot_with(&[("ccrash", crash_program())]);
+    let used = |vm: &mut Vm| memstat_figure(&vm.run("memstat"), "used=");
+    vm.run("repeat 5 ccrash kernel");
+    let before = used(&mut vm);
+    vm.run("repeat 25 ccrash kernel");
+    let after_n = used(&mut vm);
+    vm.run("repeat 75 ccrash null");
+    let after_3n = used(&mut vm);
+    // 75 more crashes may not add what 25 did not: no growth per crash.
+    assert!(
+        after_3n - after_n <= 1024 && after_n - before <= 1024,
+        "the heap grew: {before} -> {after_n} (25 crashes) -> {after_3n} (75 more)"
+    );
+}
+
+#[test]
+fn ctrl_c_ends_a_sleeping_busybox_and_parallel_sleeps_overlap() {
+    let (mut vm, _rc) = boot_with(&[("busybox", busybox_static())]);
+    vm.send_line("busybox sleep 60");
+    vm.expect("busybox sleep 60\r\n");
+    vm.send_bytes(b"\x03");
+    vm.expect(PROMPT);
+    assert_eq!(vm.run("echo $?"), "130\r\n");
+    // Two 2 s sleeps side by side take about 2 s, not 4 (a loose bound: TCG is slow,
+    // but a sleep does not compute).
+    let seconds = |text: &str| -> f64 {
+        text.trim()
+            .trim_start_matches("up ")
+            .trim_end_matches(" s")
+            .parse()
+            .unwrap_or_else(|_| panic!("uptime said {text:?}"))
+    };
+    let start = seconds(&vm.run("uptime"));
+    vm.run("busybox sleep 2 & busybox sleep 2 & wait");
+    let took = seconds(&vm.run("uptime")) - start;
+    assert!(
+        (2.0..3.6).contains(&took),
+        "two parallel 2 s sleeps took {took:.3} s"
+    );
+}
