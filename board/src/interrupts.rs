@@ -33,6 +33,9 @@ use crate::{pic, sched, serial};
 pub const YIELD_VECTOR: u8 = 0x81;
 /// The `vector` of a frame `syscall_entry` built (no interrupt has this number).
 pub const SYSCALL_VECTOR: u64 = 0x100;
+/// Ring-0 selectors (GDT entries 1 and 2).
+pub const KERNEL_CODE_SELECTOR: u64 = 0x08;
+pub const KERNEL_DATA_SELECTOR: u64 = 0x10;
 /// Ring-3 selectors (GDT entries 3 and 4, RPL 3), as `STAR` wants them ordered.
 pub const USER_DATA_SELECTOR: u64 = 0x18 | 3;
 pub const USER_CODE_SELECTOR: u64 = 0x20 | 3;
@@ -220,6 +223,8 @@ pub fn init() {
         let mut gdt = GlobalDescriptorTable::new();
         let code = gdt.append(Descriptor::kernel_code_segment());
         let data = gdt.append(Descriptor::kernel_data_segment());
+        assert_eq!(u64::from(code.0), KERNEL_CODE_SELECTOR);
+        assert_eq!(u64::from(data.0), KERNEL_DATA_SELECTOR);
         let user_data = gdt.append(Descriptor::user_data_segment());
         let user_code = gdt.append(Descriptor::user_code_segment());
         assert_eq!(u64::from(user_data.0), USER_DATA_SELECTOR);
@@ -352,6 +357,11 @@ fn dispatch(frame: *mut Frame) -> *mut Frame {
             let next = match irq {
                 pic::IRQ_TIMER => {
                     pic::end_of_interrupt(irq);
+                    // SAFETY: the stub's frame, exclusively ours until we return it.
+                    let f = unsafe { &mut *frame };
+                    if f.cs & 3 == 3 {
+                        crate::process::on_user_tick(f);
+                    }
                     return sched::on_tick(frame);
                 }
                 pic::IRQ_COM1 => {

@@ -45,6 +45,8 @@ const MMAP_TOP: u64 = 0x7f00_0000_0000;
 const SYSCALL_STACK_ROOM: u64 = 32 << 10;
 /// Status of a process that could not be started (as sh's "cannot execute").
 const CANNOT_START_STATUS: Status = 126;
+/// Status of a process whose job was cancelled: what SIGINT gives on Linux.
+const CANCELLED_STATUS: Status = 128 + abi::signal::SIGINT;
 
 // Page-table entry bits.
 const PRESENT: u64 = 1;
@@ -429,8 +431,17 @@ impl<'a> Process<'a> {
         status as Status
     }
 
-    /// Decodes and carries out one syscall.
+    /// Decodes and carries out one syscall; a cancelled job (Ctrl-C, `kill`) ends at its
+    /// next syscall, or as the one it blocks in returns.
     fn syscall(&mut self, number: u64, args: [u64; 6]) -> Outcome {
+        let outcome = self.decode(number, args);
+        if self.ctx.is_cancelled() {
+            return Outcome::Exit(CANCELLED_STATUS);
+        }
+        outcome
+    }
+
+    fn decode(&mut self, number: u64, args: [u64; 6]) -> Outcome {
         let [a, b, c, d, _e, _f] = args;
         let ok = Outcome::Return;
         let fail = |errno| Outcome::Return(abi::error(errno));
@@ -1114,6 +1125,34 @@ fn random_bytes() -> [u8; 16] {
         chunk.copy_from_slice(&z.to_le_bytes());
     }
     bytes
+}
+
+/// A timer tick interrupted a process in ring 3 (`frame`): if its job was cancelled,
+/// the frame is turned into a kernel-mode call of [`leave_cancelled`] on the thread's
+/// kernel stack, so a program computing in a loop ends as soon as a blocked one would.
+pub fn on_user_tick(frame: &mut Frame) {
+    let Some(user) = sched::current_user() else {
+        return;
+    };
+    // SAFETY: `data` is the running thread's `Process`, alive while it is in ring 3.
+    let process = unsafe { &*(user.data as *const Process<'static>) };
+    if !process.ctx.is_cancelled() {
+        return;
+    }
+    frame.rip = leave_cancelled as *const () as u64;
+    frame.cs = interrupts::KERNEL_CODE_SELECTOR;
+    frame.ss = interrupts::KERNEL_DATA_SELECTOR;
+    // As if called: RSP + 8 is 16-byte aligned.
+    frame.rsp = (user.kernel_rsp & !0xF) - 8;
+    frame.rflags = interrupts::RFLAGS_IF;
+    frame.rdi = process.resume;
+}
+
+/// Where a cancelled process's thread resumes (see [`on_user_tick`]).
+extern "C" fn leave_cancelled(resume: u64) -> ! {
+    // SAFETY: `resume` is the stack pointer `enter_user` saved; the thread's ring-3
+    // state is abandoned, and nothing on the kernel stack below holds anything.
+    unsafe { interrupts::leave_user(resume, u64::from(CANCELLED_STATUS)) }
 }
 
 /// Called by `syscall_entry` on the process thread's kernel stack, interrupts on.

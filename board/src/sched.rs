@@ -1023,6 +1023,11 @@ pub fn set_user_context(user: Option<UserContext>) {
     }
 }
 
+/// The running thread's ring-3 context, if it has one.
+pub fn current_user() -> Option<UserContext> {
+    SCHED.lock().current_mut().user
+}
+
 /// The `data` of the running thread's ring-3 context (0 without one).
 pub fn current_user_data() -> u64 {
     SCHED.lock().current_mut().user.map_or(0, |u| u.data)

@@ -1,4 +1,4 @@
-/* Faults on purpose, in the ways a real program might: `crash null|kernel|heap|stacks|divzero|ud2|abort|syscall`. */
+/* Faults on purpose, in the ways a real program might: `crash null|kernel|heap|stacks|divzero|ud2|abort|spin|syscall`. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +17,7 @@ int main(int argc, char **argv) {
     if (!strcmp(what, "divzero")) return 10 / zero;
     if (!strcmp(what, "ud2")) __asm__ volatile("ud2");
     if (!strcmp(what, "abort")) abort();
+    if (!strcmp(what, "spin")) for (volatile long i = 0;; i++) {}
     if (!strcmp(what, "syscall")) {
         long r = syscall(999);
         printf("syscall 999 returned %ld\n", r);

@@ -156,6 +156,13 @@ fn crashes_end_only_their_job_with_the_status_a_shell_shows() {
         }
         assert_eq!(vm.run("echo $?"), format!("{status}\r\n"), "{how}");
     }
+    // Ctrl-C of a program computing in a loop (no syscall to notice it in) ends it as
+    // SIGINT would, at once, not after the forced kill's grace.
+    vm.send_line("ccrash spin");
+    vm.expect("ccrash spin\r\n");
+    vm.send_bytes(b"\x03");
+    vm.expect(PROMPT);
+    assert_eq!(vm.run("echo $?"), "130\r\n");
     // The rest goes on: the background job and the shell.
     assert!(vm.run("jobs").contains("running sleep 1h"));
     // An unsupported syscall says so, once, and fails.
