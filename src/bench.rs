@@ -81,6 +81,9 @@ struct Plan {
     boot_runs: usize,
     round_trips: usize,
     switch_ms: u64,
+    /// `busybox true` runs, and the end of `seq`, for the ELF figures.
+    true_runs: usize,
+    seq_to: u64,
     /// RAM floors are searched over multiples of this (MiB).
     kiln_ram_step: u32,
     peer_ram_step: u32,
@@ -93,6 +96,8 @@ impl Plan {
                 boot_runs: 1,
                 round_trips: 10,
                 switch_ms: 300,
+                true_runs: 50,
+                seq_to: 100_000,
                 kiln_ram_step: 1,
                 peer_ram_step: 16,
             }
@@ -101,6 +106,8 @@ impl Plan {
                 boot_runs: 11,
                 round_trips: 200,
                 switch_ms: 2000,
+                true_runs: 1000,
+                seq_to: 1_000_000,
                 kiln_ram_step: 1,
                 peer_ram_step: 1,
             }
@@ -828,6 +835,19 @@ fn run(options: &Options) -> Result<(), String> {
     progress("in-image figures (kbench) and shell round trips");
     in_image(&mut report, &plan, &qemu, &image, &shell_rc)?;
 
+    // ---------------------------------------------------------------- ELF programs
+    if let Some(peer) = &peer {
+        progress("ELF programs: busybox in kiln and in the peer");
+        elf_programs(&mut report, &plan, &qemu, &image, &shell_rc, peer, &dir)?;
+    } else {
+        report.line("");
+        report.line("## ELF programs");
+        report.line("");
+        report.line(
+            "Skipped (--skip-peer): the figures compare the peer's own busybox in both guests.",
+        );
+    }
+
     // ---------------------------------------------------------------- rc parse
     progress("rc parse throughput");
     rc_parse(&mut report, &dir)?;
@@ -925,6 +945,119 @@ fn round_trips(guest: &mut Guest, count: usize) -> Result<Vec<f64>, String> {
         guest.expect(KILN_PROMPT, ROUND_TRIP_TIMEOUT)?;
     }
     Ok(samples)
+}
+
+/// Sends `line` at a prompt and returns how long (ms) until the next `prompt`, and
+/// what came before it.
+fn timed_line(
+    guest: &mut Guest,
+    line: &str,
+    prompt: &str,
+    timeout: Duration,
+) -> Result<(f64, String), String> {
+    let sent = guest.send(format!("{line}\r").as_bytes())?;
+    let (arrived, output) = guest.expect_text(prompt, timeout).map_err(|why| {
+        format!(
+            "kiln bench: `{line}`: {why}; console: {:?}",
+            guest.tail(300)
+        )
+    })?;
+    Ok((ms(arrived - sent), output))
+}
+
+/// The same static BusyBox (the peer's) run in kiln as an ELF job and in the peer:
+/// spawning (`busybox true` in a loop) and a pipe between two of them.
+fn elf_programs(
+    report: &mut Report,
+    plan: &Plan,
+    qemu: &Path,
+    image: &Path,
+    shell_rc: &Path,
+    peer: &peer::Peer,
+    dir: &Path,
+) -> Result<(), String> {
+    let busybox = dir.join("peer").join("busybox").join("bin").join("busybox");
+    let mut config = kiln_config(image, Machine::Pc, Accel::Tcg, KBENCH_MEMORY_MIB, shell_rc);
+    config.programs.push(kiln::programs::parse(
+        &format!("busybox={}", busybox.display()),
+        &[],
+    )?);
+    let kiln_command = config.command(qemu);
+    let kiln_shown = shown(&kiln_command);
+    let mut kiln = Guest::start(kiln_command)?;
+    kiln.expect(KILN_PROMPT, Duration::from_secs(60))?;
+    let peer_command = peer_command(qemu, peer, Machine::Pc, Accel::Tcg, BOOT_MEMORY_MIB, "");
+    let peer_shown = shown(&peer_command);
+    let mut peer_guest = Guest::start(peer_command)?;
+    peer_guest.expect(peer::PROMPT, Duration::from_secs(120))?;
+    let timeout = Duration::from_secs(600);
+    let runs = plan.true_runs;
+    let seq = format!("busybox seq 1 {} | busybox wc -l", plan.seq_to);
+    let cases = [
+        (
+            "true_loop",
+            format!("`busybox true`, {runs} times in a row"),
+            format!("repeat {runs} busybox true"),
+            format!("i=0; while [ $i -lt {runs} ]; do busybox true; i=$((i+1)); done"),
+        ),
+        (
+            "seq_wc",
+            format!("`{seq}`: a pipe between two ELF jobs"),
+            seq.clone(),
+            seq.clone(),
+        ),
+    ];
+    report.line("");
+    report.line("## ELF programs");
+    report.line("");
+    report.line(&format!(
+        "The peer's own static BusyBox (busybox-static {}) baked into kiln with `--program busybox=...` and run as an ELF job (its own address space, ring 3, kiln's syscall layer), beside the same binary in the peer (fork + exec under Linux). Host time from sending the line to the next prompt, one boot each (pc, TCG, -m {KBENCH_MEMORY_MIB}); both include their shell's own loop.",
+        peer.busybox_version
+    ));
+    report.line("");
+    report.line(
+        "| figure | kiln line | peer line | kiln ms | peer ms | per run in kiln | peer / kiln |",
+    );
+    report.line("|---|---|---|---|---|---|---|");
+    for (key, what, kiln_line, peer_line) in &cases {
+        let (kiln_ms, kiln_out) = timed_line(&mut kiln, kiln_line, KILN_PROMPT, timeout)?;
+        let (peer_ms, peer_out) = timed_line(&mut peer_guest, peer_line, peer::PROMPT, timeout)?;
+        if *key == "seq_wc" {
+            let want = plan.seq_to.to_string();
+            for (guest, out) in [("kiln", &kiln_out), ("peer", &peer_out)] {
+                if !out.lines().any(|l| l.trim() == want) {
+                    return Err(format!("kiln bench: `{seq}` in {guest} printed {out:?}"));
+                }
+            }
+        }
+        let per_run = if *key == "true_loop" {
+            format!("{:.2} ms", kiln_ms / runs as f64)
+        } else {
+            String::new()
+        };
+        report.figure(&format!("elf.{key}.kiln_ms"), format!("{kiln_ms:.1}"));
+        report.figure(&format!("elf.{key}.peer_ms"), format!("{peer_ms:.1}"));
+        report.figure(
+            &format!("elf.{key}.ratio"),
+            format!("{:.2}", peer_ms / kiln_ms),
+        );
+        let cell = |text: &str| text.replace('|', "\\|");
+        report.line(&format!(
+            "| {} | `{}` | `{}` | {kiln_ms:.1} | {peer_ms:.1} | {per_run} | {:.2}× |",
+            cell(what),
+            cell(kiln_line),
+            cell(peer_line),
+            peer_ms / kiln_ms
+        ));
+    }
+    report.line("");
+    report.line("Commands:");
+    report.line("");
+    report.line("```sh");
+    report.line(&kiln_shown);
+    report.line(&peer_shown);
+    report.line("```");
+    Ok(())
 }
 
 fn in_image(

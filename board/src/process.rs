@@ -75,7 +75,7 @@ pub fn programs() -> Vec<Program> {
             match elf::plan(&bytes) {
                 Ok(plan) => images.push(Image {
                     name: Box::leak(name.into_boxed_str()),
-                    bytes: Box::leak(bytes.into_boxed_slice()),
+                    bytes: page_aligned_copy(&bytes),
                     plan,
                 }),
                 Err(error) => crate::kprintln!("kiln: program '{name}': {error}; left out"),
@@ -112,6 +112,24 @@ pub fn run(ctx: &mut Context<'_>) -> Status {
     process.enter()
 }
 
+/// `bytes` copied to page-aligned memory that lives as long as the image, so that the
+/// read-only pages of a program can be mapped into every process that runs it.
+fn page_aligned_copy(bytes: &[u8]) -> &'static [u8] {
+    let size = elf::page_up(bytes.len() as u64).max(PAGE_SIZE) as usize;
+    let layout = Layout::from_size_align(size, PAGE_SIZE as usize).expect("a page-aligned layout");
+    // SAFETY: the layout has a non-zero size; the block is never freed (the program
+    // stays baked for the life of the image).
+    let copy = unsafe { alloc_zeroed(layout) };
+    if copy.is_null() {
+        return &[];
+    }
+    // SAFETY: `copy` holds `size >= bytes.len()` bytes, and nothing else refers to it.
+    unsafe {
+        core::ptr::copy_nonoverlapping(bytes.as_ptr(), copy, bytes.len());
+        core::slice::from_raw_parts(copy, bytes.len())
+    }
+}
+
 fn writeln_err(ctx: &Context<'_>, text: &str) -> Result<(), ()> {
     let mut err = ctx.err();
     embedded_io::Write::write_all(&mut err, text.as_bytes()).map_err(|_| ())?;
@@ -143,6 +161,9 @@ struct AddressSpace {
     tables: Vec<*mut Table>,
     /// User pages by address.
     pages: BTreeMap<u64, *mut u8>,
+    /// Those of `pages` that are a program's own read-only pages, shared by every
+    /// process that runs it: never written, never freed.
+    shared: BTreeSet<u64>,
 }
 
 impl AddressSpace {
@@ -152,6 +173,7 @@ impl AddressSpace {
             pml4: core::ptr::null_mut(),
             tables: Vec::new(),
             pages: BTreeMap::new(),
+            shared: BTreeSet::new(),
         };
         space.pml4 = space.new_table()?;
         let pdpt = space.new_table()?;
@@ -208,6 +230,18 @@ impl AddressSpace {
         }
         let flag = if writable { WRITABLE } else { 0 };
         if let Some(&page) = self.pages.get(&address) {
+            if writable && self.shared.contains(&address) {
+                // A shared page that must be written: this process gets its own copy.
+                let private = new_page()?;
+                // SAFETY: both are whole pages; the shared one is only read.
+                unsafe { core::ptr::copy_nonoverlapping(page, private, PAGE_SIZE as usize) };
+                let entry = self.entry(address)?;
+                // SAFETY: the entry of a page this space mapped.
+                unsafe { *entry = private as u64 | PRESENT | USER | WRITABLE };
+                self.shared.remove(&address);
+                self.pages.insert(address, private);
+                return Some(private);
+            }
             let entry = self.entry(address)?;
             // SAFETY: the entry of a page this space mapped.
             unsafe { *entry |= flag };
@@ -221,6 +255,24 @@ impl AddressSpace {
         Some(page)
     }
 
+    /// Maps `frame`, a page of a baked program, read-only at `address`, unless a page
+    /// is there already.
+    fn map_shared(&mut self, address: u64, frame: *mut u8) -> Option<()> {
+        if !elf::is_user_range(address..address + PAGE_SIZE) {
+            return None;
+        }
+        if self.pages.contains_key(&address) {
+            return Some(());
+        }
+        let entry = self.entry(address)?;
+        // SAFETY: `entry` is this space's; `frame` is a page of an image that lives as
+        // long as the kernel, mapped without the writable bit.
+        unsafe { *entry = frame as u64 | PRESENT | USER };
+        self.pages.insert(address, frame);
+        self.shared.insert(address);
+        Some(())
+    }
+
     /// Unmaps and frees the page at `address`, if mapped.
     fn unmap(&mut self, address: u64) {
         if let Some(page) = self.pages.remove(&address) {
@@ -228,8 +280,10 @@ impl AddressSpace {
                 // SAFETY: the entry of the page just removed.
                 unsafe { *entry = 0 };
             }
-            // SAFETY: the page came from `new_page` and is no longer mapped.
-            unsafe { dealloc(page, page_layout()) };
+            if !self.shared.remove(&address) {
+                // SAFETY: the page came from `new_page` and is no longer mapped.
+                unsafe { dealloc(page, page_layout()) };
+            }
         }
     }
 
@@ -256,11 +310,15 @@ impl AddressSpace {
         true
     }
 
-    /// Copies `data` to user memory at `address`; false if any of it is unmapped.
+    /// Copies `data` to user memory at `address`; false if any of it is unmapped or a
+    /// shared read-only page.
     fn write(&self, address: u64, data: &[u8]) -> bool {
         let mut done = 0;
         while done < data.len() {
             let at = address + done as u64;
+            if self.shared.contains(&elf::page_down(at)) {
+                return false;
+            }
             let Some(target) = self.byte(at) else {
                 return false;
             };
@@ -295,8 +353,11 @@ impl AddressSpace {
 
 impl Drop for AddressSpace {
     fn drop(&mut self) {
-        for (_, page) in core::mem::take(&mut self.pages) {
-            // SAFETY: every page came from `new_page`; the space is not in use any more.
+        for (address, page) in core::mem::take(&mut self.pages) {
+            if self.shared.contains(&address) {
+                continue;
+            }
+            // SAFETY: every other page came from `new_page`; the space is not in use.
             unsafe { dealloc(page, page_layout()) };
         }
         for table in self.tables.drain(..) {
@@ -354,16 +415,7 @@ impl<'a> Process<'a> {
         let plan = &image.plan;
         let bias = plan.bias();
         for segment in &plan.segments {
-            let start = elf::page_down(segment.vaddr + bias);
-            let end = elf::page_up(segment.vaddr + bias + segment.mem_size);
-            for page in (start..end).step_by(PAGE_SIZE as usize) {
-                space.map(page, segment.writable).ok_or(NO_MEMORY)?;
-            }
-            let from = segment.file_offset as usize;
-            let bytes = &image.bytes[from..from + segment.file_size as usize];
-            if !space.write(segment.vaddr + bias, bytes) {
-                return Err(NO_MEMORY);
-            }
+            load_segment(&mut space, image.bytes, segment, bias).ok_or(NO_MEMORY)?;
         }
         for page in (STACK_TOP - STACK_SIZE..STACK_TOP).step_by(PAGE_SIZE as usize) {
             space.map(page, true).ok_or(NO_MEMORY)?;
@@ -1105,6 +1157,45 @@ impl<'a> Process<'a> {
             Outcome::Return(abi::error(errno::EFAULT))
         }
     }
+}
+
+/// Maps one `PT_LOAD` segment: its read-only pages that are wholly file bytes are the
+/// image's own pages, shared; the rest are private pages with the file bytes copied in
+/// and zeros after them.
+fn load_segment(
+    space: &mut AddressSpace,
+    file: &'static [u8],
+    segment: &elf::Segment,
+    bias: u64,
+) -> Option<()> {
+    let vaddr = segment.vaddr + bias;
+    let file_end = segment.file_offset + segment.file_size;
+    for page in
+        (elf::page_down(vaddr)..elf::page_up(vaddr + segment.mem_size)).step_by(PAGE_SIZE as usize)
+    {
+        // The file offset that lands at `page` (whole pages: offsets and addresses are
+        // congruent modulo the page size).
+        let offset = (page + segment.file_offset).checked_sub(vaddr)?;
+        if !segment.writable && offset + PAGE_SIZE <= file_end {
+            // SAFETY: `offset` is page-aligned and within `file`, which is page-aligned.
+            let frame = unsafe { file.as_ptr().add(offset as usize) } as *mut u8;
+            space.map_shared(page, frame)?;
+            continue;
+        }
+        // (A page shared by an earlier segment becomes private here: it gets bytes.)
+        let private = segment.writable || space.shared.contains(&page);
+        space.map(page, private)?;
+        // This segment's file bytes on this page.
+        let from = offset.max(segment.file_offset);
+        let to = (offset + PAGE_SIZE).min(file_end);
+        if from < to {
+            let at = page + (from - offset);
+            if !space.write(at, &file[from as usize..to as usize]) {
+                return None;
+            }
+        }
+    }
+    Some(())
 }
 
 /// `CPUID.1:EDX`, what `AT_HWCAP` holds on x86-64.

@@ -1,4 +1,4 @@
-/* Faults on purpose, in the ways a real program might: `crash null|kernel|heap|stacks|divzero|ud2|abort|spin|syscall`. */
+/* Faults on purpose, in the ways a real program might: `crash null|kernel|heap|stacks|text|divzero|ud2|abort|spin|syscall`. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +14,8 @@ int main(int argc, char **argv) {
     if (!strcmp(what, "kernel")) *(volatile long *)0x100000 = -1;
     if (!strcmp(what, "heap")) *(volatile long *)0x1000000 = -1;
     if (!strcmp(what, "stacks")) *(volatile long *)(64UL << 30) = -1;
+    /* Its own code: read-only, and shared with every other run of this program. */
+    if (!strcmp(what, "text")) *(volatile char *)(void *)main = 0;
     if (!strcmp(what, "divzero")) return 10 / zero;
     if (!strcmp(what, "ud2")) __asm__ volatile("ud2");
     if (!strcmp(what, "abort")) abort();

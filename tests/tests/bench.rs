@@ -45,6 +45,11 @@ fn expected_keys() -> Vec<String> {
             keys.push(format!("kbench.{test}_ns.{stat}"));
         }
     }
+    for case in ["true_loop", "seq_wc"] {
+        for stat in ["kiln_ms", "peer_ms", "ratio"] {
+            keys.push(format!("elf.{case}.{stat}"));
+        }
+    }
     for case in ["idle", "burners"] {
         for stat in ["p50", "p99", "min", "max"] {
             keys.push(format!("rtt.{case}.{stat}"));

@@ -139,6 +139,7 @@ fn crashes_end_only_their_job_with_the_status_a_shell_shows() {
         ("kernel", 139, "page fault at address 0x100000"),
         ("heap", 139, "page fault at address 0x1000000"),
         ("stacks", 139, "page fault at address 0x1000000000"),
+        ("text", 139, "segmentation fault: page fault at address 0x4"),
         ("divzero", 136, "divide error"),
         ("ud2", 132, "invalid opcode"),
         ("abort", 134, ""),
@@ -163,6 +164,8 @@ fn crashes_end_only_their_job_with_the_status_a_shell_shows() {
     vm.send_bytes(b"\x03");
     vm.expect(PROMPT);
     assert_eq!(vm.run("echo $?"), "130\r\n");
+    // The code it tried to write is intact for the next run.
+    assert!(vm.run("ccrash none").contains("still here"));
     // The rest goes on: the background job and the shell.
     assert!(vm.run("jobs").contains("running sleep 1h"));
     // An unsupported syscall says so, once, and fails.
