@@ -253,8 +253,22 @@ fn run(options: Options) -> Result<u8, String> {
         let port = free_port();
         config.gdb_port = Some(port);
         eprintln!("kiln: QEMU is paused for gdb; attach with:");
+        let script = if config.programs.is_empty() {
+            String::new()
+        } else {
+            // The baked programs' symbols, and kiln-break-NAME to break in one of them.
+            let path = image::debug_image_path().with_file_name("kiln-programs.gdb");
+            std::fs::write(&path, kiln::programs::gdb_script(&config.programs))
+                .map_err(|e| format!("kiln: writing {}: {e}", path.display()))?;
+            let names: Vec<&str> = config.programs.iter().map(|p| p.name.as_str()).collect();
+            eprintln!(
+                "  (with every program's symbols; break in one program with kiln-break-NAME LOCATION, NAME one of: {})",
+                names.join(", ")
+            );
+            format!(" -x {}", path.display())
+        };
         eprintln!(
-            "  gdb {} -ex 'target remote 127.0.0.1:{port}'",
+            "  gdb {} -ex 'target remote 127.0.0.1:{port}'{script}",
             image::debug_image_path().display()
         );
     }

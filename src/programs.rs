@@ -30,6 +30,35 @@ impl BakedProgram {
     }
 }
 
+/// A gdb script for a session on an image with `programs` baked in: each program's
+/// symbols at the address the image loads it, and for each a command
+/// `kiln-break-NAME LOCATION` that sets a hardware breakpoint stopping only while that
+/// program runs (`kiln_running_program` holds the running one's id). Hardware, because a
+/// software breakpoint at a user address would be written into whatever the CPU maps
+/// there when gdb inserts it, the kernel's memory too.
+pub fn gdb_script(programs: &[BakedProgram]) -> String {
+    let mut script = String::from("# Written by the kiln launcher for --gdb with --program.\n");
+    for program in programs {
+        let offset = std::fs::read(&program.path)
+            .ok()
+            .and_then(|bytes| kiln_linux::elf::plan(&bytes).ok())
+            .map_or(0, |plan| plan.bias());
+        script.push_str(&format!(
+            "add-symbol-file {} -o {offset:#x}\n",
+            program.path.display()
+        ));
+    }
+    for program in programs {
+        let id = kiln_linux::elf::program_id(&program.name);
+        script.push_str(&format!(
+            "define kiln-break-{name}\n  set language c\n  hbreak $arg0 if *(unsigned long long *)&kiln_running_program == {id:#x}ULL\n  set language auto\nend\n\
+             document kiln-break-{name}\nkiln-break-{name} LOCATION: a hardware breakpoint at LOCATION that stops only in program {name}.\nend\n",
+            name = program.name
+        ));
+    }
+    script
+}
+
 /// Names that are taken in the image: native programs, built-ins and rc words.
 pub fn taken_names() -> Vec<&'static str> {
     let mut names: Vec<&'static str> = kiln_utils::PROGRAMS.iter().map(|p| p.name).collect();

@@ -473,6 +473,7 @@ impl<'a> Process<'a> {
             kernel_rsp,
             fs_base: 0,
             data: self as *mut Process<'_> as u64,
+            program: elf::program_id(self.name),
         }));
         interrupts::write_msr(interrupts::IA32_FS_BASE, 0);
         // SAFETY: the space maps the entry point and the stack for ring 3, and the

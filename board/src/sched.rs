@@ -187,7 +187,15 @@ pub struct UserContext {
     pub fs_base: u64,
     /// The process's own state (`process.rs`), for its syscalls.
     pub data: u64,
+    /// Which baked program it runs (`kiln_linux::elf::program_id`), for gdb.
+    pub program: u64,
 }
+
+/// The program of the process on the CPU (`kiln_linux::elf::program_id` of its name; 0
+/// for kernel code): gdb conditions on it to break in one program only.
+#[unsafe(no_mangle)]
+#[allow(non_upper_case_globals)]
+pub static kiln_running_program: AtomicU64 = AtomicU64::new(0);
 
 impl Thread {
     /// Stopped and holding no kernel lock (its count as saved off the CPU): it must not
@@ -497,6 +505,7 @@ impl Scheduler {
         let next_thread = self.current_mut();
         PREEMPT_COUNT.store(next_thread.preempt_count, Ordering::Relaxed);
         CURRENT_IS_PROGRAM.store(next_thread.kind == ThreadKind::Program, Ordering::Relaxed);
+        kiln_running_program.store(next_thread.user.map_or(0, |u| u.program), Ordering::Relaxed);
         if let Some(user) = next_thread.user {
             crate::interrupts::write_msr(crate::interrupts::IA32_FS_BASE, user.fs_base);
             // SAFETY: interrupts are off and this is the only CPU: the entry stubs read
@@ -1014,6 +1023,7 @@ pub fn request_kill(id: u64) -> bool {
 pub fn set_user_context(user: Option<UserContext>) {
     let mut s = SCHED.lock();
     s.current_mut().user = user;
+    kiln_running_program.store(user.map_or(0, |u| u.program), Ordering::Relaxed);
     if let Some(user) = user {
         // SAFETY: the scheduler's lock keeps interrupts off; one CPU.
         unsafe {

@@ -137,6 +137,17 @@ impl fmt::Display for ElfError {
     }
 }
 
+/// The number that names a baked program to a debugger: 64-bit FNV-1a of its name. The
+/// image keeps the running program's in `kiln_running_program`, and the launcher's gdb
+/// script compares with it, so the two agree without sharing any order.
+pub fn program_id(name: &str) -> u64 {
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    name.bytes().fold(OFFSET, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(PRIME)
+    })
+}
+
 /// Rounds up to a page.
 pub fn page_up(address: u64) -> u64 {
     address.div_ceil(PAGE_SIZE) * PAGE_SIZE

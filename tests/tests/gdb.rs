@@ -143,3 +143,57 @@ fn a_breakpoint_on_another_program_is_not_hit() {
         gdb.output()
     );
 }
+
+#[test]
+fn a_breakpoint_on_main_of_one_elf_program_stops_only_in_that_program() {
+    use kiln::programs::{BakedProgram, gdb_script};
+    use kiln_tests::{Build, test_program};
+    // Two C programs that both define main (musl puts both at the same address).
+    let programs: Vec<BakedProgram> = ["first", "second"]
+        .iter()
+        .map(|name| BakedProgram {
+            name: name.to_string(),
+            path: test_program(&format!("{name}.c"), Build::Musl),
+        })
+        .collect();
+    let port = free_port();
+    let rc = kiln_tests::TempFile::new("rc", b"shell\n");
+    let script = kiln_tests::TempFile::new("programs.gdb", gdb_script(&programs).as_bytes());
+    let mut config = config();
+    config.rc = Some(rc.path.clone());
+    config.gdb_port = Some(port);
+    config.programs = programs;
+    let mut vm = Vm::boot(&config);
+    let source = format!("source {}", script.path.display());
+    let gdb = Gdb::start(
+        &kiln::image::debug_image_path(),
+        port,
+        &[
+            &source,
+            "kiln-break-second main",
+            "continue",
+            "print/x *(unsigned long long *)&kiln_running_program",
+            "delete",
+            "detach",
+        ],
+    );
+    let second_id = format!("= {:#x}", kiln_linux::elf::program_id("second"));
+    gdb.expect("Hardware assisted breakpoint 1 at");
+    vm.expect(PROMPT);
+    vm.send_line("first");
+    vm.expect("first ran\r\n");
+    vm.expect(PROMPT);
+    assert!(
+        !gdb.output().contains("Breakpoint 1,"),
+        "the breakpoint stopped in first:\n{}",
+        gdb.output()
+    );
+    vm.send_line("second");
+    // Both mains are at one address, so gdb may name either file; the program that
+    // stopped is the one kiln says is running.
+    gdb.expect("Breakpoint 1, main");
+    gdb.expect(&second_id);
+    gdb.expect("detached");
+    vm.expect("second ran\r\n");
+    vm.expect(PROMPT);
+}

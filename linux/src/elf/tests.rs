@@ -144,3 +144,11 @@ fn every_refusal_says_why() {
         assert!(!alloc::format!("{error}").is_empty());
     }
 }
+
+#[test]
+fn program_ids_are_fnv1a_of_the_name() {
+    // FNV-1a's published test vectors.
+    assert_eq!(program_id(""), 0xcbf29ce484222325);
+    assert_eq!(program_id("a"), 0xaf63dc4c8601ec8c);
+    assert_ne!(program_id("hello1"), program_id("hello2"));
+}
