@@ -516,7 +516,7 @@ impl<'a> Process<'a> {
             nr::GETPPID => ok(0),
             nr::GETUID | nr::GETGID | nr::GETEUID | nr::GETEGID => ok(0),
             nr::SET_ROBUST_LIST | nr::RT_SIGACTION | nr::RT_SIGPROCMASK | nr::SIGALTSTACK => ok(0),
-            nr::PRLIMIT64 => fail(errno::EINVAL),
+            nr::PRLIMIT64 => self.prlimit(b, c, d),
             nr::IOCTL => self.ioctl(a, b, c),
             nr::CLOCK_GETTIME => self.clock_gettime(b),
             nr::GETTIMEOFDAY => self.gettimeofday(a),
@@ -524,8 +524,8 @@ impl<'a> Process<'a> {
             nr::CLOCK_NANOSLEEP => self.nanosleep(c),
             nr::GETRANDOM => self.getrandom(a, b),
             nr::UNAME => self.uname(a),
-            nr::OPEN => self.open(a),
-            nr::OPENAT => self.open(b),
+            nr::OPEN => self.open(a, b),
+            nr::OPENAT => self.open(b, c),
             nr::CLOSE => self.close(a),
             nr::LSEEK => self.lseek(a, b, c),
             nr::FSTAT => self.fstat(a, b),
@@ -535,7 +535,10 @@ impl<'a> Process<'a> {
             }
             nr::SCHED_GETAFFINITY => self.sched_getaffinity(b, c),
             nr::READLINK | nr::READLINKAT => fail(errno::ENOENT),
-            nr::FUTEX => fail(errno::ENOSYS),
+            nr::FUTEX => self.futex(a, b, c),
+            nr::DUP2 => self.dup2(a, b),
+            nr::DUP3 if a == b => fail(errno::EINVAL),
+            nr::DUP3 => self.dup2(a, b),
             // glibc tries these and copes with the answer: no message for them.
             nr::RSEQ => fail(errno::ENOSYS),
             nr::PRCTL => fail(errno::EINVAL),
@@ -899,6 +902,67 @@ impl<'a> Process<'a> {
         }
     }
 
+    fn dup2(&mut self, old: u64, new: u64) -> Outcome {
+        const MAX_FDS: u64 = 1024;
+        let Some(open) = self.fd(old) else {
+            return Outcome::Return(abi::error(errno::EBADF));
+        };
+        if new >= MAX_FDS {
+            return Outcome::Return(abi::error(errno::EBADF));
+        }
+        if self.fds.len() <= new as usize {
+            self.fds.resize(new as usize + 1, None);
+        }
+        self.fds[new as usize] = Some(open);
+        Outcome::Return(new)
+    }
+
+    /// `prlimit64` on itself: no limits are set, and every one reads as unlimited.
+    fn prlimit(&mut self, resource: u64, new: u64, old: u64) -> Outcome {
+        const RLIMIT_NLIMITS: u64 = 16;
+        const RLIM_INFINITY: u64 = u64::MAX;
+        if resource >= RLIMIT_NLIMITS {
+            return Outcome::Return(abi::error(errno::EINVAL));
+        }
+        if new != 0 {
+            return Outcome::Return(abi::error(errno::EPERM));
+        }
+        if old != 0 {
+            let mut limits = [0u8; 16];
+            limits[..8].copy_from_slice(&RLIM_INFINITY.to_le_bytes());
+            limits[8..].copy_from_slice(&RLIM_INFINITY.to_le_bytes());
+            if !self.space.write(old, &limits) {
+                return Outcome::Return(abi::error(errno::EFAULT));
+            }
+        }
+        Outcome::Return(0)
+    }
+
+    /// `futex` for one thread: nobody else can wake a waiter, so a wait whose word
+    /// still holds the value would sleep for ever (EAGAIN if it changed); a wake wakes
+    /// no one.
+    fn futex(&mut self, address: u64, op: u64, value: u64) -> Outcome {
+        const FUTEX_WAIT: u64 = 0;
+        const FUTEX_WAKE: u64 = 1;
+        const FUTEX_CMD_MASK: u64 = 0x7f;
+        match op & FUTEX_CMD_MASK {
+            FUTEX_WAKE => Outcome::Return(0),
+            FUTEX_WAIT => {
+                let mut word = [0u8; 4];
+                if !self.space.read(address, &mut word) {
+                    return Outcome::Return(abi::error(errno::EFAULT));
+                }
+                if u64::from(u32::from_le_bytes(word)) != value & 0xffff_ffff {
+                    Outcome::Return(abi::error(errno::EAGAIN))
+                } else {
+                    // A deadlock a real kernel would also leave blocked: say so.
+                    Outcome::Return(abi::error(errno::EDEADLK))
+                }
+            }
+            _ => Outcome::Return(abi::error(errno::ENOSYS)),
+        }
+    }
+
     fn dup(&mut self, fd: u64) -> Outcome {
         match self.fd(fd) {
             Some(open) => Outcome::Return(self.new_fd(open)),
@@ -906,7 +970,17 @@ impl<'a> Process<'a> {
         }
     }
 
-    fn open(&mut self, path: u64) -> Outcome {
+    fn open(&mut self, path: u64, flags: u64) -> Outcome {
+        const O_ACCMODE: u64 = 0o3;
+        const O_CREAT: u64 = 0o100;
+        const O_TRUNC: u64 = 0o1000;
+        if flags & (O_ACCMODE | O_CREAT | O_TRUNC) != 0 {
+            // The baked files are a read-only file system.
+            return match self.lookup(path) {
+                Err(errno::EFAULT) => Outcome::Return(abi::error(errno::EFAULT)),
+                _ => Outcome::Return(abi::error(errno::EROFS)),
+            };
+        }
         let fd = match self.lookup(path) {
             Ok(Some(index)) => Fd::File { index, offset: 0 },
             Ok(None) => Fd::Root { read: 0 },

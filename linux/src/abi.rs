@@ -174,6 +174,7 @@ pub mod errno {
     pub const EROFS: u64 = 30;
     pub const EPIPE: u64 = 32;
     pub const ERANGE: u64 = 34;
+    pub const EDEADLK: u64 = 35;
     pub const ENOSYS: u64 = 38;
 }
 

@@ -124,6 +124,9 @@ fn busybox_applets_print_byte_for_byte_what_they_print_on_the_host() {
         "LINE 1\nLINE 2\nLINE 3\n"
     );
     assert_eq!(unix(&vm.run("busybox seq 3 | upper")), "1\n2\n3\n");
+    // The baked files are read-only: creating one is EROFS.
+    let created = vm.run("busybox cp /rc /copy");
+    assert!(created.contains("Read-only file system"), "{created}");
     // A missing file is ENOENT, as on Linux.
     let missing = vm.run("busybox cat /nosuch");
     assert!(missing.contains("No such file or directory"), "{missing}");
