@@ -45,8 +45,16 @@ const MMAP_TOP: u64 = 0x7f00_0000_0000;
 const SYSCALL_STACK_ROOM: u64 = 32 << 10;
 /// Status of a process that could not be started (as sh's "cannot execute").
 const CANNOT_START_STATUS: Status = 126;
-/// Status of a process whose job was cancelled: what SIGINT gives on Linux.
-const CANCELLED_STATUS: Status = 128 + abi::signal::SIGINT;
+/// The status of a process whose job was cancelled: what the signal a Linux shell would
+/// have sent gives (SIGINT for Ctrl-C, SIGTERM for `kill`).
+fn cancelled_status(ctx: &Context<'_>) -> Status {
+    let signal = if ctx.job.interrupted() {
+        abi::signal::SIGINT
+    } else {
+        abi::signal::SIGTERM
+    };
+    abi::signal_status(signal)
+}
 
 // Page-table entry bits.
 const PRESENT: u64 = 1;
@@ -73,11 +81,14 @@ pub fn programs() -> Vec<Program> {
         let mut images = Vec::new();
         for (name, bytes) in fwcfg::read_prefixed(FW_CFG_PREFIX, MAX_PROGRAM) {
             match elf::plan(&bytes) {
-                Ok(plan) => images.push(Image {
-                    name: Box::leak(name.into_boxed_str()),
-                    bytes: page_aligned_copy(&bytes),
-                    plan,
-                }),
+                Ok(plan) => match page_aligned_copy(&bytes) {
+                    Some(copy) => images.push(Image {
+                        name: Box::leak(name.into_boxed_str()),
+                        bytes: copy,
+                        plan,
+                    }),
+                    None => crate::kprintln!("kiln: program '{name}': no memory for it; left out"),
+                },
                 Err(error) => crate::kprintln!("kiln: program '{name}': {error}; left out"),
             }
         }
@@ -114,19 +125,19 @@ pub fn run(ctx: &mut Context<'_>) -> Status {
 
 /// `bytes` copied to page-aligned memory that lives as long as the image, so that the
 /// read-only pages of a program can be mapped into every process that runs it.
-fn page_aligned_copy(bytes: &[u8]) -> &'static [u8] {
+fn page_aligned_copy(bytes: &[u8]) -> Option<&'static [u8]> {
     let size = elf::page_up(bytes.len() as u64).max(PAGE_SIZE) as usize;
     let layout = Layout::from_size_align(size, PAGE_SIZE as usize).expect("a page-aligned layout");
     // SAFETY: the layout has a non-zero size; the block is never freed (the program
     // stays baked for the life of the image).
     let copy = unsafe { alloc_zeroed(layout) };
     if copy.is_null() {
-        return &[];
+        return None;
     }
     // SAFETY: `copy` holds `size >= bytes.len()` bytes, and nothing else refers to it.
     unsafe {
         core::ptr::copy_nonoverlapping(bytes.as_ptr(), copy, bytes.len());
-        core::slice::from_raw_parts(copy, bytes.len())
+        Some(core::slice::from_raw_parts(copy, bytes.len()))
     }
 }
 
@@ -489,7 +500,7 @@ impl<'a> Process<'a> {
     fn syscall(&mut self, number: u64, args: [u64; 6]) -> Outcome {
         let outcome = self.decode(number, args);
         if self.ctx.is_cancelled() {
-            return Outcome::Exit(CANCELLED_STATUS);
+            return Outcome::Exit(cancelled_status(self.ctx));
         }
         outcome
     }
@@ -665,7 +676,7 @@ impl<'a> Process<'a> {
     }
 
     fn brk(&mut self, wanted: u64) -> u64 {
-        if wanted < self.brk_start {
+        if wanted < self.brk_start || wanted >= elf::USER_END {
             return self.brk;
         }
         let mapped_end = elf::page_up(self.brk);
@@ -691,9 +702,15 @@ impl<'a> Process<'a> {
         if len == 0 {
             return Outcome::Return(abi::error(errno::EINVAL));
         }
+        if len >= elf::USER_END {
+            return Outcome::Return(abi::error(errno::ENOMEM));
+        }
         let len = elf::page_up(len);
         let start = if flags & MAP_FIXED != 0 {
-            if !address.is_multiple_of(PAGE_SIZE) {
+            let inside = address
+                .checked_add(len)
+                .is_some_and(|end| end <= elf::USER_END);
+            if !address.is_multiple_of(PAGE_SIZE) || !inside {
                 return Outcome::Return(abi::error(errno::EINVAL));
             }
             self.munmap(address, len);
@@ -832,7 +849,7 @@ impl<'a> Process<'a> {
         let duration = Duration::from_secs(seconds) + Duration::from_nanos(nanos);
         match self.ctx.sleep(duration) {
             Ok(()) => Outcome::Return(0),
-            Err(_) => Outcome::Exit(abi::signal_status(abi::signal::SIGINT)),
+            Err(_) => Outcome::Exit(cancelled_status(self.ctx)),
         }
     }
 
@@ -1312,13 +1329,14 @@ pub fn on_user_tick(frame: &mut Frame) {
     frame.rsp = (user.kernel_rsp & !0xF) - 8;
     frame.rflags = interrupts::RFLAGS_IF;
     frame.rdi = process.resume;
+    frame.rsi = u64::from(cancelled_status(process.ctx));
 }
 
-/// Where a cancelled process's thread resumes (see [`on_user_tick`]).
-extern "C" fn leave_cancelled(resume: u64) -> ! {
+/// Where a cancelled process's thread resumes (see [`on_user_tick`]), with its status.
+extern "C" fn leave_cancelled(resume: u64, status: u64) -> ! {
     // SAFETY: `resume` is the stack pointer `enter_user` saved; the thread's ring-3
     // state is abandoned, and nothing on the kernel stack below holds anything.
-    unsafe { interrupts::leave_user(resume, u64::from(CANCELLED_STATUS)) }
+    unsafe { interrupts::leave_user(resume, status) }
 }
 
 /// Called by `syscall_entry` on the process thread's kernel stack, interrupts on.

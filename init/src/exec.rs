@@ -156,7 +156,7 @@ impl Interrupt {
         self.requested.store(true, Ordering::SeqCst);
         let jobs = self.foreground.lock().clone();
         for job in jobs {
-            job.terminate();
+            job.interrupt();
         }
         if let Some(thread) = *self.runner.lock() {
             self.platform.unpark(thread);
@@ -243,7 +243,7 @@ impl Interrupt {
         }
         if self.is_requested() {
             for job in jobs {
-                job.terminate();
+                job.interrupt();
             }
         }
     }

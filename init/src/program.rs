@@ -109,6 +109,11 @@ pub trait JobLink: Send + Sync {
     fn is_cancelled(&self) -> bool;
     /// Tells `start` that the program is ready.
     fn ready(&self);
+    /// True if the cancel was an interrupt (Ctrl-C, as SIGINT), not a `kill` (SIGTERM):
+    /// for programs that end with the status of the signal, as Linux programs do.
+    fn interrupted(&self) -> bool {
+        false
+    }
 }
 
 /// Something a job can write bytes into (the write end of a pipe).

@@ -148,9 +148,9 @@ pub fn program_id(name: &str) -> u64 {
     })
 }
 
-/// Rounds up to a page.
+/// Rounds up to a page (the last page of the address space for the top addresses).
 pub fn page_up(address: u64) -> u64 {
-    address.div_ceil(PAGE_SIZE) * PAGE_SIZE
+    address.saturating_add(PAGE_SIZE - 1) / PAGE_SIZE * PAGE_SIZE
 }
 
 /// Rounds down to a page.

@@ -626,7 +626,7 @@ impl<W: Write + Send + 'static> Builtins<'_, W> {
                 _ => {
                     handle.unwatch();
                     for stage in &job.stages {
-                        stage.terminate();
+                        stage.interrupt();
                     }
                     interp.jobs().unnumber(job.number);
                     return Ok(INTERRUPTED_STATUS);

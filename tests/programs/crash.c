@@ -1,9 +1,11 @@
-/* Faults on purpose, in the ways a real program might: `crash null|kernel|heap|stacks|text|divzero|ud2|abort|spin|syscall`. */
+/* Faults on purpose, in the ways a real program might: `crash null|kernel|heap|stacks|text|divzero|ud2|abort|spin|hostile|syscall`. */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 
 int main(int argc, char **argv) {
@@ -20,6 +22,19 @@ int main(int argc, char **argv) {
     if (!strcmp(what, "ud2")) __asm__ volatile("ud2");
     if (!strcmp(what, "abort")) abort();
     if (!strcmp(what, "spin")) for (volatile long i = 0;; i++) {}
+    /* Syscalls with arguments that point at the kernel or ask for everything. */
+    if (!strcmp(what, "hostile")) {
+        int write_errno = syscall(SYS_write, 1, (void *)0x100000, 16) == -1 ? errno : 0;
+        void *m = mmap(0, ~0UL, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        int fixed_errno = syscall(SYS_mmap, 0x100000, 4096, PROT_READ | PROT_WRITE,
+                                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == -1
+                              ? errno
+                              : 0;
+        long b = syscall(SYS_brk, ~0UL);
+        printf("hostile: write errno %d, mmap %s, fixed errno %d, brk %s\n", write_errno,
+               m == MAP_FAILED ? "failed" : "mapped", fixed_errno, b > 0 ? "refused" : "?");
+        return 0;
+    }
     if (!strcmp(what, "syscall")) {
         long r = syscall(999);
         printf("syscall 999 returned %ld\n", r);

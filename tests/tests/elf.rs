@@ -167,6 +167,11 @@ fn crashes_end_only_their_job_with_the_status_a_shell_shows() {
     vm.send_bytes(b"\x03");
     vm.expect(PROMPT);
     assert_eq!(vm.run("echo $?"), "130\r\n");
+    // Syscall arguments that point at the kernel, or ask for all memory, are errors.
+    assert_eq!(
+        vm.run("ccrash hostile"),
+        "hostile: write errno 14, mmap failed, fixed errno 12, brk refused\r\n"
+    );
     // The code it tried to write is intact for the next run.
     assert!(vm.run("ccrash none").contains("still here"));
     // The rest goes on: the background job and the shell.
@@ -206,6 +211,24 @@ fn ctrl_c_ends_a_sleeping_busybox_and_parallel_sleeps_overlap() {
     vm.send_bytes(b"\x03");
     vm.expect(PROMPT);
     assert_eq!(vm.run("echo $?"), "130\r\n");
+    // `kill` is SIGTERM's 143.
+    assert_eq!(vm.run("busybox sleep 60 &"), "[1]\r\n");
+    let killed = vm.run("kill %1");
+    assert!(
+        killed.starts_with("[1] stopping busybox sleep 60"),
+        "{killed}"
+    );
+    let deadline = std::time::Instant::now() + kiln_tests::DEFAULT_TIMEOUT;
+    loop {
+        let listing = killed.clone() + &vm.run("jobs");
+        if listing.contains("[1]+ done(143) busybox sleep 60") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never ended: {listing}"
+        );
+    }
     // Two 2 s sleeps side by side take about 2 s, not 4 (a loose bound: TCG is slow,
     // but a sleep does not compute).
     let seconds = |text: &str| -> f64 {

@@ -293,6 +293,8 @@ pub struct Job {
     background: AtomicBool,
     /// Stopped by Ctrl-Z until `fg` or `bg` ([`Job::suspend`]).
     stopped: AtomicBool,
+    /// Cancelled by Ctrl-C ([`Job::interrupt`]) rather than by `kill`.
+    interrupted: AtomicBool,
     inner: crate::sync::Mutex<JobInner>,
 }
 
@@ -324,6 +326,7 @@ impl Job {
             cancelled: AtomicBool::new(false),
             background: AtomicBool::new(false),
             stopped: AtomicBool::new(false),
+            interrupted: AtomicBool::new(false),
             inner: crate::sync::Mutex::new(JobInner {
                 state: JobState::Running,
                 ended: None,
@@ -477,6 +480,16 @@ impl Job {
         self.stop(true);
     }
 
+    /// Ctrl-C: [`Job::terminate`], remembered as an interrupt (SIGINT) for this job and
+    /// its children, where `kill` is a termination (SIGTERM).
+    pub fn interrupt(&self) {
+        self.interrupted.store(true, Ordering::SeqCst);
+        for child in self.inner.lock().children.clone() {
+            child.interrupted.store(true, Ordering::SeqCst);
+        }
+        self.terminate();
+    }
+
     fn stop(&self, force_after_grace: bool) {
         let (thread, children, kind) = {
             let mut inner = self.inner.lock();
@@ -605,6 +618,10 @@ impl Job {
 impl JobLink for Job {
     fn is_cancelled(&self) -> bool {
         self.cancelled.load(Ordering::SeqCst)
+    }
+
+    fn interrupted(&self) -> bool {
+        self.interrupted.load(Ordering::SeqCst)
     }
 
     fn ready(&self) {
