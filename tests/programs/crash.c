@@ -1,4 +1,4 @@
-/* Faults on purpose, in the ways a real program might: `crash null|kernel|heap|stacks|text|divzero|ud2|abort|spin|hostile|syscall`. */
+/* Faults on purpose, in the ways a real program might: `crash null|kernel|heap|stacks|text|divzero|ud2|abort|spin|hostile|hog|syscall`. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -33,6 +33,18 @@ int main(int argc, char **argv) {
         long b = syscall(SYS_brk, ~0UL);
         printf("hostile: write errno %d, mmap %s, fixed errno %d, brk %s\n", write_errno,
                m == MAP_FAILED ? "failed" : "mapped", fixed_errno, b > 0 ? "refused" : "?");
+        return 0;
+    }
+    /* Asks for memory until there is none: malloc must fail, the kernel must not. */
+    if (!strcmp(what, "hog")) {
+        long mib = 0;
+        for (;;) {
+            char *p = malloc(1 << 20);
+            if (!p) break;
+            memset(p, 1, 1 << 20);
+            mib++;
+        }
+        printf("hog: malloc failed after %ld MiB\n", mib);
         return 0;
     }
     if (!strcmp(what, "syscall")) {

@@ -201,6 +201,19 @@ fn a_hundred_crashes_leave_the_heap_as_it_was() {
         after_3n - after_n <= 1024 && after_n - before <= 1024,
         "the heap grew: {before} -> {after_n} (25 crashes) -> {after_3n} (75 more)"
     );
+    // A program that asks for all the memory gets NULL from malloc, not a dead kernel,
+    // and gives it all back.
+    for _ in 0..2 {
+        let output = vm.run("ccrash hog");
+        assert!(output.starts_with("hog: malloc failed after "), "{output}");
+        assert_eq!(vm.run("echo $?"), "0\r\n");
+        // (Within a page: the shell's history holds the lines typed meanwhile.)
+        let now = used(&mut vm);
+        assert!(
+            (now - after_3n).abs() <= 4096,
+            "the hog's memory did not all come back: {after_3n} then {now}"
+        );
+    }
 }
 
 #[test]
