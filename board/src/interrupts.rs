@@ -68,6 +68,7 @@ const IST_STACK_SIZE: usize = 32 * 1024;
 
 /// The saved state of an interrupted context, as the entry stubs lay it out.
 #[repr(C, align(16))]
+#[derive(Clone)]
 pub struct Frame {
     pub fxsave: [u8; 512],
     pub r15: u64,
@@ -106,6 +107,16 @@ const DEFAULT_MXCSR: u32 = 0x1F80;
 pub const RFLAGS_IF: u64 = 0x202;
 
 impl Frame {
+    /// A fresh ring-3 frame that starts a program at `entry` with stack pointer `rsp`
+    /// (`execve`): zeroed registers, the x87/SSE state after reset.
+    pub fn new_user(entry: u64, rsp: u64) -> Frame {
+        let mut frame = Frame::new_thread(entry, 0, rsp + 8);
+        frame.rsp = rsp;
+        frame.cs = USER_CODE_SELECTOR;
+        frame.ss = USER_DATA_SELECTOR;
+        frame
+    }
+
     /// A fresh frame that starts `entry(arg)` on a stack whose top is `stack_top`.
     pub fn new_thread(entry: u64, arg: u64, stack_top: u64) -> Frame {
         let mut fxsave = [0u8; 512];
@@ -167,6 +178,10 @@ unsafe extern "C" {
     pub fn enter_user(entry: u64, user_rsp: u64, resume: *mut u64, cr3: u64) -> u64;
     /// Returns from [`enter_user`] (whose saved stack pointer is `resume`) with `status`.
     pub fn leave_user(resume: u64, status: u64) -> !;
+    /// As [`enter_user`], but resumes ring-3 code from a whole saved `frame` (a forked
+    /// child starts from its parent's syscall frame); the frame must be on a stack the
+    /// process's page tables map (a thread's kernel stack).
+    pub fn resume_user(frame: *const Frame, resume: *mut u64, cr3: u64) -> u64;
 }
 
 // Model-specific registers for `syscall` (AMD64 APM vol. 2, 6.1.1).
@@ -532,6 +547,39 @@ enter_user:
     xorl %r13d, %r13d
     xorl %r14d, %r14d
     xorl %r15d, %r15d
+    iretq
+
+    .global resume_user
+resume_user:
+    /* (frame, resume: *mut u64, cr3) */
+    pushq %rbp
+    pushq %rbx
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    movq %rsp, (%rsi)
+    cli
+    movq %rdx, %cr3
+    movq %rdi, %rsp
+    fxrstor (%rsp)
+    addq $512, %rsp
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %r11
+    popq %r10
+    popq %r9
+    popq %r8
+    popq %rdi
+    popq %rsi
+    popq %rbp
+    popq %rdx
+    popq %rcx
+    popq %rbx
+    popq %rax
+    addq $16, %rsp
     iretq
 
     .global leave_user

@@ -32,6 +32,8 @@ use kiln_linux::stack::{self, Executable};
 use crate::interrupts::{self, Frame};
 use crate::{fwcfg, heap, sched, time};
 
+mod fork;
+
 /// fw_cfg names of baked ELF programs start with this.
 pub const FW_CFG_PREFIX: &str = "opt/kiln/program/";
 /// The largest ELF program the image reads.
@@ -48,6 +50,8 @@ const CANNOT_START_STATUS: Status = 126;
 /// The status of a process whose job was cancelled: what the signal a Linux shell would
 /// have sent gives (SIGINT for Ctrl-C, SIGTERM for `kill`).
 fn cancelled_status(ctx: &Context<'_>) -> Status {
+    // It ends now, as the signal would end it: not by the forced kill.
+    sched::forget_kill_deadline();
     let signal = if ctx.job.interrupted() {
         abi::signal::SIGINT
     } else {
@@ -66,7 +70,7 @@ const ENTRIES: usize = 512;
 type Table = [u64; ENTRIES];
 
 /// A baked ELF program.
-struct Image {
+pub(crate) struct Image {
     name: &'static str,
     bytes: &'static [u8],
     plan: Plan,
@@ -284,6 +288,42 @@ impl AddressSpace {
         Some(())
     }
 
+    /// True if the page at `address` is mapped writable.
+    fn is_writable(&self, address: u64) -> bool {
+        let mut current = self.pml4;
+        for shift in [39u64, 30, 21, 12] {
+            let index = ((address >> shift) & 511) as usize;
+            // SAFETY: `current` is one of this space's tables (the walk stops at a
+            // missing entry).
+            let entry = unsafe { (*current)[index] };
+            if entry & PRESENT == 0 {
+                return false;
+            }
+            if shift == 12 {
+                return entry & WRITABLE != 0;
+            }
+            current = table(entry);
+        }
+        false
+    }
+
+    /// Sets or clears the writable bit of the page at `address`, if mapped.
+    fn set_writable(&mut self, address: u64, writable: bool) {
+        if !self.pages.contains_key(&address) {
+            return;
+        }
+        if let Some(entry) = self.entry(address) {
+            // SAFETY: the entry of a page this space mapped.
+            unsafe {
+                if writable {
+                    *entry |= WRITABLE;
+                } else {
+                    *entry &= !WRITABLE;
+                }
+            }
+        }
+    }
+
     /// Unmaps and frees the page at `address`, if mapped.
     fn unmap(&mut self, address: u64) {
         if let Some(page) = self.pages.remove(&address) {
@@ -379,7 +419,7 @@ impl Drop for AddressSpace {
 }
 
 /// An open file descriptor.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone)]
 enum Fd {
     Stdin,
     Stdout,
@@ -393,6 +433,9 @@ enum Fd {
     Root {
         read: usize,
     },
+    /// The ends of a pipe (`pipe2`), shared with forked children.
+    PipeRead(alloc::sync::Arc<fork::ReadEnd>),
+    PipeWrite(alloc::sync::Arc<fork::WriteEnd>),
 }
 
 /// What a syscall asks of the dispatcher.
@@ -403,7 +446,7 @@ enum Outcome {
 
 /// One running ELF program.
 struct Process<'a> {
-    name: &'static str,
+    image: &'static Image,
     space: AddressSpace,
     entry: u64,
     sp: u64,
@@ -415,12 +458,24 @@ struct Process<'a> {
     reported: BTreeSet<u64>,
     /// `enter_user`'s saved stack pointer, for `leave_user`.
     resume: u64,
+    /// Its process id, and its parent's (0 for a job's first process).
+    pid: u64,
+    parent_pid: u64,
+    /// The processes it forked and has not waited for.
+    children: Vec<fork::Child>,
     ctx: &'a Context<'a>,
 }
 
-impl<'a> Process<'a> {
-    /// Maps `image` and its stack.
-    fn load(image: &Image, ctx: &'a Context<'a>) -> Result<Process<'a>, &'static str> {
+/// A program mapped into a fresh address space, ready to start.
+struct Loaded {
+    space: AddressSpace,
+    entry: u64,
+    sp: u64,
+    brk: u64,
+}
+
+impl Loaded {
+    fn new(image: &Image, argv: &[&[u8]], env: &[&[u8]]) -> Result<Loaded, &'static str> {
         const NO_MEMORY: &str = "not enough memory to load it";
         let mut space = AddressSpace::new().ok_or(NO_MEMORY)?;
         let plan = &image.plan;
@@ -431,13 +486,6 @@ impl<'a> Process<'a> {
         for page in (STACK_TOP - STACK_SIZE..STACK_TOP).step_by(PAGE_SIZE as usize) {
             space.map(page, true).ok_or(NO_MEMORY)?;
         }
-        let argv: Vec<&[u8]> = ctx.argv.iter().map(|a| a.as_bytes()).collect();
-        let env: Vec<Vec<u8>> = ctx
-            .env
-            .iter()
-            .map(|(name, value)| format!("{name}={value}").into_bytes())
-            .collect();
-        let env: Vec<&[u8]> = env.iter().map(Vec::as_slice).collect();
         let executable = Executable {
             phdr: plan.phdr_vaddr + bias,
             phent: plan.phent,
@@ -445,25 +493,47 @@ impl<'a> Process<'a> {
             entry: plan.entry + bias,
             hwcap: cpuid_features(),
         };
-        let initial = stack::build(STACK_TOP, &argv, &env, &executable, random_bytes());
+        let initial = stack::build(STACK_TOP, argv, env, &executable, random_bytes());
         if initial.bytes.len() as u64 > STACK_SIZE / 2 {
             return Err("its arguments and environment do not fit its stack");
         }
         if !space.write(initial.sp, &initial.bytes) {
             return Err(NO_MEMORY);
         }
-        let brk = plan.end();
-        Ok(Process {
-            name: image.name,
+        Ok(Loaded {
             space,
             entry: plan.entry + bias,
             sp: initial.sp,
-            brk_start: brk,
-            brk,
+            brk: plan.end(),
+        })
+    }
+}
+
+impl<'a> Process<'a> {
+    /// Maps `image` and its stack, for a job's first process.
+    fn load(image: &'static Image, ctx: &'a Context<'a>) -> Result<Process<'a>, &'static str> {
+        let argv: Vec<&[u8]> = ctx.argv.iter().map(|a| a.as_bytes()).collect();
+        let env: Vec<Vec<u8>> = ctx
+            .env
+            .iter()
+            .map(|(name, value)| format!("{name}={value}").into_bytes())
+            .collect();
+        let env: Vec<&[u8]> = env.iter().map(Vec::as_slice).collect();
+        let loaded = Loaded::new(image, &argv, &env)?;
+        Ok(Process {
+            image,
+            space: loaded.space,
+            entry: loaded.entry,
+            sp: loaded.sp,
+            brk_start: loaded.brk,
+            brk: loaded.brk,
             mmap_next: MMAP_TOP,
             fds: alloc::vec![Some(Fd::Stdin), Some(Fd::Stdout), Some(Fd::Stderr)],
             reported: BTreeSet::new(),
             resume: 0,
+            pid: fork::new_pid(),
+            parent_pid: 0,
+            children: Vec::new(),
             ctx,
         })
     }
@@ -484,7 +554,7 @@ impl<'a> Process<'a> {
             kernel_rsp,
             fs_base: 0,
             data: self as *mut Process<'_> as u64,
-            program: elf::program_id(self.name),
+            program: elf::program_id(self.image.name),
         }));
         interrupts::write_msr(interrupts::IA32_FS_BASE, 0);
         // SAFETY: the space maps the entry point and the stack for ring 3, and the
@@ -495,14 +565,127 @@ impl<'a> Process<'a> {
         status as Status
     }
 
+    /// Runs a forked child in ring 3 from its parent's registers (`frame`, with its FS
+    /// base `fs_base`) until it exits; returns its status.
+    fn enter_with(&mut self, frame: &Frame, fs_base: u64) -> Status {
+        let here: u64;
+        // SAFETY: reads the stack pointer.
+        unsafe { core::arch::asm!("mov {}, rsp", out(reg) here) };
+        let kernel_rsp = (here - 1024) & !0xF;
+        if !crate::stack::ensure_mapped(kernel_rsp - SYSCALL_STACK_ROOM, kernel_rsp) {
+            return CANNOT_START_STATUS;
+        }
+        let cr3 = self.space.pml4 as u64;
+        sched::set_user_context(Some(sched::UserContext {
+            cr3,
+            kernel_rsp,
+            fs_base,
+            data: self as *mut Process<'_> as u64,
+            program: elf::program_id(self.image.name),
+        }));
+        interrupts::write_msr(interrupts::IA32_FS_BASE, fs_base);
+        // SAFETY: as `enter`, with the frame of the parent's syscall: its registers
+        // are the process's own, its selectors ring 3's.
+        let status = unsafe { interrupts::resume_user(frame, &mut self.resume, cr3) };
+        sched::set_user_context(None);
+        status as Status
+    }
+
     /// Decodes and carries out one syscall; a cancelled job (Ctrl-C, `kill`) ends at its
     /// next syscall, or as the one it blocks in returns.
-    fn syscall(&mut self, number: u64, args: [u64; 6]) -> Outcome {
-        let outcome = self.decode(number, args);
+    fn syscall(&mut self, frame: &mut Frame) -> Outcome {
+        let number = frame.rax;
+        let args = [
+            frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9,
+        ];
+        let outcome = match number {
+            // These need the caller's registers.
+            nr::CLONE => self.clone(frame, args[0]),
+            nr::FORK | nr::VFORK => Outcome::Return(self.fork(frame)),
+            nr::EXECVE => self.execve(frame, args[0], args[1], args[2]),
+            _ => self.decode(number, args),
+        };
         if self.ctx.is_cancelled() {
+            self.cancel_children();
             return Outcome::Exit(cancelled_status(self.ctx));
         }
         outcome
+    }
+
+    /// `clone`: a fork (no shared memory, no new thread) is supported.
+    fn clone(&mut self, frame: &Frame, flags: u64) -> Outcome {
+        const CLONE_VM: u64 = 0x100;
+        const CLONE_THREAD: u64 = 0x10000;
+        if flags & (CLONE_VM | CLONE_THREAD) != 0 {
+            return self.unsupported(nr::CLONE);
+        }
+        Outcome::Return(self.fork(frame))
+    }
+
+    /// `execve`: replaces the program with a baked one (`/proc/self/exe` is this one;
+    /// else the last part of the path names it), keeping the descriptors.
+    fn execve(&mut self, frame: &mut Frame, path: u64, argv: u64, envp: u64) -> Outcome {
+        const MAX_STRINGS: u64 = 4096;
+        let Some(path) = self.space.read_c_string(path, 4096) else {
+            return Outcome::Return(abi::error(errno::EFAULT));
+        };
+        let path = String::from_utf8_lossy(&path).into_owned();
+        let name = if path == "/proc/self/exe" {
+            self.image.name
+        } else {
+            path.rsplit('/').next().unwrap_or("")
+        };
+        let Some(image) = IMAGES
+            .get()
+            .and_then(|images| images.iter().find(|i| i.name == name))
+        else {
+            return Outcome::Return(abi::error(errno::ENOENT));
+        };
+        let strings = |list: u64| -> Option<Vec<Vec<u8>>> {
+            let mut out = Vec::new();
+            if list == 0 {
+                return Some(out);
+            }
+            for i in 0..MAX_STRINGS {
+                let pointer = self.space.read_u64(list + 8 * i)?;
+                if pointer == 0 {
+                    return Some(out);
+                }
+                out.push(self.space.read_c_string(pointer, 128 << 10)?);
+            }
+            None
+        };
+        let (Some(argv), Some(env)) = (strings(argv), strings(envp)) else {
+            return Outcome::Return(abi::error(errno::EFAULT));
+        };
+        let argv: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
+        let env: Vec<&[u8]> = env.iter().map(Vec::as_slice).collect();
+        let loaded = match Loaded::new(image, &argv, &env) {
+            Ok(loaded) => loaded,
+            Err(_) => return Outcome::Return(abi::error(errno::ENOMEM)),
+        };
+        let Some(user) = sched::current_user() else {
+            return Outcome::Return(abi::error(errno::EINVAL));
+        };
+        let old = core::mem::replace(&mut self.space, loaded.space);
+        self.image = image;
+        self.entry = loaded.entry;
+        self.sp = loaded.sp;
+        self.brk_start = loaded.brk;
+        self.brk = loaded.brk;
+        self.mmap_next = MMAP_TOP;
+        self.reported.clear();
+        *frame = Frame::new_user(loaded.entry, loaded.sp);
+        sched::set_user_context(Some(sched::UserContext {
+            cr3: self.space.pml4 as u64,
+            fs_base: 0,
+            program: elf::program_id(image.name),
+            ..user
+        }));
+        interrupts::write_msr(interrupts::IA32_FS_BASE, 0);
+        // The old program's pages go now: the kernel's page tables are the ones in use.
+        drop(old);
+        Outcome::Return(0)
     }
 
     fn decode(&mut self, number: u64, args: [u64; 6]) -> Outcome {
@@ -523,8 +706,12 @@ impl<'a> Process<'a> {
             }
             nr::MPROTECT | nr::MADVISE => ok(0),
             nr::ARCH_PRCTL => self.arch_prctl(a, b),
-            nr::SET_TID_ADDRESS | nr::GETTID | nr::GETPID => ok(1),
-            nr::GETPPID => ok(0),
+            nr::SET_TID_ADDRESS | nr::GETTID | nr::GETPID => ok(self.pid),
+            nr::GETPPID => ok(self.parent_pid),
+            // pid_t is a C int: its upper 32 bits are not the caller's.
+            nr::WAIT4 => self.wait4(i64::from(a as u32 as i32), b, c),
+            nr::PIPE | nr::PIPE2 => self.pipe2(a),
+            nr::SYSINFO => self.sysinfo(a),
             nr::GETUID | nr::GETGID | nr::GETEUID | nr::GETEGID => ok(0),
             nr::SET_ROBUST_LIST | nr::RT_SIGACTION | nr::RT_SIGPROCMASK | nr::SIGALTSTACK => ok(0),
             nr::PRLIMIT64 => self.prlimit(b, c, d),
@@ -564,7 +751,8 @@ impl<'a> Process<'a> {
             nr::DUP => self.dup(a),
             nr::POLL => self.poll(a, b),
             nr::PPOLL => self.poll(a, b),
-            nr::KILL | nr::TKILL => self.signal_self(b),
+            nr::KILL => self.kill(i64::from(a as u32 as i32), b),
+            nr::TKILL => self.signal_self(b),
             nr::TGKILL => self.signal_self(c),
             _ => self.unsupported(number),
         }
@@ -576,7 +764,7 @@ impl<'a> Process<'a> {
                 self.ctx,
                 &format!(
                     "kiln: {}: syscall {number} ({}) not supported",
-                    self.name,
+                    self.image.name,
                     abi::syscall_name(number)
                 ),
             );
@@ -585,7 +773,7 @@ impl<'a> Process<'a> {
     }
 
     fn fd(&self, fd: u64) -> Option<Fd> {
-        self.fds.get(fd as usize).copied().flatten()
+        self.fds.get(fd as usize).cloned().flatten()
     }
 
     fn write(&mut self, fd: u64, address: u64, len: u64) -> Outcome {
@@ -596,6 +784,7 @@ impl<'a> Process<'a> {
         let written = match self.fd(fd) {
             Some(Fd::Stdout) => embedded_io::Write::write(&mut self.ctx.out(), &buf),
             Some(Fd::Stderr) => embedded_io::Write::write(&mut self.ctx.err(), &buf),
+            Some(Fd::PipeWrite(end)) => end.write(&buf, self.ctx.job),
             Some(_) => return Outcome::Return(abi::error(errno::EBADF)),
             None => return Outcome::Return(abi::error(errno::EBADF)),
         };
@@ -630,6 +819,10 @@ impl<'a> Process<'a> {
         let mut buf = alloc::vec![0u8; len.min(1 << 20) as usize];
         let n = match self.fd(fd) {
             Some(Fd::Stdin) => match embedded_io::Read::read(&mut self.ctx.input(), &mut buf) {
+                Ok(n) => n,
+                Err(_) => return Outcome::Return(abi::error(errno::EINTR)),
+            },
+            Some(Fd::PipeRead(end)) => match end.read(&mut buf, self.ctx.job) {
                 Ok(n) => n,
                 Err(_) => return Outcome::Return(abi::error(errno::EINTR)),
             },
@@ -1038,13 +1231,51 @@ impl<'a> Process<'a> {
         Outcome::Return(ready)
     }
 
-    /// `kill`/`tkill`/`tgkill` can only name the process itself: a signal whose default
+    /// `kill(pid, signal)`: of itself (`pid` its own, or 0), as [`Process::signal_self`];
+    /// of a child, a cancel (it ends at its next syscall or tick); else ESRCH.
+    fn kill(&mut self, pid: i64, signal: u64) -> Outcome {
+        if pid == 0 || pid == self.pid as i64 {
+            return self.signal_self(signal);
+        }
+        match self.children.iter().find(|c| c.pid as i64 == pid) {
+            Some(child) => {
+                if signal != 0 {
+                    child.cancel();
+                }
+                Outcome::Return(0)
+            }
+            None => Outcome::Return(abi::error(errno::ESRCH)),
+        }
+    }
+
+    /// `tkill`/`tgkill` can only name the process itself: a signal whose default
     /// is to end it does (`abort` is SIGABRT, 134); signal 0 only checks.
     fn signal_self(&mut self, signal: u64) -> Outcome {
         match signal {
             0 => Outcome::Return(0),
             1..=31 => Outcome::Exit(abi::signal_status(signal as u8)),
             _ => Outcome::Return(abi::error(errno::EINVAL)),
+        }
+    }
+
+    /// `sysinfo`: uptime and the heap as the machine's memory (`sort` sizes its buffer
+    /// from it).
+    fn sysinfo(&mut self, address: u64) -> Outcome {
+        let stats = self.ctx.platform.heap_stats();
+        let (total, free) = stats.map_or((0, 0), |h| (h.size as u64, (h.size - h.used) as u64));
+        // struct sysinfo: uptime, loads[3], totalram, freeram, sharedram, bufferram,
+        // totalswap, freeswap (longs), procs, pad (shorts), totalhigh, freehigh, mem_unit.
+        let mut info = [0u8; 112];
+        let uptime = time::now_ns() / 1_000_000_000;
+        info[0..8].copy_from_slice(&uptime.to_le_bytes());
+        info[32..40].copy_from_slice(&total.to_le_bytes());
+        info[40..48].copy_from_slice(&free.to_le_bytes());
+        info[80..82].copy_from_slice(&1u16.to_le_bytes());
+        info[104..108].copy_from_slice(&1u32.to_le_bytes());
+        if self.space.write(address, &info) {
+            Outcome::Return(0)
+        } else {
+            Outcome::Return(abi::error(errno::EFAULT))
         }
     }
 
@@ -1136,12 +1367,37 @@ impl<'a> Process<'a> {
         stat
     }
 
+    /// A baked ELF program at a path a shell searches (`/bin/NAME`, `/usr/bin/NAME`,
+    /// ...): what a PATH lookup stats before `execve`.
+    fn program_at(&self, path: u64) -> Option<&'static Image> {
+        const PROGRAM_DIRECTORIES: [&str; 4] = ["/bin/", "/sbin/", "/usr/bin/", "/usr/sbin/"];
+        let path = self.space.read_c_string(path, 4096)?;
+        let path = core::str::from_utf8(&path).ok()?;
+        let name = PROGRAM_DIRECTORIES
+            .iter()
+            .find_map(|directory| path.strip_prefix(directory))?;
+        IMAGES.get()?.iter().find(|image| image.name == name)
+    }
+
+    /// `struct stat` of a baked ELF program: a read-only executable file.
+    fn program_stat(image: &Image) -> [u8; 144] {
+        const S_IFREG: u32 = 0o100000;
+        let mut stat = [0u8; 144];
+        stat[16..24].copy_from_slice(&1u64.to_le_bytes());
+        stat[24..28].copy_from_slice(&(S_IFREG | 0o555).to_le_bytes());
+        stat[48..56].copy_from_slice(&(image.bytes.len() as u64).to_le_bytes());
+        stat[56..64].copy_from_slice(&4096u64.to_le_bytes());
+        stat
+    }
+
     fn stat_path(&mut self, path: u64, address: u64) -> Outcome {
-        let what = match self.lookup(path) {
-            Ok(what) => what,
+        let stat = match self.lookup(path) {
+            Ok(what) => self.stat_bytes(what),
+            Err(errno::ENOENT) if self.program_at(path).is_some() => {
+                Self::program_stat(self.program_at(path).expect("just found"))
+            }
             Err(errno) => return Outcome::Return(abi::error(errno)),
         };
-        let stat = self.stat_bytes(what);
         if self.space.write(address, &stat) {
             Outcome::Return(0)
         } else {
@@ -1152,11 +1408,13 @@ impl<'a> Process<'a> {
     /// `statx` of a path: the basic fields (type, mode, size, links, inode).
     fn statx(&mut self, path: u64, address: u64) -> Outcome {
         const STATX_BASIC_STATS: u32 = 0x7ff;
-        let what = match self.lookup(path) {
-            Ok(what) => what,
+        let stat = match self.lookup(path) {
+            Ok(what) => self.stat_bytes(what),
+            Err(errno::ENOENT) if self.program_at(path).is_some() => {
+                Self::program_stat(self.program_at(path).expect("just found"))
+            }
             Err(errno) => return Outcome::Return(abi::error(errno)),
         };
-        let stat = self.stat_bytes(what);
         let mut statx = [0u8; 256];
         statx[0..4].copy_from_slice(&STATX_BASIC_STATS.to_le_bytes());
         statx[4..8].copy_from_slice(&4096u32.to_le_bytes());
@@ -1346,7 +1604,7 @@ extern "C" fn syscall_dispatch(frame: *mut Frame) -> *mut Frame {
     // SAFETY: the running thread is in `Process::enter`, which registered itself and
     // is blocked in `enter_user` below us; `frame` is the one the stub just pushed.
     let (process, f) = unsafe { (&mut *process, &mut *frame) };
-    let outcome = process.syscall(f.rax, [f.rdi, f.rsi, f.rdx, f.r10, f.r8, f.r9]);
+    let outcome = process.syscall(f);
     match outcome {
         Outcome::Return(value) => {
             f.rax = value;

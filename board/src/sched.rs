@@ -1033,6 +1033,25 @@ pub fn set_user_context(user: Option<UserContext>) {
     }
 }
 
+/// The running thread is ending on its own after a cancel: its forced end
+/// (`kill_after`) would only change how it is reported.
+pub fn forget_kill_deadline() {
+    let mut s = SCHED.lock();
+    let id = s.current;
+    if let Some(deadline) = s.current_mut().kill_deadline_ns.take() {
+        s.kill_timers.remove(&(deadline, id));
+    }
+}
+
+/// True while thread `id` exists and has not ended.
+pub fn is_alive(id: u64) -> bool {
+    SCHED
+        .lock()
+        .threads
+        .get(&id)
+        .is_some_and(|t| t.state != State::Dead)
+}
+
 /// The running thread's ring-3 context, if it has one.
 pub fn current_user() -> Option<UserContext> {
     SCHED.lock().current_mut().user

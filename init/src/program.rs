@@ -250,6 +250,14 @@ pub struct Writer<'a> {
     job: &'a dyn JobLink,
 }
 
+impl<'a> Writer<'a> {
+    /// A writer for `output` on behalf of `job` (outside a `Context`: a platform's
+    /// report of how a process it ran ended).
+    pub fn new(output: &'a Output, job: &'a dyn JobLink) -> Self {
+        Writer { output, job }
+    }
+}
+
 impl embedded_io::ErrorType for Writer<'_> {
     type Error = IoError;
 }

@@ -22,6 +22,7 @@ pub mod nr {
     pub const IOCTL: u64 = 16;
     pub const READV: u64 = 19;
     pub const WRITEV: u64 = 20;
+    pub const PIPE: u64 = 22;
     pub const SCHED_YIELD: u64 = 24;
     pub const MREMAP: u64 = 25;
     pub const MADVISE: u64 = 28;
@@ -42,6 +43,7 @@ pub mod nr {
     pub const GETCWD: u64 = 79;
     pub const READLINK: u64 = 89;
     pub const GETTIMEOFDAY: u64 = 96;
+    pub const SYSINFO: u64 = 99;
     pub const GETUID: u64 = 102;
     pub const GETGID: u64 = 104;
     pub const GETEUID: u64 = 107;
@@ -97,6 +99,7 @@ pub fn syscall_name(number: u64) -> &'static str {
         IOCTL => "ioctl",
         READV => "readv",
         WRITEV => "writev",
+        PIPE => "pipe",
         SCHED_YIELD => "sched_yield",
         MREMAP => "mremap",
         MADVISE => "madvise",
@@ -117,6 +120,7 @@ pub fn syscall_name(number: u64) -> &'static str {
         GETCWD => "getcwd",
         READLINK => "readlink",
         GETTIMEOFDAY => "gettimeofday",
+        SYSINFO => "sysinfo",
         GETUID => "getuid",
         GETGID => "getgid",
         GETEUID => "geteuid",
