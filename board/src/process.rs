@@ -705,6 +705,7 @@ impl<'a> Process<'a> {
                 ok(0)
             }
             nr::MPROTECT | nr::MADVISE => ok(0),
+            nr::MREMAP => self.mremap(a, b, c, d),
             nr::ARCH_PRCTL => self.arch_prctl(a, b),
             nr::SET_TID_ADDRESS | nr::GETTID | nr::GETPID => ok(self.pid),
             nr::GETPPID => ok(self.parent_pid),
@@ -932,6 +933,42 @@ impl<'a> Process<'a> {
                 return Outcome::Return(abi::error(errno::EBADF));
             }
         }
+        Outcome::Return(start)
+    }
+
+    /// `mremap`: shrinks in place, or (with MREMAP_MAYMOVE) moves the pages to a new,
+    /// larger place; growing in place is not offered (ENOMEM, as when the room is taken).
+    fn mremap(&mut self, old: u64, old_len: u64, new_len: u64, flags: u64) -> Outcome {
+        const MREMAP_MAYMOVE: u64 = 1;
+        if !old.is_multiple_of(PAGE_SIZE) || new_len == 0 || new_len >= elf::USER_END {
+            return Outcome::Return(abi::error(errno::EINVAL));
+        }
+        let (old_len, new_len) = (elf::page_up(old_len), elf::page_up(new_len));
+        if new_len <= old_len {
+            self.munmap(old + new_len, old_len - new_len);
+            return Outcome::Return(old);
+        }
+        if flags & MREMAP_MAYMOVE == 0 {
+            return Outcome::Return(abi::error(errno::ENOMEM));
+        }
+        let Some(start) = self.mmap_next.checked_sub(new_len) else {
+            return Outcome::Return(abi::error(errno::ENOMEM));
+        };
+        // Map the new place first, then copy: nothing is lost if memory runs out.
+        for page in (start..start + new_len).step_by(PAGE_SIZE as usize) {
+            if self.space.map(page, true).is_none() {
+                self.munmap(start, page - start);
+                return Outcome::Return(abi::error(errno::ENOMEM));
+            }
+        }
+        self.mmap_next = start - PAGE_SIZE;
+        let mut buf = alloc::vec![0u8; PAGE_SIZE as usize];
+        for offset in (0..old_len).step_by(PAGE_SIZE as usize) {
+            if self.space.read(old + offset, &mut buf) {
+                self.space.write(start + offset, &buf);
+            }
+        }
+        self.munmap(old, old_len);
         Outcome::Return(start)
     }
 

@@ -12,6 +12,9 @@ int main(int argc, char **argv) {
     /* Heap memory through brk or mmap, touched. */
     char *big = malloc(1 << 20);
     memset(big, 0x5a, 1 << 20);
+    /* Growing a large block: glibc moves it with mremap. */
+    big = realloc(big, 4 << 20);
+    if (!big || big[(1 << 20) - 1] != 0x5a) return 99;
     free(big);
     return argc > 1 ? atoi(argv[1]) : 0;
 }
