@@ -13,9 +13,11 @@ use kiln_tests::{PROMPT, Vm, memstat_figure};
 /// measurements. A per-job leak grows with N: 2N runs lie between the two figures and
 /// the smallest block costs 40 bytes, so even one block kept per run shows as 8,000
 /// bytes or more. This constant does not grow with N: it covers one small kernel block
-/// (144 bytes were seen in about 1 run in 30) that is alive or not at the very instant
-/// `memstat` reads the figures, depending on how the threads interleaved.
-const SLACK: i64 = 256;
+/// that is alive or not at the very instant `memstat` reads the figures, depending on
+/// how the threads interleaved (144 bytes were seen in about 1 run in 30; 336 once in
+/// about 25 full runs, about the size of a thread record, which grew by its ring-3
+/// context, that the reaper had probably not freed yet).
+const SLACK: i64 = 512;
 
 /// `used=` and `largest_free=` of the last `memstat` line in `text`.
 fn heap_figures(text: &str) -> (i64, i64) {
