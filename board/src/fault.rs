@@ -117,18 +117,22 @@ fn describe(f: &Frame) -> String {
     }
 }
 
-/// What went wrong in a process in ring 3, in one line (addresses are its own).
+/// What went wrong in a process in ring 3, in one line (addresses are its own, with
+/// the function when the program has symbols).
 fn describe_user(f: &Frame) -> String {
+    let function = crate::process::function_at(f.rip)
+        .map(|name| format!(" ({name})"))
+        .unwrap_or_default();
     if f.vector == u64::from(PAGE_FAULT_VECTOR) {
         return format!(
-            "segmentation fault: page fault at address {:#x} (error code {:#x}) at rip {:#x}",
+            "segmentation fault: page fault at address {:#x} (error code {:#x}) at rip {:#x}{function}",
             Cr2::read_raw(),
             f.error_code,
             f.rip
         );
     }
     format!(
-        "{} (vector {}) at rip {:#x}",
+        "{} (vector {}) at rip {:#x}{function}",
         exception_name(f.vector),
         f.vector,
         f.rip

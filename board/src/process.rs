@@ -1605,6 +1605,17 @@ fn random_bytes() -> [u8; 16] {
     bytes
 }
 
+/// The function of the running process's program that holds `rip`, as `NAME+0xOFF`,
+/// when the program has a symbol table (for fault reports).
+pub fn function_at(rip: u64) -> Option<String> {
+    let user = sched::current_user()?;
+    // SAFETY: `data` is the running thread's `Process`, alive while it has a context.
+    let process = unsafe { &*(user.data as *const Process<'static>) };
+    let image = process.image;
+    let (name, offset) = elf::function_at(image.bytes, rip.checked_sub(image.plan.bias())?)?;
+    Some(format!("{name}+{offset:#x}"))
+}
+
 /// A timer tick interrupted a process in ring 3 (`frame`): if its job was cancelled,
 /// the frame is turned into a kernel-mode call of [`leave_cancelled`] on the thread's
 /// kernel stack, so a program computing in a loop ends as soon as a blocked one would.

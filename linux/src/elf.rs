@@ -15,9 +15,10 @@ use core::ops::Range;
 
 use object::LittleEndian;
 use object::elf::{
-    EM_X86_64, ET_DYN, ET_EXEC, FileHeader64, PF_W, PF_X, PT_INTERP, PT_LOAD, PT_PHDR,
+    EM_X86_64, ET_DYN, ET_EXEC, FileHeader64, PF_W, PF_X, PT_INTERP, PT_LOAD, PT_PHDR, SHT_SYMTAB,
+    STT_FUNC,
 };
-use object::read::elf::{FileHeader, ProgramHeader};
+use object::read::elf::{FileHeader, ProgramHeader, Sym};
 
 /// The page size of the x86-64 user address space.
 pub const PAGE_SIZE: u64 = 4096;
@@ -146,6 +147,30 @@ pub fn program_id(name: &str) -> u64 {
     name.bytes().fold(OFFSET, |hash, byte| {
         (hash ^ u64::from(byte)).wrapping_mul(PRIME)
     })
+}
+
+/// The function of `bytes` (an ELF file with a symbol table) that holds `address`
+/// (before the load bias), as (name, offset into it); `None` for a stripped file.
+pub fn function_at(bytes: &[u8], address: u64) -> Option<(&str, u64)> {
+    let header = FileHeader64::<LittleEndian>::parse(bytes).ok()?;
+    let endian = header.endian().ok()?;
+    let sections = header.sections(endian, bytes).ok()?;
+    let table = sections.symbols(endian, bytes, SHT_SYMTAB).ok()?;
+    table
+        .symbols()
+        .iter()
+        .filter(|symbol| symbol.st_type() == STT_FUNC)
+        .filter_map(|symbol| {
+            let start = symbol.st_value(endian);
+            let size = symbol.st_size(endian).max(1);
+            (start..start.saturating_add(size))
+                .contains(&address)
+                .then(|| (symbol, address - start))
+        })
+        .find_map(|(symbol, offset)| {
+            let name = symbol.name(endian, table.strings()).ok()?;
+            Some((core::str::from_utf8(name).ok()?, offset))
+        })
 }
 
 /// Rounds up to a page (the last page of the address space for the top addresses).

@@ -138,7 +138,12 @@ fn crashes_end_only_their_job_with_the_status_a_shell_shows() {
     let (mut vm, _rc) = boot_with(&[("ccrash", crash_program())]);
     vm.run("sleep 1h &");
     for (how, status, report) in [
-        ("null", 139, "segmentation fault: page fault at address 0x0"),
+        // The report names the function: the test program has its symbols.
+        (
+            "null",
+            139,
+            "segmentation fault: page fault at address 0x0 (error code 0x7) at rip 0x",
+        ),
         ("kernel", 139, "page fault at address 0x100000"),
         ("heap", 139, "page fault at address 0x1000000"),
         ("stacks", 139, "page fault at address 0x1000000000"),
@@ -160,6 +165,11 @@ fn crashes_end_only_their_job_with_the_status_a_shell_shows() {
         }
         assert_eq!(vm.run("echo $?"), format!("{status}\r\n"), "{how}");
     }
+    let null = vm.run("ccrash null");
+    assert!(
+        null.contains(" (main+0x"),
+        "no function in the report: {null}"
+    );
     // Ctrl-C of a program computing in a loop (no syscall to notice it in) ends it as
     // SIGINT would, at once, not after the forced kill's grace.
     vm.send_line("ccrash spin");
