@@ -172,16 +172,15 @@ unsafe extern "C" {
     fn isr_stubs();
     /// Where the `syscall` instruction enters (`LSTAR`).
     fn syscall_entry();
-    /// Starts ring-3 code at `entry` with stack `user_rsp` on page tables `cr3`; saves
-    /// the callee-saved registers and its stack pointer in `*resume`, and returns when
-    /// [`leave_user`] is called with that pointer, with its `status`.
-    pub fn enter_user(entry: u64, user_rsp: u64, resume: *mut u64, cr3: u64) -> u64;
+    /// Runs ring-3 code from `frame` (a new program's [`Frame::new_user`], or a forked
+    /// child's copy of its parent's syscall frame) through the interrupt return path, on
+    /// the page tables `RESUME_USER_CR3` names (set with the thread's user context).
+    /// Saves the callee-saved registers and its stack pointer in `*resume`, and returns
+    /// when [`leave_user`] is called with that pointer, with its `status`. The frame must
+    /// be on a stack the process's page tables map (the thread's kernel stack).
+    pub fn enter_user(frame: *const Frame, resume: *mut u64) -> u64;
     /// Returns from [`enter_user`] (whose saved stack pointer is `resume`) with `status`.
     pub fn leave_user(resume: u64, status: u64) -> !;
-    /// As [`enter_user`], but resumes ring-3 code from a whole saved `frame` (a forked
-    /// child starts from its parent's syscall frame); the frame must be on a stack the
-    /// process's page tables map (a thread's kernel stack).
-    pub fn resume_user(frame: *const Frame, resume: *mut u64, cr3: u64) -> u64;
 }
 
 // Model-specific registers for `syscall` (AMD64 APM vol. 2, 6.1.1).
@@ -517,41 +516,7 @@ syscall_entry:
 
     .global enter_user
 enter_user:
-    /* (entry, user_rsp, resume: *mut u64, cr3) */
-    pushq %rbp
-    pushq %rbx
-    pushq %r12
-    pushq %r13
-    pushq %r14
-    pushq %r15
-    movq %rsp, (%rdx)
-    cli
-    pushq ${user_ss}
-    pushq %rsi
-    pushq $0x202
-    pushq ${user_cs}
-    pushq %rdi
-    movq %rcx, %cr3
-    xorl %eax, %eax
-    xorl %ebx, %ebx
-    xorl %ecx, %ecx
-    xorl %edx, %edx
-    xorl %esi, %esi
-    xorl %edi, %edi
-    xorl %ebp, %ebp
-    xorl %r8d, %r8d
-    xorl %r9d, %r9d
-    xorl %r10d, %r10d
-    xorl %r11d, %r11d
-    xorl %r12d, %r12d
-    xorl %r13d, %r13d
-    xorl %r14d, %r14d
-    xorl %r15d, %r15d
-    iretq
-
-    .global resume_user
-resume_user:
-    /* (frame, resume: *mut u64, cr3) */
+    /* (frame, resume: *mut u64) */
     pushq %rbp
     pushq %rbx
     pushq %r12
@@ -560,27 +525,8 @@ resume_user:
     pushq %r15
     movq %rsp, (%rsi)
     cli
-    movq %rdx, %cr3
     movq %rdi, %rsp
-    fxrstor (%rsp)
-    addq $512, %rsp
-    popq %r15
-    popq %r14
-    popq %r13
-    popq %r12
-    popq %r11
-    popq %r10
-    popq %r9
-    popq %r8
-    popq %rdi
-    popq %rsi
-    popq %rbp
-    popq %rdx
-    popq %rcx
-    popq %rbx
-    popq %rax
-    addq $16, %rsp
-    iretq
+    jmp isr_exit
 
     .global leave_user
 leave_user:

@@ -43,6 +43,8 @@ const STACK_TOP: u64 = 0x7fff_ffff_f000;
 const STACK_SIZE: u64 = 256 << 10;
 /// `mmap` without an address places mappings downwards from here.
 const MMAP_TOP: u64 = 0x7f00_0000_0000;
+/// The most `struct iovec`s a `readv` or `writev` takes (Linux's `UIO_MAXIOV`).
+const MAX_IOVECS: u64 = 1024;
 /// The room kept on the job thread's kernel stack for syscalls, below `enter_user`.
 const SYSCALL_STACK_ROOM: u64 = 32 << 10;
 /// Status of a process that could not be started (as sh's "cannot execute").
@@ -381,6 +383,12 @@ impl AddressSpace {
         true
     }
 
+    /// Entry `index` of the `struct iovec` array at `address`: (base, length).
+    fn iovec(&self, address: u64, index: u64) -> Option<(u64, u64)> {
+        let at = address.checked_add(16 * index)?;
+        Some((self.read_u64(at)?, self.read_u64(at + 8)?))
+    }
+
     fn read_u64(&self, address: u64) -> Option<u64> {
         let mut bytes = [0u8; 8];
         self.read(address, &mut bytes)
@@ -538,8 +546,15 @@ impl<'a> Process<'a> {
         })
     }
 
-    /// Runs the program in ring 3 until it exits; returns its status.
+    /// Runs the program in ring 3 from its entry point until it exits; returns its status.
     fn enter(&mut self) -> Status {
+        let start = Frame::new_user(self.entry, self.sp);
+        self.enter_with(&start, 0)
+    }
+
+    /// Runs the process in ring 3 from `frame` (with FS base `fs_base`) until it
+    /// exits; returns its status. A forked child starts from its parent's registers.
+    fn enter_with(&mut self, frame: &Frame, fs_base: u64) -> Status {
         let here: u64;
         // SAFETY: reads the stack pointer.
         unsafe { core::arch::asm!("mov {}, rsp", out(reg) here) };
@@ -548,45 +563,19 @@ impl<'a> Process<'a> {
         if !crate::stack::ensure_mapped(kernel_rsp - SYSCALL_STACK_ROOM, kernel_rsp) {
             return CANNOT_START_STATUS;
         }
-        let cr3 = self.space.pml4 as u64;
         sched::set_user_context(Some(sched::UserContext {
-            cr3,
-            kernel_rsp,
-            fs_base: 0,
-            data: self as *mut Process<'_> as u64,
-            program: elf::program_id(self.image.name),
-        }));
-        interrupts::write_msr(interrupts::IA32_FS_BASE, 0);
-        // SAFETY: the space maps the entry point and the stack for ring 3, and the
-        // kernel's first 4 MiB and thread stacks for the kernel, which the entry stubs
-        // need; `resume` stays valid until `leave_user` returns here.
-        let status = unsafe { interrupts::enter_user(self.entry, self.sp, &mut self.resume, cr3) };
-        sched::set_user_context(None);
-        status as Status
-    }
-
-    /// Runs a forked child in ring 3 from its parent's registers (`frame`, with its FS
-    /// base `fs_base`) until it exits; returns its status.
-    fn enter_with(&mut self, frame: &Frame, fs_base: u64) -> Status {
-        let here: u64;
-        // SAFETY: reads the stack pointer.
-        unsafe { core::arch::asm!("mov {}, rsp", out(reg) here) };
-        let kernel_rsp = (here - 1024) & !0xF;
-        if !crate::stack::ensure_mapped(kernel_rsp - SYSCALL_STACK_ROOM, kernel_rsp) {
-            return CANNOT_START_STATUS;
-        }
-        let cr3 = self.space.pml4 as u64;
-        sched::set_user_context(Some(sched::UserContext {
-            cr3,
+            cr3: self.space.pml4 as u64,
             kernel_rsp,
             fs_base,
             data: self as *mut Process<'_> as u64,
             program: elf::program_id(self.image.name),
         }));
         interrupts::write_msr(interrupts::IA32_FS_BASE, fs_base);
-        // SAFETY: as `enter`, with the frame of the parent's syscall: its registers
-        // are the process's own, its selectors ring 3's.
-        let status = unsafe { interrupts::resume_user(frame, &mut self.resume, cr3) };
+        // SAFETY: the space maps the code and stack `frame` names for ring 3, and the
+        // kernel's first 4 MiB and thread stacks for the kernel, which the entry stubs
+        // need; `frame` is on this thread's stack; `resume` stays valid until
+        // `leave_user` returns here.
+        let status = unsafe { interrupts::enter_user(frame, &mut self.resume) };
         sched::set_user_context(None);
         status as Status
     }
@@ -797,11 +786,8 @@ impl<'a> Process<'a> {
 
     fn writev(&mut self, fd: u64, iov: u64, count: u64) -> Outcome {
         let mut total = 0u64;
-        for i in 0..count.min(1024) {
-            let (Some(base), Some(len)) = (
-                self.space.read_u64(iov + 16 * i),
-                self.space.read_u64(iov + 16 * i + 8),
-            ) else {
+        for i in 0..count.min(MAX_IOVECS) {
+            let Some((base, len)) = self.space.iovec(iov, i) else {
                 return Outcome::Return(abi::error(errno::EFAULT));
             };
             if len == 0 {
@@ -848,11 +834,8 @@ impl<'a> Process<'a> {
 
     fn readv(&mut self, fd: u64, iov: u64, count: u64) -> Outcome {
         let mut total = 0u64;
-        for i in 0..count.min(1024) {
-            let (Some(base), Some(len)) = (
-                self.space.read_u64(iov + 16 * i),
-                self.space.read_u64(iov + 16 * i + 8),
-            ) else {
+        for i in 0..count.min(MAX_IOVECS) {
+            let Some((base, len)) = self.space.iovec(iov, i) else {
                 return Outcome::Return(abi::error(errno::EFAULT));
             };
             match self.read(fd, base, len) {
