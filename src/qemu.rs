@@ -6,6 +6,10 @@ use std::time::{Duration, Instant};
 
 use crate::status;
 
+/// QEMU's default CPU model with RDRAND added (TCG emulates it from the host's
+/// getrandom; under KVM the host CPU's own is passed through).
+pub const CPU: &str = "qemu64,+rdrand";
+
 /// The QEMU binary kiln runs.
 pub const QEMU: &str = "qemu-system-x86_64";
 /// The distribution package that provides it.
@@ -237,6 +241,8 @@ impl Config {
                 Accel::Kvm => "kvm",
                 _ => "tcg",
             })
+            // RDRAND: programs' AT_RANDOM and getrandom (QEMU's default CPU lacks it).
+            .args(["-cpu", CPU])
             .arg("-m")
             .arg(self.memory_mib.to_string())
             .arg("-kernel")

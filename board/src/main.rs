@@ -29,6 +29,7 @@ mod port;
 mod power;
 mod process;
 mod pvh;
+mod random;
 mod sched;
 mod selftest;
 mod serial;

@@ -1068,11 +1068,8 @@ impl<'a> Process<'a> {
 
     fn getrandom(&mut self, address: u64, len: u64) -> Outcome {
         let len = len.min(1 << 16);
-        let mut bytes = Vec::with_capacity(len as usize);
-        while (bytes.len() as u64) < len {
-            bytes.extend_from_slice(&random_bytes());
-        }
-        bytes.truncate(len as usize);
+        let mut bytes = alloc::vec![0u8; len as usize];
+        crate::random::fill(&mut bytes);
         if self.space.write(address, &bytes) {
             Outcome::Return(len)
         } else {
@@ -1573,18 +1570,10 @@ fn cpuid_features() -> u64 {
     u64::from(core::arch::x86_64::__cpuid(1).edx)
 }
 
-/// 16 bytes from the time-stamp counter's low bits, mixed (splitmix64): what kiln has
-/// for randomness without a hardware source.
+/// 16 random bytes, for `AT_RANDOM`.
 fn random_bytes() -> [u8; 16] {
     let mut bytes = [0u8; 16];
-    for chunk in bytes.chunks_mut(8) {
-        // SAFETY: RDTSC has no preconditions.
-        let mut z = unsafe { core::arch::x86_64::_rdtsc() }.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        chunk.copy_from_slice(&z.to_le_bytes());
-    }
+    crate::random::fill(&mut bytes);
     bytes
 }
 

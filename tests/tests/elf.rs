@@ -37,6 +37,7 @@ fn c_and_rust_programs_get_their_argv_env_and_status() {
         ("hello", test_program("hello.c", Build::Musl)),
         ("pie", test_program("hello.c", Build::GlibcStaticPie)),
         ("rhello", test_program("hello.rs", Build::RustStd)),
+        ("random", test_program("random.c", Build::Musl)),
     ]);
     assert_eq!(
         unix(&vm.run("hello 5 'two  words' \"\"")),
@@ -53,6 +54,23 @@ fn c_and_rust_programs_get_their_argv_env_and_status() {
         "rust argc=3\nargv[0]=[rhello]\nargv[1]=[7]\nargv[2]=[x]\nX=[r]\nsum=4999950000\n"
     );
     assert_eq!(vm.run("echo $?"), "7\r\n");
+    // AT_RANDOM and getrandom: 16 fresh bytes each time, from the CPU's RDRAND (the
+    // board says so on the console when it has to fall back on the TSC).
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        for line in vm.run("random").lines() {
+            assert_eq!(line.len(), 32, "{line:?}");
+            assert_ne!(line, "0".repeat(32));
+            assert!(!seen.contains(&line.to_string()), "{line} twice: {seen:?}");
+            seen.push(line.to_string());
+        }
+    }
+    assert_eq!(seen.len(), 4, "{seen:?}");
+    assert!(
+        !vm.transcript().contains("no RDRAND"),
+        "{}",
+        vm.transcript()
+    );
     // `programs` lists them beside the native ones, as ELF.
     let programs = vm.run("programs");
     for name in ["hello", "pie", "rhello"] {
