@@ -4,6 +4,7 @@
 //! `tests/`, so both boot the image the same way.
 //!
 //! - [`child`]: child processes that die with the launcher (or the harness), SIGKILL too.
+//! - [`files`]: `--file NAME=PATH`, checked before boot.
 //! - [`image`]: builds the freestanding image in its own cargo invocation.
 //! - [`programs`]: `--program NAME=PATH`, checked before boot.
 //! - [`qemu`]: finds (or installs) QEMU, picks the accelerator, builds the command line.
@@ -12,6 +13,7 @@
 //! - [`tools`]: finds (or installs) the host tools: QEMU, gdb, expect, cpio.
 
 pub mod child;
+pub mod files;
 pub mod image;
 pub mod programs;
 pub mod qemu;

@@ -31,6 +31,7 @@ usage: cargo run --release -- [FLAGS] [-- QEMU-ARGS...]
   --append TEXT             kernel command line (e.g. kiln.selftest)
   --program NAME=PATH       bake the static x86-64 Linux executable PATH as program NAME
                             (repeatable; the same file may have several names)
+  --file NAME=PATH          bake the file PATH as /NAME (repeatable)
   --display none|gtk|sdl|vnc=127.0.0.1:N
                             where the VGA screen shows (pc; default none: type on its
                             PS/2 keyboard and read it through the QEMU monitor socket
@@ -104,6 +105,11 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
             "--program" => {
                 let program = kiln::programs::parse(&value(i, arg)?, &config.programs)?;
                 config.programs.push(program);
+                i += 1;
+            }
+            "--file" => {
+                let file = kiln::files::parse(&value(i, arg)?, &config.files)?;
+                config.files.push(file);
                 i += 1;
             }
             "--net" => {

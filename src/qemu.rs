@@ -207,6 +207,8 @@ pub struct Config {
     pub net: Option<NetConfig>,
     /// ELF programs to bake (`--program`).
     pub programs: Vec<crate::programs::BakedProgram>,
+    /// Data files to bake (`--file`).
+    pub files: Vec<crate::files::BakedFile>,
     /// Arguments passed to QEMU as they are.
     pub extra: Vec<String>,
 }
@@ -226,6 +228,7 @@ impl Config {
             display: String::from("none"),
             net: None,
             programs: Vec::new(),
+            files: Vec::new(),
             extra: Vec::new(),
         }
     }
@@ -267,6 +270,9 @@ impl Config {
         }
         for program in &self.programs {
             command.arg("-fw_cfg").arg(program.fw_cfg());
+        }
+        for file in &self.files {
+            command.arg("-fw_cfg").arg(file.fw_cfg());
         }
         if let Some(port) = self.gdb_port {
             command

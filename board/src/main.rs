@@ -52,6 +52,10 @@ use serial::Serial;
 
 /// Files baked into the image from the repo's `files/` folder (see build.rs).
 pub static FILES: &[BakedFile] = include!(concat!(env!("OUT_DIR"), "/baked_files.rs"));
+/// The fw_cfg prefix of the files the launcher adds (`--file NAME=PATH`).
+const FILE_FW_CFG_PREFIX: &str = "opt/kiln/file/";
+/// The largest file taken from fw_cfg (src/files.rs's limit).
+const MAX_FW_CFG_FILE: usize = 64 << 20;
 /// The fw_cfg file that overrides the baked rc script.
 const RC_FW_CFG_NAME: &str = "opt/kiln/rc";
 /// The baked default rc script.
@@ -138,7 +142,7 @@ fn init_main(command_line: &'static str) {
         }
     };
     // Jobs from rc and from the serial shell write to the serial session's console.
-    let mut interp = session.interpreter(all_programs(), FILES);
+    let mut interp = session.interpreter(all_programs(), all_files());
     let flow = match session.run_script(&mut interp, "rc", &script) {
         Ok(flow) => flow,
         Err(error) => {
@@ -176,7 +180,7 @@ fn start_keyboard_console(command_line: &'static str) {
                 return;
             };
             session.print(&format!("kiln {VERSION}: keyboard console\n"));
-            let mut interp = session.interpreter(all_programs(), FILES);
+            let mut interp = session.interpreter(all_programs(), all_files());
             // `exit` or Ctrl-D starts a fresh shell, as a getty would.
             loop {
                 if let Flow::Power(action) = session.run(&mut interp) {
@@ -198,6 +202,22 @@ fn all_programs() -> &'static [kiln_init::program::Program] {
     ALL.call_once(|| {
         let mut all = kiln_utils::PROGRAMS.to_vec();
         all.extend(process::programs());
+        alloc::boxed::Box::leak(all.into_boxed_slice())
+    })
+}
+
+/// The repo's baked files and those the launcher passed, made once.
+fn all_files() -> &'static [BakedFile] {
+    static ALL: spin::Once<&'static [BakedFile]> = spin::Once::new();
+    ALL.call_once(|| {
+        let mut all = FILES.to_vec();
+        for (name, contents) in fwcfg::read_prefixed(FILE_FW_CFG_PREFIX, MAX_FW_CFG_FILE) {
+            all.push(BakedFile {
+                name: alloc::boxed::Box::leak(name.into_boxed_str()),
+                contents: alloc::boxed::Box::leak(contents.into_boxed_slice()),
+            });
+        }
+        all.sort_by_key(|f| f.name);
         alloc::boxed::Box::leak(all.into_boxed_slice())
     })
 }

@@ -848,7 +848,7 @@ impl Interpreter {
     }
 
     fn run_source(&mut self, name: &str, hooks: &mut dyn Hooks) -> Step {
-        let Some(file) = self.files.iter().find(|f| f.name == name) else {
+        let Some(file) = crate::program::find_file(self.files, name) else {
             return Ok(self.report(&Error::NoSuchFile(String::from(name))));
         };
         if self.source_depth >= MAX_SOURCE_DEPTH {

@@ -22,6 +22,13 @@ pub struct BakedFile {
     pub contents: &'static [u8],
 }
 
+/// Finds a baked file by name, given as `NAME` or as its path `/NAME` (how ELF programs
+/// see it).
+pub fn find_file<'f>(files: &'f [BakedFile], name: &str) -> Option<&'f BakedFile> {
+    let name = name.strip_prefix('/').unwrap_or(name);
+    files.iter().find(|file| file.name == name)
+}
+
 /// A baked program: its name, one-line description, usage, and entry point.
 #[derive(Clone, Copy)]
 pub struct Program {

@@ -4,9 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use kiln::files::BakedFile;
 use kiln::programs::BakedProgram;
 use kiln_tests::{
-    Build, PROMPT, TempFile, Vm, busybox_static, config, memstat_figure, test_program,
+    Build, PROMPT, TempFile, Vm, Xorshift, busybox_static, config, memstat_figure, test_program,
 };
 
 /// Boots a shell with these programs baked in.
@@ -93,6 +94,41 @@ fn on_host(busybox: &Path, line: &str) -> String {
         .output()
         .expect("sh runs on the host");
     String::from_utf8(output.stdout).expect("UTF-8 output")
+}
+
+#[test]
+fn a_file_baked_with_dash_dash_file_reads_back_byte_for_byte() {
+    let busybox = busybox_static();
+    let data = TempFile::new("data.bin", &Xorshift::new(0x66696c65).bytes(1 << 20));
+    let mut config = config();
+    config.programs = vec![BakedProgram {
+        name: "busybox".into(),
+        path: busybox.clone(),
+    }];
+    config.files = vec![BakedFile {
+        name: "data.bin".into(),
+        path: data.path.clone(),
+    }];
+    let (mut vm, _rc) = Vm::boot_shell_with(config);
+    let on_host = Command::new(&busybox)
+        .args(["md5sum"])
+        .stdin(std::fs::File::open(&data.path).unwrap())
+        .output()
+        .unwrap();
+    let host_sum = String::from_utf8(on_host.stdout).unwrap();
+    let host_sum = host_sum.split_whitespace().next().unwrap();
+    assert_eq!(
+        unix(&vm.run("busybox md5sum /data.bin")),
+        format!("{host_sum}  /data.bin\n")
+    );
+    // Native programs see it too, beside the repo's files.
+    assert_eq!(
+        unix(&vm.run("cat /data.bin | busybox md5sum")),
+        format!("{host_sum}  -\n")
+    );
+    let listed = unix(&vm.run("busybox ls -1 /"));
+    assert!(listed.lines().any(|l| l == "data.bin"), "{listed}");
+    assert!(listed.lines().any(|l| l == "default.rules"), "{listed}");
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //! An unknown name is reported and skipped; the status is then 1.
 
 use embedded_io::{Read, Write};
-use kiln_init::program::{BakedFile, Context, Program, Status};
+use kiln_init::program::{Context, Program, Status, find_file};
 
 use crate::cli::{self, STATUS_FAILURE, STATUS_OK};
 use crate::errln;
@@ -22,11 +22,6 @@ const CHUNK_BYTES: usize = 256;
 #[inline(never)]
 pub fn main(ctx: &mut Context<'_>) -> Status {
     cli::run(ctx, &PROGRAM, body)
-}
-
-/// Finds a baked file by name.
-pub fn find_file<'f>(files: &'f [BakedFile], name: &str) -> Option<&'f BakedFile> {
-    files.iter().find(|file| file.name == name)
 }
 
 fn body(ctx: &mut Context<'_>) -> cli::Result<Status> {
@@ -62,6 +57,7 @@ fn copy_stdin(ctx: &Context<'_>) -> cli::Result<()> {
 mod tests {
     use super::*;
     use crate::testing::{BAKED_FILES, Run};
+    use kiln_init::program::BakedFile;
 
     const FILES: &[BakedFile] = &[
         BakedFile {
@@ -87,6 +83,12 @@ mod tests {
         assert_eq!(outcome.status, 1);
         assert_eq!(outcome.stdout, "alpha\nbeta\n");
         assert_eq!(outcome.stderr, "cat: no such file ('nope')\n");
+    }
+
+    #[test]
+    fn a_file_is_found_by_its_path_too() {
+        let outcome = Run::new(PROGRAM, &["/a", "b"]).files(FILES).run();
+        assert_eq!(outcome.stdout, "alpha\nbeta\n");
     }
 
     #[test]

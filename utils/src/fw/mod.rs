@@ -31,9 +31,9 @@ pub use parse::{RuleSet, parse_rule};
 pub use rule::{Action, Direction, Endpoint, Network, Packet, PortRange, Protocol, Rule};
 pub use table::{Counters, Decider, Entry, Firewall, Verdict};
 
-use crate::cat::find_file;
 use crate::cli::{self, STATUS_FAILURE, STATUS_OK};
 use crate::outln;
+use kiln_init::program::find_file;
 
 /// The firewall's rule table. Hold the lock briefly, never across a blocking call.
 pub static TABLE: Mutex<Firewall> = Mutex::new(Firewall::new());
