@@ -560,7 +560,14 @@ impl<'a> Process<'a> {
         unsafe { core::arch::asm!("mov {}, rsp", out(reg) here) };
         // Syscall frames go well below this function's own frame.
         let kernel_rsp = (here - 1024) & !0xF;
+        // The ready pages the fault handler grows stacks with may be used up by a burst
+        // of forks before the reaper tops them up: top them up here (thread context).
+        crate::stack::refill();
         if !crate::stack::ensure_mapped(kernel_rsp - SYSCALL_STACK_ROOM, kernel_rsp) {
+            let _ = writeln_err(
+                self.ctx,
+                &format!("kiln: {}: no memory for its kernel stack", self.image.name),
+            );
             return CANNOT_START_STATUS;
         }
         sched::set_user_context(Some(sched::UserContext {

@@ -472,6 +472,8 @@ fn test_programs_dir() -> PathBuf {
 pub enum Build {
     /// C with musl (`musl-gcc -static`): a fixed-address executable.
     Musl,
+    /// C without a libc (`musl-gcc -static -nostdlib`): its own `_start`.
+    NoLibc,
     /// C with glibc (`gcc -static-pie`): position-independent.
     GlibcStaticPie,
     /// Rust std (`rustc -C target-feature=+crt-static`): static-pie with glibc.
@@ -496,6 +498,13 @@ pub fn test_program(source: &str, build: Build) -> PathBuf {
         Build::Musl => {
             let mut c = std::process::Command::new(ensure_tool("musl-gcc", "musl-tools"));
             c.args(["-static", "-O2", "-g", "-o"])
+                .arg(&partial)
+                .arg(&source_path);
+            c
+        }
+        Build::NoLibc => {
+            let mut c = std::process::Command::new(ensure_tool("musl-gcc", "musl-tools"));
+            c.args(["-static", "-nostdlib", "-O2", "-o"])
                 .arg(&partial)
                 .arg(&source_path);
             c

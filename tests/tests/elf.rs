@@ -332,7 +332,22 @@ fn fork_exec_wait_and_pipes_run_busybox_sh_pipelines() {
         ("busybox", busybox_static()),
         ("forker", test_program("fork.c", Build::Musl)),
         ("ccrash", crash_program()),
+        ("elfbench", test_program("elfbench.c", Build::Musl)),
+        (
+            "first-instruction",
+            test_program("first_instruction.c", Build::NoLibc),
+        ),
     ]);
+    // A burst of fork + execve + wait (the bench's spawn loop): each child's thread
+    // needs fresh stack pages; once in about 150 a burst used up the ready ones and the
+    // child ended with 126 before its first instruction.
+    let spawned = unix(&vm.run("elfbench spawn 400 /bin/first-instruction"));
+    assert!(
+        spawned.starts_with("elfbench spawn_ns p50=") && spawned.ends_with(" n=400\n"),
+        "{spawned}"
+    );
+    let calls = unix(&vm.run("elfbench getpid 1000"));
+    assert!(calls.starts_with("elfbench getpid_ns per_call="), "{calls}");
     // A C program's own fork, waitpid and pipe.
     let forked = unix(&vm.run("forker"));
     assert!(
