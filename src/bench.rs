@@ -47,6 +47,8 @@ const KILN_PROMPT: &str = "kiln> ";
 const BOOT_MEMORY_MIB: u32 = 256;
 /// Guest memory for the in-image figures.
 const KBENCH_MEMORY_MIB: u32 = 256;
+/// The baked file `busybox md5sum` reads.
+const MD5_FILE_BYTES: usize = 8 << 20;
 /// Where the RAM floor searches start from (known to boot).
 const KILN_RAM_CEILING_MIB: u32 = 64;
 const PEER_RAM_CEILING_MIB: u32 = 256;
@@ -81,8 +83,10 @@ struct Plan {
     boot_runs: usize,
     round_trips: usize,
     switch_ms: u64,
-    /// `busybox true` runs, and the end of `seq`, for the ELF figures.
+    /// `busybox true` runs (and spawns), and the end of `seq`, for the ELF figures.
     true_runs: usize,
+    /// getpid calls in the syscall round trip.
+    getpid_calls: u64,
     seq_to: u64,
     /// RAM floors are searched over multiples of this (MiB).
     kiln_ram_step: u32,
@@ -97,6 +101,7 @@ impl Plan {
                 round_trips: 10,
                 switch_ms: 300,
                 true_runs: 50,
+                getpid_calls: 10_000,
                 seq_to: 100_000,
                 kiln_ram_step: 1,
                 peer_ram_step: 16,
@@ -107,6 +112,7 @@ impl Plan {
                 round_trips: 200,
                 switch_ms: 2000,
                 true_runs: 1000,
+                getpid_calls: 100_000,
                 seq_to: 1_000_000,
                 kiln_ram_step: 1,
                 peer_ram_step: 1,
@@ -965,8 +971,53 @@ fn timed_line(
     Ok((ms(arrived - sent), output))
 }
 
-/// The same static BusyBox (the peer's) run in kiln as an ELF job and in the peer:
-/// spawning (`busybox true` in a loop) and a pipe between two of them.
+/// The bench's own ELF programs (tests/programs), built with musl-gcc into `dir`:
+/// `elfbench` (fork+exec spawn loop, getpid loop) and `first-instruction`.
+fn build_elf_programs(dir: &Path) -> Result<(PathBuf, PathBuf), String> {
+    let musl = kiln::tools::find_or_install("musl-gcc", "musl-tools")?;
+    let sources = image::workspace_root().join("tests").join("programs");
+    std::fs::create_dir_all(dir).map_err(|e| format!("kiln bench: {}: {e}", dir.display()))?;
+    let build = |source: &str, out: &str, flags: &[&str]| -> Result<PathBuf, String> {
+        let path = dir.join(out);
+        let status = Command::new(&musl)
+            .args(flags)
+            .arg("-o")
+            .arg(&path)
+            .arg(sources.join(source))
+            .status()
+            .map_err(|e| format!("kiln bench: musl-gcc: {e}"))?;
+        if !status.success() {
+            return Err(format!("kiln bench: musl-gcc {source} failed ({status})"));
+        }
+        Ok(path)
+    };
+    Ok((
+        build("elfbench.c", "elfbench", &["-static", "-O2"])?,
+        build(
+            "first_instruction.c",
+            "first-instruction",
+            &["-static", "-nostdlib", "-O2"],
+        )?,
+    ))
+}
+
+/// `len` bytes that do not compress (splitmix64 from a fixed seed): the md5sum input.
+fn incompressible(len: usize) -> Vec<u8> {
+    let mut state: u64 = 0x6b69_6c6e_6d64_3573;
+    let mut bytes = Vec::with_capacity(len + 8);
+    while bytes.len() < len {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        bytes.extend_from_slice(&(z ^ (z >> 31)).to_le_bytes());
+    }
+    bytes.truncate(len);
+    bytes
+}
+
+/// The peer's static BusyBox and the bench's own C programs, run in kiln as ELF jobs
+/// and in the peer: spawning, a pipe, reading a baked file, and the syscall round trip.
 fn elf_programs(
     report: &mut Report,
     plan: &Plan,
@@ -977,22 +1028,124 @@ fn elf_programs(
     dir: &Path,
 ) -> Result<(), String> {
     let busybox = dir.join("peer").join("busybox").join("bin").join("busybox");
+    let (elfbench_program, first) = build_elf_programs(&dir.join("elf"))?;
+    let md5_file = dir.join("elf").join("md5.bin");
+    write_file(&md5_file, &incompressible(MD5_FILE_BYTES))?;
     let mut config = kiln_config(image, Machine::Pc, Accel::Tcg, KBENCH_MEMORY_MIB, shell_rc);
-    config.programs.push(kiln::programs::parse(
-        &format!("busybox={}", busybox.display()),
+    for (name, path) in [
+        ("busybox", &busybox),
+        ("elfbench", &elfbench_program),
+        ("first-instruction", &first),
+    ] {
+        let program =
+            kiln::programs::parse(&format!("{name}={}", path.display()), &config.programs)?;
+        config.programs.push(program);
+    }
+    config.files.push(kiln::files::parse(
+        &format!("md5.bin={}", md5_file.display()),
         &[],
     )?);
     let kiln_command = config.command(qemu);
     let kiln_shown = shown(&kiln_command);
     let mut kiln = Guest::start(kiln_command)?;
     kiln.expect(KILN_PROMPT, Duration::from_secs(60))?;
-    let peer_command = peer_command(qemu, peer, Machine::Pc, Accel::Tcg, BOOT_MEMORY_MIB, "");
+    let peer = peer::with_extras(
+        peer,
+        &dir.join("peer"),
+        &[
+            ("bin/elfbench", &elfbench_program),
+            ("bin/first-instruction", &first),
+            ("md5.bin", &md5_file),
+        ],
+    )?;
+    let peer_command = peer_command(qemu, &peer, Machine::Pc, Accel::Tcg, BOOT_MEMORY_MIB, "");
     let peer_shown = shown(&peer_command);
     let mut peer_guest = Guest::start(peer_command)?;
     peer_guest.expect(peer::PROMPT, Duration::from_secs(120))?;
     let timeout = Duration::from_secs(600);
+
+    // In-guest figures, each guest timing itself with its TSC.
+    let spawns = plan.true_runs;
+    let spawn_line = format!("elfbench spawn {spawns} /bin/first-instruction");
+    let kbench_spawn = kbench(
+        &mut kiln,
+        &format!("kbench spawn {spawns} first-instruction"),
+        "kbench spawn_ns",
+    )?;
+    let kiln_fork = elfbench_line(&mut kiln, &spawn_line, KILN_PROMPT, timeout)?;
+    let peer_fork = elfbench_line(&mut peer_guest, &spawn_line, peer::PROMPT, timeout)?;
+    let getpid_line = format!("elfbench getpid {}", plan.getpid_calls);
+    let kiln_getpid = elfbench_line(&mut kiln, &getpid_line, KILN_PROMPT, timeout)?;
+    let peer_getpid = elfbench_line(&mut peer_guest, &getpid_line, peer::PROMPT, timeout)?;
+    let get = |pairs: &[(String, String)], key: &str, what: &str| -> Result<f64, String> {
+        pairs
+            .iter()
+            .find(|(k, _)| k == key)
+            .and_then(|(_, v)| v.parse().ok())
+            .ok_or(format!("kiln bench: {what} printed no {key}: {pairs:?}"))
+    };
+
+    report.line("");
+    report.line("## ELF programs");
+    report.line("");
+    report.line(&format!(
+        "Static Linux executables run in kiln as ELF jobs (their own address space, ring 3, kiln's syscall layer) beside the same files in the Linux + BusyBox peer: the peer's own BusyBox (busybox-static {}) and the bench's C programs `tests/programs/elfbench.c` and `tests/programs/first_instruction.c` (musl-gcc -static; the second's first instruction reads the TSC and writes it to stdout). One boot each (pc, TCG, -m {KBENCH_MEMORY_MIB}); kiln gets them with `--program` and `--file md5.bin=...`, the peer in its initramfs.",
+        peer.busybox_version
+    ));
+    report.line("");
+    report.line("Timed inside each guest with its TSC (elfbench converts cycles with the rate it measures against CLOCK_MONOTONIC over 200 ms):");
+    report.line("");
+    report.line("| figure | kiln | peer | peer / kiln |");
+    report.line("|---|---|---|---|");
+    let kbench_what = format!("`kbench spawn {spawns} first-instruction`");
+    let spawn_rows = [
+        (
+            "elf.spawn_job",
+            format!(
+                "ELF job spawn to its first instruction, p50 (kiln: {kbench_what}, an rc job through `JobTable::spawn`; the peer has no such path)"
+            ),
+            get(&kbench_spawn, "p50", &kbench_what)?,
+            None,
+        ),
+        (
+            "elf.spawn_fork_exec",
+            format!("fork + execve to the child's first instruction, p50 (`{spawn_line}`)"),
+            get(&kiln_fork, "p50", &spawn_line)?,
+            Some(get(&peer_fork, "p50", &spawn_line)?),
+        ),
+        (
+            "elf.spawn_fork_exec_min",
+            "the same, min".to_string(),
+            get(&kiln_fork, "min", &spawn_line)?,
+            Some(get(&peer_fork, "min", &spawn_line)?),
+        ),
+        (
+            "elf.getpid",
+            format!("getpid round trip (`{getpid_line}`, per call)"),
+            get(&kiln_getpid, "per_call", &getpid_line)?,
+            Some(get(&peer_getpid, "per_call", &getpid_line)?),
+        ),
+    ];
+    for (key, what, kiln_ns, peer_ns) in &spawn_rows {
+        report.figure(&format!("{key}.kiln_ns"), format!("{kiln_ns:.0}"));
+        let (peer_cell, ratio) = match peer_ns {
+            Some(peer_ns) => {
+                report.figure(&format!("{key}.peer_ns"), format!("{peer_ns:.0}"));
+                report.figure(&format!("{key}.ratio"), format!("{:.2}", peer_ns / kiln_ns));
+                (fmt_ns(*peer_ns), format!("{:.2}×", peer_ns / kiln_ns))
+            }
+            None => ("—".to_string(), String::new()),
+        };
+        report.line(&format!(
+            "| {what} | {} | {peer_cell} | {ratio} |",
+            fmt_ns(*kiln_ns)
+        ));
+    }
+
+    // Host-timed lines.
     let runs = plan.true_runs;
     let seq = format!("busybox seq 1 {} | busybox wc -l", plan.seq_to);
+    let md5 = "busybox md5sum /md5.bin".to_string();
     let cases = [
         (
             "true_loop",
@@ -1006,14 +1159,20 @@ fn elf_programs(
             seq.clone(),
             seq.clone(),
         ),
+        (
+            "md5sum",
+            format!(
+                "`{md5}`: reading an {} MiB baked file",
+                MD5_FILE_BYTES >> 20
+            ),
+            md5.clone(),
+            md5.clone(),
+        ),
     ];
     report.line("");
-    report.line("## ELF programs");
-    report.line("");
-    report.line(&format!(
-        "The peer's own static BusyBox (busybox-static {}) baked into kiln with `--program busybox=...` and run as an ELF job (its own address space, ring 3, kiln's syscall layer), beside the same binary in the peer (fork + exec under Linux). Host time from sending the line to the next prompt, one boot each (pc, TCG, -m {KBENCH_MEMORY_MIB}); both include their shell's own loop.",
-        peer.busybox_version
-    ));
+    report.line(
+        "Host time from sending the line to the next prompt (both include their shell's own loop):",
+    );
     report.line("");
     report.line(
         "| figure | kiln line | peer line | kiln ms | peer ms | per run in kiln | peer / kiln |",
@@ -1022,12 +1181,23 @@ fn elf_programs(
     for (key, what, kiln_line, peer_line) in &cases {
         let (kiln_ms, kiln_out) = timed_line(&mut kiln, kiln_line, KILN_PROMPT, timeout)?;
         let (peer_ms, peer_out) = timed_line(&mut peer_guest, peer_line, peer::PROMPT, timeout)?;
-        if *key == "seq_wc" {
-            let want = plan.seq_to.to_string();
-            for (guest, out) in [("kiln", &kiln_out), ("peer", &peer_out)] {
-                if !out.lines().any(|l| l.trim() == want) {
-                    return Err(format!("kiln bench: `{seq}` in {guest} printed {out:?}"));
-                }
+        let want = match *key {
+            "seq_wc" => Some(plan.seq_to.to_string()),
+            "md5sum" => Some(format!("  /md5.bin")),
+            _ => None,
+        };
+        if let Some(want) = want {
+            let line_of = |out: &str| {
+                out.lines()
+                    .map(str::trim)
+                    .find(|l| l.ends_with(&want))
+                    .map(str::to_string)
+            };
+            let (kiln_said, peer_said) = (line_of(&kiln_out), line_of(&peer_out));
+            if kiln_said.is_none() || kiln_said != peer_said {
+                return Err(format!(
+                    "kiln bench: `{kiln_line}`: kiln printed {kiln_out:?}, the peer {peer_out:?}"
+                ));
             }
         }
         let per_run = if *key == "true_loop" {
@@ -1051,13 +1221,31 @@ fn elf_programs(
         ));
     }
     report.line("");
-    report.line("Commands:");
+    report.line("Why kiln's syscall round trip is slower: every syscall (and every interrupt from ring 3) switches to the kernel's page tables and back, because user programs live at the low addresses where kiln's kernel identity-maps the RAM; under TCG each CR3 write empties QEMU's software TLB. A higher-half kernel, mapped supervisor-only into every process, would remove both switches (docs/ARCHITECTURE.md, \"ELF processes\").");
+    report.line("");
+    report.line("Commands (the programs and md5.bin are under `target/bench/elf/`; the peer's initramfs with them is `target/bench/peer/initramfs-extras.cpio.gz`):");
     report.line("");
     report.line("```sh");
     report.line(&kiln_shown);
     report.line(&peer_shown);
     report.line("```");
     Ok(())
+}
+
+/// Types an `elfbench` line and returns the pairs of its `elfbench NAME ...` line.
+fn elfbench_line(
+    guest: &mut Guest,
+    line: &str,
+    prompt: &str,
+    timeout: Duration,
+) -> Result<Vec<(String, String)>, String> {
+    let (_, output) = timed_line(guest, line, prompt, timeout)?;
+    output
+        .lines()
+        // Not the echo of the line typed: the result line has `NAME_ns k=v ...`.
+        .find(|l| l.trim_start().starts_with("elfbench ") && l.contains("_ns "))
+        .map(kbench_pairs)
+        .ok_or(format!("kiln bench: `{line}` printed {output:?}"))
 }
 
 fn in_image(

@@ -245,3 +245,36 @@ pub fn build(dir: &Path) -> Result<Peer, String> {
         busybox_version,
     })
 }
+
+/// The peer with `extras` (path in its root, host file) added to its initramfs, for the
+/// ELF figures only: the boot and RAM figures use the plain one.
+pub fn with_extras(peer: &Peer, dir: &Path, extras: &[(&str, &Path)]) -> Result<Peer, String> {
+    let root = dir.join("root");
+    let extended = dir.join("root-extras");
+    let _ = std::fs::remove_dir_all(&extended);
+    run(
+        Command::new("cp").arg("-a").arg(&root).arg(&extended),
+        "cp -a root root-extras",
+    )?;
+    for (path, file) in extras {
+        let to = extended.join(path.trim_start_matches('/'));
+        std::fs::copy(file, &to).map_err(|e| {
+            format!(
+                "kiln bench: copying {} to the peer's {path}: {e}",
+                file.display()
+            )
+        })?;
+    }
+    let initramfs = dir.join("initramfs-extras.cpio.gz");
+    run(
+        Command::new("sh")
+            .arg("-c")
+            .arg("find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -1 > ../initramfs-extras.cpio.gz")
+            .current_dir(&extended),
+        "cpio -o -H newc | gzip -1",
+    )?;
+    Ok(Peer {
+        initramfs,
+        ..peer.clone()
+    })
+}

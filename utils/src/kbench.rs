@@ -7,6 +7,9 @@
 //!   A sample runs from just before `JobTable::spawn` to the tiny program's first
 //!   instruction, which reads the clock and sends the reading back through its stdout.
 //!   Prints `kbench spawn_ns p50=.. p99=.. min=.. max=.. n=N`.
+//!   `kbench spawn N PROGRAM` spawns the baked PROGRAM instead, which must do the same:
+//!   write the TSC it read at its first instruction to stdout (8 bytes, little-endian),
+//!   as the bench's ELF `first-instruction` does (tests/programs/first_instruction.c).
 //! - `kbench yield [N]` (N = 1000): two jobs ping-pong with `yield_now`; a sample is a
 //!   batch of [`YIELD_BATCH`] round trips divided by the yields in it (two per round
 //!   trip). Prints `kbench yield_ns ...`.
@@ -38,7 +41,7 @@ use crate::cli::{self, Error, STATUS_OK};
 pub const PROGRAM: Program = Program {
     name: "kbench",
     about: "in-image benchmarks: job spawn, yield, preemptive switch, sleeping jobs",
-    usage: "usage: kbench spawn|yield|switch|sleepers [N]\n  spawn N jobs (1000), N yield batches (1000), switch for N ms (1000), N sleeping jobs (1000)",
+    usage: "usage: kbench spawn|yield|switch|sleepers [N]\n       kbench spawn N PROGRAM\n  spawn N jobs (1000), N yield batches (1000), switch for N ms (1000), N sleeping jobs (1000);\n  PROGRAM: a baked program that writes the TSC at its first instruction to stdout",
     main,
 };
 
@@ -85,13 +88,20 @@ fn body(ctx: &mut Context<'_>) -> cli::Result<Status> {
         .split_first()
         .ok_or_else(|| Error::missing("missing test name"))?;
     let test = test.clone();
-    let count = match rest {
-        [] => DEFAULT_COUNT,
-        [n] => n
-            .parse::<u64>()
+    let parse_count = |n: &String| {
+        n.parse::<u64>()
             .ok()
             .filter(|&n| n > 0)
-            .ok_or_else(|| Error::usage("not a positive count", n))?,
+            .ok_or_else(|| Error::usage("not a positive count", n))
+    };
+    let (count, spawnee) = match rest {
+        [] => (DEFAULT_COUNT, None),
+        [n] => (parse_count(n)?, None),
+        [n, name] if test == "spawn" => {
+            let program =
+                find(ctx.programs, name).ok_or_else(|| Error::usage("no such program", name))?;
+            (parse_count(n)?, Some(program))
+        }
         [_, extra, ..] => return Err(Error::usage("unexpected argument", extra)),
     };
     let platform = ctx
@@ -104,7 +114,11 @@ fn body(ctx: &mut Context<'_>) -> cli::Result<Status> {
     let clock = Clock::new(platform);
     let source = clock.source();
     let line = match test.as_str() {
-        "spawn" => summary("spawn_ns", spawn(ctx, clock, count)?, source),
+        "spawn" => summary(
+            "spawn_ns",
+            spawn(ctx, clock, count, spawnee.unwrap_or(&SPAWNEE))?,
+            source,
+        ),
         "yield" => summary("yield_ns", yield_pingpong(clock, count)?, source),
         "switch" => summary(
             "switch_ns",
@@ -223,13 +237,18 @@ impl Stamp {
     }
 }
 
-fn spawn(ctx: &Context<'_>, clock: Clock, count: u64) -> cli::Result<Vec<u64>> {
+fn spawn(
+    ctx: &Context<'_>,
+    clock: Clock,
+    count: u64,
+    spawnee: &'static Program,
+) -> cli::Result<Vec<u64>> {
     let table = JobTable::new(clock.platform);
     let stamp = Arc::new(Stamp {
         bytes: spin::Mutex::new(heapless::Vec::new()),
     });
     let run = ProgramRun {
-        program: &SPAWNEE,
+        program: spawnee,
         env: Vec::new(),
         stdio: Stdio {
             stdin: Input::Null,
@@ -247,8 +266,8 @@ fn spawn(ctx: &Context<'_>, clock: Clock, count: u64) -> cli::Result<Vec<u64>> {
         let issued = clock.read();
         // The job outlives nothing of kbench's: what it is built from is the kernel's.
         let job = kernel_owned(clock.platform, || {
-            let argv = vec![String::from(SPAWNEE.name)];
-            table.spawn(SPAWNEE.name, argv, program_task(run.clone()), Vec::new())
+            let argv = vec![String::from(spawnee.name)];
+            table.spawn(spawnee.name, argv, program_task(run.clone()), Vec::new())
         })
         .map_err(spawn_error)?;
         job.join();
