@@ -65,17 +65,18 @@ const ROUND_TRIP_TIMEOUT: Duration = Duration::from_secs(30);
 /// The peer's kernel command line for the RAM floor: a panic (out of memory) ends QEMU.
 const PEER_RAM_APPEND_EXTRA: &str = "panic=-1";
 
-const USAGE: &str = "\
-usage: cargo run --release -- bench [--quick] [--skip-peer] [--output FILE]
-
-  --quick       fewer runs and samples (every figure is still produced)
-  --skip-peer   do not build or boot the Linux + BusyBox peer (peer figures say so)
-  --output FILE where the report goes (default: BENCHMARKS.md at the repo root)";
-
-struct Options {
+/// `kiln bench`'s flags.
+#[derive(clap::Args, Debug)]
+pub struct Options {
+    /// Fewer runs and samples (every figure is still produced)
+    #[arg(long)]
     quick: bool,
+    /// Do not build or boot the Linux + BusyBox peer (peer figures say so)
+    #[arg(long)]
     skip_peer: bool,
-    output: PathBuf,
+    /// Where the report goes (default: BENCHMARKS.md at the repo root)
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
 }
 
 /// How much to measure.
@@ -121,43 +122,16 @@ impl Plan {
     }
 }
 
-fn parse_args(args: &[String]) -> Result<Options, String> {
-    let mut options = Options {
-        quick: false,
-        skip_peer: false,
-        output: image::workspace_root().join("BENCHMARKS.md"),
-    };
-    let mut i = 0;
-    while i < args.len() {
-        match args[i].as_str() {
-            "--quick" => options.quick = true,
-            "--skip-peer" => options.skip_peer = true,
-            "--output" => {
-                i += 1;
-                options.output =
-                    PathBuf::from(args.get(i).ok_or("kiln bench: --output needs a file")?);
-            }
-            "-h" | "--help" => return Err(USAGE.into()),
-            other => return Err(format!("kiln bench: unknown flag '{other}'\n{USAGE}")),
-        }
-        i += 1;
-    }
-    Ok(options)
-}
-
-/// Runs `kiln bench ARGS`.
-pub fn main(args: &[String]) -> ExitCode {
-    let options = match parse_args(args) {
-        Ok(options) => options,
-        Err(message) => {
-            eprintln!("{message}");
-            let help = args.iter().any(|a| a == "-h" || a == "--help");
-            return ExitCode::from(if help { 0 } else { 2 });
-        }
-    };
+/// Runs `kiln bench`.
+pub fn main(mut options: Options) -> ExitCode {
+    let output = options
+        .output
+        .take()
+        .unwrap_or_else(|| image::workspace_root().join("BENCHMARKS.md"));
+    options.output = Some(output.clone());
     match run(&options) {
         Ok(()) => {
-            eprintln!("kiln bench: wrote {}", options.output.display());
+            eprintln!("kiln bench: wrote {}", output.display());
             ExitCode::SUCCESS
         }
         Err(message) => {
@@ -875,7 +849,10 @@ fn run(options: &Options) -> Result<(), String> {
         report.line(&format!("{key} = {value}"));
     }
     report.line("```");
-    write_file(&options.output, report.body.as_bytes())
+    write_file(
+        options.output.as_deref().expect("set by main"),
+        report.body.as_bytes(),
+    )
 }
 
 /// The host's TSC rate in kHz (from /proc/cpuinfo's `cpu MHz`), for the peer's
@@ -1183,7 +1160,7 @@ fn elf_programs(
         let (peer_ms, peer_out) = timed_line(&mut peer_guest, peer_line, peer::PROMPT, timeout)?;
         let want = match *key {
             "seq_wc" => Some(plan.seq_to.to_string()),
-            "md5sum" => Some(format!("  /md5.bin")),
+            "md5sum" => Some("  /md5.bin".to_string()),
             _ => None,
         };
         if let Some(want) = want {

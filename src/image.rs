@@ -50,9 +50,12 @@ pub fn cargo_build_command(workspace: &Path, target: &Path, quiet: bool) -> Comm
         ])
         .arg("--target-dir")
         .arg(target)
-        // The image must not inherit flags meant for host code (e.g. coverage).
+        // The image must not inherit flags meant for host code (e.g. coverage), nor
+        // clippy's wrapper when this runs from the launcher's build script.
         .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS");
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("RUSTC_WORKSPACE_WRAPPER")
+        .env_remove("RUSTC_WRAPPER");
     if quiet {
         command.arg("--quiet");
     }

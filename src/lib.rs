@@ -3,6 +3,7 @@
 //! Shared by the `kiln` binary (`cargo run --release`) and the QEMU test harness in
 //! `tests/`, so both boot the image the same way.
 //!
+//! - [`bake`]: `kiln bake` and `kiln inspect`: an image with a user's programs, files and rc.
 //! - [`child`]: child processes that die with the launcher (or the harness), SIGKILL too.
 //! - [`files`]: `--file NAME=PATH`, checked before boot.
 //! - [`image`]: builds the freestanding image in its own cargo invocation.
@@ -12,6 +13,7 @@
 //! - [`symbols`]: writes the compact symbol table into the built image.
 //! - [`tools`]: finds (or installs) the host tools: QEMU, gdb, expect, cpio.
 
+pub mod bake;
 pub mod child;
 pub mod files;
 pub mod image;

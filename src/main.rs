@@ -9,8 +9,9 @@ use std::path::PathBuf;
 use std::process::{ExitCode, Stdio};
 use std::sync::{Arc, Mutex};
 
+use clap::Parser;
 use kiln::qemu::{self, Accel, Config, Machine};
-use kiln::{image, status};
+use kiln::{bake, image, status};
 
 mod bench;
 
@@ -21,126 +22,232 @@ const NO_GUEST_STATUS: u8 = 1;
 /// Exit status for a bad command line.
 const USAGE_STATUS: u8 = 2;
 
-const USAGE: &str = "\
-usage: cargo run --release -- [FLAGS] [-- QEMU-ARGS...]
+/// kiln: build the kiln unikernel image and boot it in QEMU, or bake your own.
+///
+/// Without a subcommand, boots kiln's image with its default rc script. On a terminal,
+/// press Ctrl-] to quit.
+#[derive(Parser, Debug)]
+#[command(
+    name = "kiln",
+    version,
+    args_conflicts_with_subcommands = true,
+    after_help = "Arguments after `--` go to QEMU as they are: kiln [OPTIONS] -- QEMU-ARGS..., kiln run IMAGE [OPTIONS] -- QEMU-ARGS..."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Subcommand>,
+    #[command(flatten)]
+    boot: BootArgs,
+}
 
-  --rc FILE                 run FILE as the rc script (fw_cfg opt/kiln/rc)
-  --accel auto|kvm|tcg      accelerator (default auto: KVM only after a probe boot works)
-  --machine pc|microvm      QEMU machine type (default pc)
-  --mem MIB                 guest memory in MiB (default 64)
-  --append TEXT             kernel command line (e.g. kiln.selftest)
-  --program NAME=PATH       bake the static x86-64 Linux executable PATH as program NAME
-                            (repeatable; the same file may have several names)
-  --file NAME=PATH          bake the file PATH as /NAME (repeatable)
-  --display none|gtk|sdl|vnc=127.0.0.1:N
-                            where the VGA screen shows (pc; default none: type on its
-                            PS/2 keyboard and read it through the QEMU monitor socket
-                            the launcher prints)
-  --gdb                     start QEMU's gdb stub on 127.0.0.1, paused, and print the gdb command
-  --print-image             build the image, print its path and exit
-  --net user[,hostfwd=tcp:127.0.0.1:HOSTPORT-:GUESTPORT]...
-                            a virtio-net device on QEMU's user network (pc only); forwarded
-                            ports bind to 127.0.0.1 only (udp: forwards work too)
-  bench [--quick]           measure kiln beside a Linux + BusyBox VM; writes BENCHMARKS.md
-  -h, --help                this text
-  -- QEMU-ARGS...           passed to QEMU as they are
+#[derive(clap::Subcommand, Debug)]
+enum Subcommand {
+    /// Bake ELF programs, files and an rc script into one bootable image
+    Bake(BakeArgs),
+    /// List what an image holds, without booting it
+    Inspect {
+        /// The image (from `kiln bake`, or kiln's own)
+        image: PathBuf,
+    },
+    /// Boot an image (from `kiln bake`) with the launcher's flags
+    Run {
+        /// The image to boot
+        image: PathBuf,
+        #[command(flatten)]
+        boot: BootArgs,
+    },
+    /// Measure kiln beside a Linux + BusyBox VM; writes BENCHMARKS.md
+    Bench(bench::Options),
+}
 
-On a terminal, press Ctrl-] to quit.";
+#[derive(clap::Args, Debug)]
+struct BakeArgs {
+    /// Where the image goes
+    #[arg(short, long, value_name = "IMAGE")]
+    output: PathBuf,
+    /// A manifest that says what to bake (paths in it are relative to it)
+    #[arg(long, value_name = "Kiln.toml")]
+    manifest: Option<PathBuf>,
+    /// The image's default rc script (over the manifest's)
+    #[arg(long, value_name = "FILE")]
+    rc: Option<PathBuf>,
+    /// Bake the data file PATH as /NAME (repeatable)
+    #[arg(long = "file", value_name = "NAME=PATH")]
+    files: Vec<String>,
+    /// Bake the static x86-64 Linux executable PATH as program NAME (repeatable)
+    #[arg(long = "program", value_name = "NAME=PATH")]
+    programs: Vec<String>,
+    /// A Rust crate of native kiln programs (repeatable)
+    #[arg(long = "crate", value_name = "PATH")]
+    crates: Vec<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+struct BootArgs {
+    /// Run FILE as the rc script (fw_cfg opt/kiln/rc)
+    #[arg(long, value_name = "FILE", value_parser = existing_file)]
+    rc: Option<PathBuf>,
+    /// Accelerator (auto: KVM only after a probe boot works)
+    #[arg(long, value_name = "auto|kvm|tcg", default_value = "auto", value_parser = accel)]
+    accel: Accel,
+    /// QEMU machine type
+    #[arg(long, value_name = "pc|microvm", default_value = "pc", value_parser = machine)]
+    machine: Machine,
+    /// Guest memory in MiB
+    #[arg(long, value_name = "MIB", default_value_t = 64, value_parser = memory)]
+    mem: u32,
+    /// Kernel command line (e.g. kiln.selftest)
+    #[arg(long, value_name = "TEXT", default_value = "")]
+    append: String,
+    /// Bake the static x86-64 Linux executable PATH as program NAME (repeatable; the
+    /// same file may have several names)
+    #[arg(long = "program", value_name = "NAME=PATH")]
+    programs: Vec<String>,
+    /// Bake the file PATH as /NAME (repeatable)
+    #[arg(long = "file", value_name = "NAME=PATH")]
+    files: Vec<String>,
+    /// Where the VGA screen shows (pc; none: type on its PS/2 keyboard through the QEMU
+    /// monitor socket the launcher prints)
+    #[arg(
+        long,
+        value_name = "none|gtk|sdl|vnc=127.0.0.1:N",
+        default_value = "none"
+    )]
+    display: String,
+    /// Start QEMU's gdb stub on 127.0.0.1, paused, and print the gdb command
+    #[arg(long)]
+    gdb: bool,
+    /// Build the image, print its path and exit
+    #[arg(long)]
+    print_image: bool,
+    /// A virtio-net device on QEMU's user network (pc only); forwarded ports bind to
+    /// 127.0.0.1 only
+    #[arg(
+        long,
+        value_name = "user[,hostfwd=tcp:127.0.0.1:HOSTPORT-:GUESTPORT]..."
+    )]
+    net: Option<String>,
+    /// What follows `--` (split off before parsing, so that a mistyped subcommand gets
+    /// a suggestion instead of being taken for a QEMU argument).
+    #[arg(skip)]
+    qemu_args: Vec<String>,
+}
+
+fn existing_file(text: &str) -> Result<PathBuf, String> {
+    let file = PathBuf::from(text);
+    if file.is_file() {
+        Ok(file)
+    } else {
+        Err(format!("no such file '{text}'"))
+    }
+}
+
+fn accel(text: &str) -> Result<Accel, String> {
+    Accel::parse(text).ok_or(format!(
+        "unknown accelerator '{text}' (use auto, kvm or tcg)"
+    ))
+}
+
+fn machine(text: &str) -> Result<Machine, String> {
+    Machine::parse(text).ok_or(format!("unknown machine '{text}' (use pc or microvm)"))
+}
+
+fn memory(text: &str) -> Result<u32, String> {
+    text.parse()
+        .ok()
+        .filter(|&m: &u32| m >= 2)
+        .ok_or(format!("'{text}' is not a size in MiB (>= 2)"))
+}
 
 struct Options {
     config: Config,
     print_image: bool,
     gdb: bool,
+    /// A baked image to boot instead of kiln's own (`kiln run IMAGE`).
+    image: Option<PathBuf>,
 }
 
-fn parse_args(args: &[String]) -> Result<Options, String> {
-    let mut config = Config::new(PathBuf::new());
-    config.accel = Accel::Auto;
-    let mut print_image = false;
-    let mut gdb = false;
-    let mut i = 0;
-    let value = |i: usize, flag: &str| -> Result<String, String> {
-        args.get(i + 1)
-            .cloned()
-            .ok_or_else(|| format!("kiln: {flag} needs a value"))
-    };
-    while i < args.len() {
-        let arg = args[i].as_str();
-        match arg {
-            "--rc" => {
-                let file = PathBuf::from(value(i, arg)?);
-                if !file.is_file() {
-                    return Err(format!("kiln: --rc: no such file '{}'", file.display()));
-                }
-                config.rc = Some(file);
-                i += 1;
-            }
-            "--accel" => {
-                let text = value(i, arg)?;
-                config.accel = Accel::parse(&text).ok_or(format!(
-                    "kiln: --accel: unknown accelerator '{text}' (use auto, kvm or tcg)"
-                ))?;
-                i += 1;
-            }
-            "--machine" => {
-                let text = value(i, arg)?;
-                config.machine = Machine::parse(&text).ok_or(format!(
-                    "kiln: --machine: unknown machine '{text}' (use pc or microvm)"
-                ))?;
-                i += 1;
-            }
-            "--mem" => {
-                let text = value(i, arg)?;
-                config.memory_mib = text
-                    .parse()
-                    .ok()
-                    .filter(|&m: &u32| m >= 2)
-                    .ok_or(format!("kiln: --mem: '{text}' is not a size in MiB (>= 2)"))?;
-                i += 1;
-            }
-            "--append" => {
-                config.append = value(i, arg)?;
-                i += 1;
-            }
-            "--program" => {
-                let program = kiln::programs::parse(&value(i, arg)?, &config.programs)?;
-                config.programs.push(program);
-                i += 1;
-            }
-            "--file" => {
-                let file = kiln::files::parse(&value(i, arg)?, &config.files)?;
-                config.files.push(file);
-                i += 1;
-            }
-            "--net" => {
-                config.net = Some(qemu::NetConfig::parse(&value(i, arg)?)?);
-                i += 1;
-            }
-            "--display" => {
-                config.display = value(i, arg)?;
-                i += 1;
-            }
-            "--gdb" => gdb = true,
-            "--print-image" => print_image = true,
-            "-h" | "--help" => return Err(USAGE.to_string()),
-            "--" => {
-                config.extra = args[i + 1..].to_vec();
-                break;
-            }
-            other => return Err(format!("kiln: unknown flag '{other}'\n{USAGE}")),
+impl BootArgs {
+    /// The checked launcher options.
+    fn options(self, image: Option<PathBuf>) -> Result<Options, String> {
+        let mut config = Config::new(PathBuf::new());
+        config.rc = self.rc;
+        config.accel = self.accel;
+        config.machine = self.machine;
+        config.memory_mib = self.mem;
+        config.append = self.append;
+        for spec in &self.programs {
+            let program = kiln::programs::parse(spec, &config.programs)?;
+            config.programs.push(program);
         }
-        i += 1;
+        for spec in &self.files {
+            let file = kiln::files::parse(spec, &config.files)?;
+            config.files.push(file);
+        }
+        if let Some(net) = &self.net {
+            config.net = Some(qemu::NetConfig::parse(net)?);
+        }
+        config.display = self.display;
+        config.extra = self.qemu_args;
+        // `-M pc` has a VGA screen and a PS/2 keyboard with a shell of their own.
+        config.vga = config.machine == Machine::Pc;
+        if config.net.is_some() && config.machine != Machine::Pc {
+            return Err(
+                "kiln: --net needs --machine pc (the driver is virtio-net over PCI)".into(),
+            );
+        }
+        Ok(Options {
+            config,
+            print_image: self.print_image,
+            gdb: self.gdb,
+            image,
+        })
     }
-    // `-M pc` has a VGA screen and a PS/2 keyboard with a shell of their own.
-    config.vga = config.machine == Machine::Pc;
-    if config.net.is_some() && config.machine != Machine::Pc {
-        return Err("kiln: --net needs --machine pc (the driver is virtio-net over PCI)".into());
+}
+
+/// `kiln bake`: checks everything, writes the image, and says what went in.
+fn bake(args: BakeArgs) -> Result<(), String> {
+    let started = std::time::Instant::now();
+    let mut recipe = bake::Recipe::default();
+    if let Some(manifest) = &args.manifest {
+        recipe.manifest(manifest)?;
     }
-    Ok(Options {
-        config,
-        print_image,
-        gdb,
-    })
+    if let Some(rc) = args.rc {
+        recipe.rc = Some((
+            rc.clone(),
+            bake::Source::Flag(format!("--rc {}", rc.display())),
+        ));
+    }
+    for spec in &args.programs {
+        recipe.program_flag(spec)?;
+    }
+    for spec in &args.files {
+        recipe.file_flag(spec)?;
+    }
+    for krate in args.crates {
+        recipe.crates.push((
+            krate.clone(),
+            bake::Source::Flag(format!("--crate {}", krate.display())),
+        ));
+    }
+    let baked = bake::bake(&recipe)?;
+    std::fs::write(&args.output, &baked.image)
+        .map_err(|e| format!("kiln bake: writing {}: {e}", args.output.display()))?;
+    eprintln!(
+        "kiln bake: wrote {} ({} bytes: {} ELF programs, {} files, rc {}; bundle {} bytes) in {:.1} ms",
+        args.output.display(),
+        baked.image.len(),
+        baked.programs,
+        baked.files,
+        if recipe.rc.is_some() {
+            "baked"
+        } else {
+            "kiln's default"
+        },
+        baked.bundle_bytes,
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    Ok(())
 }
 
 /// Puts the terminal in raw mode and restores it when dropped.
@@ -230,7 +337,10 @@ fn free_port() -> u16 {
 }
 
 fn run(options: Options) -> Result<u8, String> {
-    let image = image::build(false)?;
+    let image = match &options.image {
+        Some(baked) => baked.clone(),
+        None => image::build(false)?,
+    };
     if options.print_image {
         println!("{}", image.display());
         return Ok(0);
@@ -382,17 +492,58 @@ fn run(options: Options) -> Result<u8, String> {
     }
 }
 
-fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("bench") {
-        return bench::main(&args[1..]);
+/// The command line split at the first `--`: kiln's part, and QEMU's.
+fn split_qemu_args(args: Vec<String>) -> (Vec<String>, Vec<String>) {
+    match args.iter().position(|a| a == "--") {
+        Some(at) => (args[..at].to_vec(), args[at + 1..].to_vec()),
+        None => (args, Vec::new()),
     }
-    let options = match parse_args(&args) {
+}
+
+fn main() -> ExitCode {
+    let (args, qemu_args) = split_qemu_args(std::env::args().collect());
+    let mut cli = Cli::parse_from(args);
+    let (mut boot, image) = match cli.command.take() {
+        Some(Subcommand::Bench(options)) => return bench::main(options),
+        Some(Subcommand::Bake(args)) => {
+            return match bake(args) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(message) => {
+                    eprintln!("{message}");
+                    ExitCode::from(USAGE_STATUS)
+                }
+            };
+        }
+        Some(Subcommand::Inspect { image }) => {
+            let shown = std::fs::read(&image)
+                .map_err(|e| format!("kiln inspect: cannot read {}: {e}", image.display()))
+                .and_then(|bytes| bake::inspect(&bytes));
+            return match shown {
+                Ok(inspection) => {
+                    print!("{inspection}");
+                    ExitCode::SUCCESS
+                }
+                Err(message) => {
+                    eprintln!("{message}");
+                    ExitCode::from(USAGE_STATUS)
+                }
+            };
+        }
+        Some(Subcommand::Run { image, boot }) => {
+            if !image.is_file() {
+                eprintln!("kiln run: no such image '{}'", image.display());
+                return ExitCode::from(USAGE_STATUS);
+            }
+            (boot, Some(image))
+        }
+        None => (cli.boot, None),
+    };
+    boot.qemu_args = qemu_args;
+    let options = match boot.options(image) {
         Ok(options) => options,
         Err(message) => {
             eprintln!("{message}");
-            let help = args.iter().any(|a| a == "-h" || a == "--help");
-            return ExitCode::from(if help { 0 } else { USAGE_STATUS });
+            return ExitCode::from(USAGE_STATUS);
         }
     };
     match run(options) {
@@ -409,8 +560,17 @@ mod tests {
     use super::*;
 
     fn parse(args: &[&str]) -> Result<Options, String> {
-        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        parse_args(&args)
+        let all = std::iter::once("kiln").chain(args.iter().copied());
+        let (args, qemu_args) = split_qemu_args(all.map(String::from).collect());
+        let mut cli = Cli::try_parse_from(args).map_err(|e| e.to_string())?;
+        cli.boot.qemu_args = qemu_args;
+        cli.boot.options(None)
+    }
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
     }
 
     #[test]
@@ -422,5 +582,24 @@ mod tests {
         assert_eq!(shown.display, "gtk");
         assert!(!parse(&["--machine", "microvm"]).unwrap().config.vga);
         assert!(parse(&["--display"]).is_err());
+    }
+
+    #[test]
+    fn qemu_arguments_follow_a_double_dash() {
+        let options = parse(&["--mem", "128", "--", "-smp", "2"]).unwrap();
+        assert_eq!(options.config.memory_mib, 128);
+        assert_eq!(options.config.extra, ["-smp", "2"]);
+    }
+
+    #[test]
+    fn a_typo_gets_a_suggestion() {
+        let error = parse(&["--progam", "x=y"])
+            .err()
+            .expect("a typo is refused");
+        assert!(error.contains("--program"), "{error}");
+        let error = Cli::try_parse_from(["kiln", "bak"])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("bake"), "{error}");
     }
 }

@@ -15,6 +15,7 @@ extern crate alloc;
 extern crate kiln_mem;
 
 mod boot;
+mod bundle;
 mod fault;
 mod fwcfg;
 mod guard;
@@ -81,7 +82,8 @@ pub extern "C" fn kernel_main(start_info: u32) -> ! {
     interrupts::init();
     // SAFETY: EBX of the PVH entry, passed through unchanged.
     let boot = unsafe { pvh::read(u64::from(start_info)) };
-    let image_end = (&raw const __image_end) as u64;
+    // A baked image's bundle sits right above the kernel; the heap starts above both.
+    let image_end = ((&raw const __image_end) as u64).max(bundle::end());
     heap::init(boot.memory_map, image_end);
     stack::init();
     let stack_bottom = (&raw const boot_stack_bottom) as u64;
@@ -211,6 +213,13 @@ fn all_files() -> &'static [BakedFile] {
     static ALL: spin::Once<&'static [BakedFile]> = spin::Once::new();
     ALL.call_once(|| {
         let mut all = FILES.to_vec();
+        for entry in bundle::of(kiln_bundle::Kind::File) {
+            all.retain(|f| f.name != entry.name);
+            all.push(BakedFile {
+                name: entry.name,
+                contents: entry.bytes,
+            });
+        }
         for (name, contents) in fwcfg::read_prefixed(FILE_FW_CFG_PREFIX, MAX_FW_CFG_FILE) {
             all.push(BakedFile {
                 name: alloc::boxed::Box::leak(name.into_boxed_str()),
@@ -222,10 +231,14 @@ fn all_files() -> &'static [BakedFile] {
     })
 }
 
-/// The rc script: fw_cfg `opt/kiln/rc` if the VMM passed one, else the baked default.
+/// The rc script: fw_cfg `opt/kiln/rc` if the VMM passed one, else the bundle's (a
+/// baked image), else the default in `files/rc`.
 fn load_rc() -> String {
     if let Some(bytes) = fwcfg::read_file(RC_FW_CFG_NAME) {
         return String::from_utf8_lossy(&bytes).into_owned();
+    }
+    if let Some(rc) = bundle::of(kiln_bundle::Kind::Rc).next() {
+        return String::from_utf8_lossy(rc.bytes).into_owned();
     }
     FILES
         .iter()

@@ -80,12 +80,30 @@ pub(crate) struct Image {
 
 static IMAGES: spin::Once<Vec<Image>> = spin::Once::new();
 
-/// Reads the ELF programs the launcher passed and returns a [`Program`] for each (a
-/// file that does not check out is reported on the console and left out).
+/// Reads the ELF programs baked into the image's bundle (`kiln bake`) and those the
+/// launcher passed (fw_cfg), and returns a [`Program`] for each (a file that does not
+/// check out, or a second program of one name, is reported on the console and left out).
 pub fn programs() -> Vec<Program> {
     let images = IMAGES.call_once(|| {
-        let mut images = Vec::new();
+        let mut images: Vec<Image> = Vec::new();
+        // The bundle's data is page-aligned in memory: its pages are mapped as they are.
+        for entry in crate::bundle::of(kiln_bundle::Kind::Program) {
+            match elf::plan(entry.bytes) {
+                Ok(plan) => images.push(Image {
+                    name: entry.name,
+                    bytes: entry.bytes,
+                    plan,
+                }),
+                Err(error) => crate::kprintln!("kiln: program '{}': {error}; left out", entry.name),
+            }
+        }
         for (name, bytes) in fwcfg::read_prefixed(FW_CFG_PREFIX, MAX_PROGRAM) {
+            if images.iter().any(|image| image.name == name) {
+                crate::kprintln!(
+                    "kiln: program '{name}': the image already has one of that name; left out"
+                );
+                continue;
+            }
             match elf::plan(&bytes) {
                 Ok(plan) => match page_aligned_copy(&bytes) {
                     Some(copy) => images.push(Image {

@@ -137,7 +137,7 @@ fn bad_flags_are_reported_with_status_2() {
         (vec!["--accel", "hvf"], "unknown accelerator 'hvf'"),
         (vec!["--mem", "lots"], "'lots' is not a size"),
         (vec!["--rc", "/nonexistent/rc"], "no such file"),
-        (vec!["--frobnicate"], "unknown flag '--frobnicate'"),
+        (vec!["--frobnicate"], "unexpected argument '--frobnicate'"),
     ] {
         let output = launcher().args(&args).output().expect("launcher runs");
         let stderr = String::from_utf8_lossy(&output.stderr);
