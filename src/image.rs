@@ -119,8 +119,9 @@ pub fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&partial, path)
 }
 
-/// Builds the launcher binary (`kiln`) beside the image, for tests that run it as a
-/// user would, and returns its path.
+/// Builds the launcher binary (`kiln`) for tests that run it as a user would, and
+/// returns its path. Its own target directory: its build script builds the image in
+/// [`target_dir`], which must not be the directory this cargo locks.
 pub fn build_launcher() -> Result<PathBuf, String> {
     let status = Command::new(cargo())
         .current_dir(workspace_root())
@@ -134,11 +135,15 @@ pub fn build_launcher() -> Result<PathBuf, String> {
             "kiln",
         ])
         .arg("--target-dir")
-        .arg(target_dir())
+        .arg(launcher_dir())
         .status()
         .map_err(|e| format!("kiln: cannot run cargo to build the launcher: {e}"))?;
     if !status.success() {
         return Err(format!("kiln: building the launcher failed ({status})"));
     }
-    Ok(target_dir().join("release").join("kiln"))
+    Ok(launcher_dir().join("release").join("kiln"))
+}
+
+fn launcher_dir() -> PathBuf {
+    workspace_root().join("target").join("launcher")
 }
