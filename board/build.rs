@@ -5,14 +5,14 @@ use std::{env, fs, path::PathBuf};
 fn main() {
     let board = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
     let script = board.join("linker.ld");
-    for arg in [
-        "-nostartfiles",
-        "-nostdlib",
-        "-static",
-        "-no-pie",
-        "-Wl,--build-id=none",
-        "-Wl,-z,max-page-size=0x1000",
-    ] {
+    // One argument a line; `kiln bake --crate` links its images with the same ones.
+    let args = board.join("link-args.txt");
+    println!("cargo:rerun-if-changed={}", args.display());
+    for arg in fs::read_to_string(&args)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.is_empty())
+    {
         println!("cargo:rustc-link-arg-bins={arg}");
     }
     println!("cargo:rustc-link-arg-bins=-Wl,-T,{}", script.display());

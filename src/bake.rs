@@ -191,19 +191,34 @@ pub struct Baked {
     pub bundle_bytes: usize,
 }
 
-/// Checks the recipe and packages it with the launcher's own kiln image.
+/// Checks the recipe and packages it with the launcher's own kiln image, or, with
+/// crates, with an image built with their programs linked in (the only case that runs
+/// cargo).
 pub fn bake(recipe: &Recipe) -> Result<Baked, String> {
-    if let Some((krate, source)) = recipe.crates.first() {
-        return Err(format!(
-            "kiln bake: {source}: '{}': native crates are not supported by this kiln yet; bake ELF programs with --program",
-            krate.display()
-        ));
-    }
     // Names: kiln's own first, then each input in order; a clash names both sources.
     let mut taken: Vec<(String, Source)> = crate::programs::taken_names()
         .into_iter()
         .map(|n| (n.to_string(), Source::Kiln))
         .collect();
+    let built;
+    let base: &[u8] = if recipe.crates.is_empty() {
+        BASE_IMAGE
+    } else {
+        built = crates::build(&recipe.crates)?;
+        // The image's lists: kiln's own programs, then each crate's, in order.
+        let lists = native_programs(&built)?;
+        for (list, (_, source)) in lists.iter().skip(1).zip(&recipe.crates) {
+            for name in list {
+                if let Some((_, first)) = taken.iter().find(|(n, _)| n == name) {
+                    return Err(format!(
+                        "kiln bake: two programs named '{name}': {first} and {source}"
+                    ));
+                }
+                taken.push((name.clone(), source.clone()));
+            }
+        }
+        &built
+    };
     let mut entries: Vec<(Kind, String, Vec<u8>)> = Vec::new();
     for input in &recipe.programs {
         if !valid_name(&input.name) {
@@ -284,8 +299,6 @@ pub fn bake(recipe: &Recipe) -> Result<Baked, String> {
         "version".into(),
         env!("CARGO_PKG_VERSION").as_bytes().to_vec(),
     ));
-    let native: Vec<&str> = kiln_utils::PROGRAMS.iter().map(|p| p.name).collect();
-    entries.push((Kind::Info, "native".into(), native.join("\n").into_bytes()));
     let programs = recipe.programs.len();
     let files = recipe.files.len();
     let borrowed: Vec<(Kind, &str, &[u8])> = entries
@@ -293,13 +306,165 @@ pub fn bake(recipe: &Recipe) -> Result<Baked, String> {
         .map(|(kind, name, bytes)| (*kind, name.as_str(), bytes.as_slice()))
         .collect();
     let bundle = kiln_bundle::write(&borrowed);
-    let image = append_bundle(BASE_IMAGE, &bundle)?;
+    let image = append_bundle(base, &bundle)?;
     Ok(Baked {
         image,
         programs,
         files,
         bundle_bytes: bundle.len(),
     })
+}
+
+/// Images with native programs from crates outside kiln's tree.
+mod crates {
+    use std::path::{Path, PathBuf};
+    use std::process::Command;
+
+    use super::Source;
+    use crate::image;
+
+    /// The Rust name of the library of the crate at `dir` (its `[lib] name`, else its
+    /// package name with `-` as `_`), checked to be a library.
+    fn library_name(dir: &Path, source: &Source) -> Result<String, String> {
+        let manifest = dir.join("Cargo.toml");
+        let text = std::fs::read_to_string(&manifest).map_err(|e| {
+            format!(
+                "kiln bake: {source}: cannot read '{}': {e}",
+                manifest.display()
+            )
+        })?;
+        let table: toml::Table = toml::from_str(&text).map_err(|e| {
+            let (line, column) = e
+                .span()
+                .map_or((1, 1), |span| super::line_column(&text, span.start));
+            format!(
+                "kiln bake: {}:{line}:{column}: {}",
+                manifest.display(),
+                e.message()
+            )
+        })?;
+        let named = |table: Option<&toml::Value>| {
+            table
+                .and_then(|t| t.get("name"))
+                .and_then(|n| n.as_str())
+                .map(str::to_string)
+        };
+        let package = named(table.get("package")).ok_or_else(|| {
+            format!(
+                "kiln bake: {source}: '{}' has no [package] name",
+                manifest.display()
+            )
+        })?;
+        if !dir.join("src/lib.rs").is_file() && table.get("lib").is_none() {
+            return Err(format!(
+                "kiln bake: {source}: crate '{package}' has no library (src/lib.rs) with `pub const PROGRAMS: &[Program]`"
+            ));
+        }
+        Ok(named(table.get("lib")).unwrap_or(package.replace('-', "_")))
+    }
+
+    /// Builds kiln's image with the programs of `crates` linked in (each crate's
+    /// `PROGRAMS`, after kiln's own), in a generated crate under kiln's `target/bake`,
+    /// and returns the stripped image.
+    pub fn build(crates: &[(PathBuf, Source)]) -> Result<Vec<u8>, String> {
+        let kiln = image::workspace_root();
+        let mut dependencies = String::new();
+        let mut lists = vec![String::from("kiln_utils::PROGRAMS")];
+        for (dir, source) in crates {
+            let dir = dir
+                .canonicalize()
+                .map_err(|e| format!("kiln bake: {source}: '{}': {e}", dir.display()))?;
+            let library = library_name(&dir, source)?;
+            dependencies.push_str(&format!(
+                "{library} = {{ path = {:?} }}\n",
+                dir.display().to_string()
+            ));
+            lists.push(format!("{library}::PROGRAMS"));
+        }
+        let key = kiln_linux::elf::program_id(&dependencies);
+        let generated = kiln
+            .join("target")
+            .join("bake")
+            .join(format!("image-{key:016x}"));
+        std::fs::create_dir_all(&generated)
+            .map_err(|e| format!("kiln bake: {}: {e}", generated.display()))?;
+        let link_args = std::fs::read_to_string(kiln.join("board/link-args.txt"))
+            .map_err(|e| format!("kiln bake: kiln's board/link-args.txt: {e}"))?;
+        let mut build_rs = String::from(
+            "// Generated by kiln bake: links the image as board/build.rs does.\nfn main() {\n",
+        );
+        for arg in link_args.lines().filter(|l| !l.is_empty()) {
+            build_rs.push_str(&format!(
+                "    println!(\"cargo:rustc-link-arg-bins={arg}\");\n"
+            ));
+        }
+        build_rs.push_str(&format!(
+            "    println!(\"cargo:rustc-link-arg-bins=-Wl,-T,{}\");\n}}\n",
+            kiln.join("board/linker.ld").display()
+        ));
+        let path = |p: &str| format!("{:?}", kiln.join(p).display().to_string());
+        let manifest = format!(
+            "# Generated by kiln bake: kiln's image with native programs from crates.\n\
+             [package]\nname = \"kiln-baked-image\"\nversion = \"0.1.0\"\nedition = \"2024\"\npublish = false\n\n\
+             [[bin]]\nname = \"kiln-image\"\npath = \"main.rs\"\ntest = false\nbench = false\n\n\
+             [dependencies]\nkiln-board = {{ path = {} }}\nkiln-utils = {{ path = {} }}\n{dependencies}\n\
+             [profile.dev]\npanic = \"abort\"\n\n\
+             [profile.release]\npanic = \"abort\"\nopt-level = \"s\"\ncodegen-units = 1\nlto = true\ndebug = true\n\n\
+             [workspace]\n",
+            path("board"),
+            path("utils"),
+        );
+        let main = format!(
+            "//! Generated by kiln bake.\n#![no_std]\n#![no_main]\n\nkiln_board::image!({});\n",
+            lists.join(", ")
+        );
+        for (name, text) in [
+            ("Cargo.toml", manifest.as_str()),
+            ("build.rs", build_rs.as_str()),
+            ("main.rs", main.as_str()),
+        ] {
+            write_if_changed(&generated.join(name), text.as_bytes())?;
+        }
+        // kiln's own lock file: the same versions of every dependency kiln pins.
+        if !generated.join("Cargo.lock").is_file() {
+            std::fs::copy(kiln.join("Cargo.lock"), generated.join("Cargo.lock"))
+                .map_err(|e| format!("kiln bake: copying Cargo.lock: {e}"))?;
+        }
+        let target = kiln.join("target").join("bake").join("target");
+        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .current_dir(&generated)
+            .args(["build", "--release", "--quiet", "--bin", "kiln-image"])
+            .arg("--target-dir")
+            .arg(&target)
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .env_remove("RUSTC_WORKSPACE_WRAPPER")
+            .env_remove("RUSTC_WRAPPER")
+            .status()
+            .map_err(|e| format!("kiln bake: --crate needs cargo: {e}"))?;
+        if !status.success() {
+            return Err(format!(
+                "kiln bake: building the image with {} failed ({status}); cargo said why above",
+                crates
+                    .iter()
+                    .map(|(_, s)| s.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        let debug_image = target.join("release").join("kiln-image");
+        let stripped = generated.join("kiln-boot.elf");
+        image::finish(&debug_image, &stripped)?;
+        std::fs::read(&stripped).map_err(|e| format!("kiln bake: {}: {e}", stripped.display()))
+    }
+
+    /// Writes `bytes` unless the file holds them already (cargo then has nothing to redo).
+    fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<(), String> {
+        if std::fs::read(path).is_ok_and(|old| old == bytes) {
+            return Ok(());
+        }
+        std::fs::write(path, bytes).map_err(|e| format!("kiln bake: {}: {e}", path.display()))
+    }
 }
 
 const PAGE: u64 = 4096;
@@ -419,6 +584,31 @@ pub fn append_bundle(kernel: &[u8], bundle: &[u8]) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
+/// Must match `board/src/lib.rs`.
+const NAMES_MAGIC: &[u8; 16] = b"KILN-NATIVE-v1\0\0";
+
+/// The image's native programs, list by list (kiln's own, then each crate's), from the
+/// names table its binary holds (`kiln_board::image!`).
+pub fn native_programs(image: &[u8]) -> Result<Vec<Vec<String>>, String> {
+    let at = image
+        .windows(NAMES_MAGIC.len())
+        .position(|w| w == NAMES_MAGIC)
+        .ok_or("kiln: not a kiln image (no table of native programs)")?;
+    let table = &image[at + NAMES_MAGIC.len()..];
+    let end = table.iter().position(|&b| b == 0).unwrap_or(table.len());
+    let text = String::from_utf8_lossy(&table[..end]);
+    let mut lists = vec![Vec::new()];
+    for line in text.split('\n') {
+        if line.is_empty() {
+            lists.push(Vec::new());
+        } else if let Some(list) = lists.last_mut() {
+            list.push(line.to_string());
+        }
+    }
+    lists.retain(|list| !list.is_empty());
+    Ok(lists)
+}
+
 /// What `kiln inspect` shows of an image.
 #[derive(Debug, Default)]
 pub struct Inspection {
@@ -439,12 +629,11 @@ pub fn inspect(image: &[u8]) -> Result<Inspection, String> {
     let pointer = pointer_offset(image)?;
     let address = u64_at(image, pointer + 16);
     let length = u64_at(image, pointer + 24);
-    let mut inspection = Inspection::default();
+    let mut inspection = Inspection {
+        native: native_programs(image)?.concat(),
+        ..Inspection::default()
+    };
     if address == 0 {
-        inspection.native = kiln_utils::PROGRAMS
-            .iter()
-            .map(|p| p.name.to_string())
-            .collect();
         return Ok(inspection);
     }
     let segment = list
@@ -462,9 +651,6 @@ pub fn inspect(image: &[u8]) -> Result<Inspection, String> {
         let text = || String::from_utf8_lossy(entry.bytes).into_owned();
         match (entry.kind, entry.name) {
             (Kind::Info, "version") => inspection.version = Some(text()),
-            (Kind::Info, "native") => {
-                inspection.native = text().lines().map(str::to_string).collect();
-            }
             (Kind::Info, _) => {}
             (Kind::Program, name) => {
                 let entry_point = kiln_linux::elf::plan(entry.bytes)

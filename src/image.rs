@@ -71,36 +71,40 @@ pub fn build(quiet: bool) -> Result<PathBuf, String> {
     if !status.success() {
         return Err(format!("kiln: building the image failed ({status})"));
     }
+    finish(&debug_image_path(), &image_path())?;
+    Ok(image_path())
+}
+
+/// After a build: writes the symbol table into `debug_image` and strips it into `image`.
+pub fn finish(debug_image: &Path, image: &Path) -> Result<(), String> {
     // Several processes may build at once (two test suites, a launcher beside them):
     // cargo serialises its part; this lock serialises the rest, and every file is
     // replaced by a rename, so a QEMU or gdb reading the last one never sees half a file.
-    let lock_path = target_dir().join("post-build.lock");
+    let lock_path = debug_image.with_file_name("post-build.lock");
     let lock = std::fs::File::create(&lock_path)
         .and_then(|file| file.lock().map(|()| file))
         .map_err(|e| format!("kiln: locking {}: {e}", lock_path.display()))?;
-    let debug_image = debug_image_path();
     // Without the table the image still runs; reports then lack function names.
-    if let Err(why) = crate::symbols::embed(&debug_image) {
+    if let Err(why) = crate::symbols::embed(debug_image) {
         eprintln!("{why}; fault reports and ps will not name functions");
     }
-    let image = image_path();
-    let partial = partial_path(&image);
+    let partial = partial_path(image);
     let stripped = Command::new("strip")
         .arg("--strip-all")
         .arg("-o")
         .arg(&partial)
-        .arg(&debug_image)
+        .arg(debug_image)
         .status()
         .map(|s| s.success())
         .unwrap_or(false);
     if !stripped {
         eprintln!("kiln: strip (binutils) failed; booting the image with its debug information");
-        std::fs::copy(&debug_image, &partial)
+        std::fs::copy(debug_image, &partial)
             .map_err(|e| format!("kiln: copying the image: {e}"))?;
     }
-    std::fs::rename(&partial, &image).map_err(|e| format!("kiln: placing the image: {e}"))?;
+    std::fs::rename(&partial, image).map_err(|e| format!("kiln: placing the image: {e}"))?;
     drop(lock);
-    Ok(image)
+    Ok(())
 }
 
 /// Where this process writes the next version of `path` before renaming it over:

@@ -41,8 +41,7 @@ pub enum Kind {
     File,
     /// The default rc script (name `rc`).
     Rc,
-    /// A fact about the image for `kiln inspect` (`version`, `native`: the native
-    /// programs, one name a line).
+    /// A fact about the image for `kiln inspect` (`version`).
     Info,
 }
 

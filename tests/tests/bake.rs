@@ -10,11 +10,18 @@ fn repo() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
 }
 
-/// The `kiln` binary, with a PATH that has no cargo or rustc: what it does, it does
-/// on its own.
+/// The `kiln` binary.
 fn kiln() -> Command {
     let path = kiln::image::build_launcher().unwrap_or_else(|e| panic!("{e}"));
     let mut command = Command::new(path);
+    command.env("CARGO", env!("CARGO"));
+    command
+}
+
+/// The `kiln` binary with a PATH that has no cargo or rustc: a packaging-only bake
+/// does on its own what it does.
+fn kiln_without_a_toolchain() -> Command {
+    let mut command = kiln();
     command
         .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
         .env_remove("CARGO")
@@ -40,17 +47,35 @@ impl Drop for TempDir {
     }
 }
 
-/// A copy of `examples/bake` with its C program built there (musl-gcc), as the
-/// README's walk-through does.
-fn example_project(name: &str) -> TempDir {
-    let dir = TempDir::new(name);
-    let example = repo().join("examples/bake");
-    for entry in std::fs::read_dir(&example).expect("examples/bake") {
+/// Copies the files of `from` into `to`, folders too.
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("a folder");
+    for entry in std::fs::read_dir(from).expect("a folder to copy") {
         let entry = entry.expect("an entry");
-        if entry.path().is_file() {
-            std::fs::copy(entry.path(), dir.0.join(entry.file_name())).expect("copy");
+        let path = entry.path();
+        if path.is_dir() {
+            copy_tree(&path, &to.join(entry.file_name()));
+        } else {
+            std::fs::copy(&path, to.join(entry.file_name())).expect("copy");
         }
     }
+}
+
+/// A copy of `examples/bake` outside kiln's tree, as a user's project would be: its
+/// crate depends on kiln's program API by an absolute path, and its C program is built
+/// there (musl-gcc), as the README's walk-through does.
+fn example_project(name: &str) -> TempDir {
+    let dir = TempDir::new(name);
+    copy_tree(&repo().join("examples/bake"), &dir.0);
+    let _ = std::fs::remove_dir_all(dir.0.join("greet/target"));
+    let crate_manifest = dir.0.join("greet/Cargo.toml");
+    let text = std::fs::read_to_string(&crate_manifest).unwrap();
+    let init = repo().join("init").canonicalize().unwrap();
+    let text = text.replace(
+        "\"../../../init\"",
+        &format!("{:?}", init.display().to_string()),
+    );
+    std::fs::write(&crate_manifest, text).unwrap();
     let built = Command::new(ensure_tool("musl-gcc", "musl-tools"))
         .args(["-static", "-O2", "-o"])
         .arg(dir.0.join("hello"))
@@ -92,7 +117,47 @@ fn readme_qemu_line(image: &Path) -> Vec<String> {
 }
 
 #[test]
-fn the_example_bakes_without_a_toolchain_inspects_and_boots_with_plain_qemu() {
+fn packaging_needs_no_toolchain_and_gives_the_same_bytes_each_time() {
+    let project = example_project("packaging");
+    let dir = &project.0;
+    std::fs::write(dir.join("plain.rc"), "echo packaged\nhello x\nshell\n").unwrap();
+    let mut images = Vec::new();
+    for out in ["one.img", "two.img"] {
+        let out = dir.join(out);
+        let output = kiln_without_a_toolchain()
+            .arg("bake")
+            .arg("--program")
+            .arg(format!("hello={}", dir.join("hello").display()))
+            .arg("--file")
+            .arg(format!("motd.txt={}", dir.join("motd.txt").display()))
+            .arg("--rc")
+            .arg(dir.join("plain.rc"))
+            .arg("-o")
+            .arg(&out)
+            .output()
+            .expect("kiln bake runs");
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        images.push(std::fs::read(&out).unwrap());
+    }
+    assert_eq!(images[0], images[1], "two bakes of the same inputs differ");
+    // Without cargo on the PATH a crate cannot be built, and bake says so.
+    let output = kiln_without_a_toolchain()
+        .args(["bake", "--crate"])
+        .arg(dir.join("greet"))
+        .arg("-o")
+        .arg(dir.join("crate.img"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("kiln bake: --crate needs cargo"),
+        "{}",
+        text(&output.stderr)
+    );
+}
+
+#[test]
+fn the_example_bakes_inspects_and_boots_with_the_plain_qemu_line() {
     let project = example_project("example");
     let manifest = project.0.join("Kiln.toml");
     let manifest = manifest.to_str().unwrap();
@@ -102,9 +167,25 @@ fn the_example_bakes_without_a_toolchain_inspects_and_boots_with_plain_qemu() {
         let output = bake(&["--manifest", manifest, "-o", out.to_str().unwrap()]);
         assert!(output.status.success(), "{}", text(&output.stderr));
     }
-    // Reproducible: the same inputs give the same bytes.
     let bytes = std::fs::read(&image).unwrap();
     assert_eq!(bytes, std::fs::read(&again).unwrap(), "two bakes differ");
+    // A crate's program clashes with an ELF program of the same name: both named.
+    let clash = bake(&[
+        "--manifest",
+        manifest,
+        "--program",
+        &format!("greet={}", project.0.join("hello").display()),
+        "-o",
+        project.0.join("clash.img").to_str().unwrap(),
+    ]);
+    assert_eq!(clash.status.code(), Some(2));
+    assert_eq!(
+        text(&clash.stderr),
+        format!(
+            "kiln bake: two programs named 'greet': {manifest} crates \"greet\" and --program greet={}\n",
+            project.0.join("hello").display()
+        )
+    );
 
     // inspect lists every part.
     let inspected = kiln().arg("inspect").arg(&image).output().unwrap();
@@ -116,8 +197,9 @@ fn the_example_bakes_without_a_toolchain_inspects_and_boots_with_plain_qemu() {
         "{listing}"
     );
     for want in [
-        "native programs (20):".to_string(),
+        "native programs (21):".to_string(),
         "memstat hog fw".to_string(),
+        " fetch greet\n".to_string(),
         "ELF programs (1):".to_string(),
         format!("{hello_size} bytes  entry 0x"),
         "files (1):".to_string(),
@@ -140,6 +222,7 @@ fn the_example_bakes_without_a_toolchain_inspects_and_boots_with_plain_qemu() {
         .expect("QEMU starts");
     let mut vm = Vm::attach(child);
     vm.expect("example: up\r\n");
+    vm.expect("greetings, operator (native)\r\ngreetings, the team (native)\r\n");
     vm.expect("hello from C: [one] [two words]\r\nmotd: baked by kiln bake\r\n");
     vm.expect("example: hello said 0\r\n");
     vm.expect("hello from C: [alone]\r\n");
@@ -154,6 +237,10 @@ fn the_example_bakes_without_a_toolchain_inspects_and_boots_with_plain_qemu() {
         "{programs}"
     );
     assert!(programs.lines().any(|l| l.starts_with("fw ")), "{programs}");
+    assert!(
+        programs.lines().any(|l| l.starts_with("greet ")),
+        "{programs}"
+    );
     assert!(
         vm.run("ls").contains("motd.txt"),
         "the baked file is listed"
