@@ -25,7 +25,7 @@ mod stats;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use kiln::image;
 use kiln::qemu::{self, Accel, Config, Machine};
@@ -828,6 +828,10 @@ fn run(options: &Options) -> Result<(), String> {
         );
     }
 
+    // ---------------------------------------------------------------- bake
+    progress("kiln bake: packaging time and image size");
+    bake_figures(&mut report, &dir, peer.is_some())?;
+
     // ---------------------------------------------------------------- rc parse
     progress("rc parse throughput");
     rc_parse(&mut report, &dir)?;
@@ -1205,6 +1209,136 @@ fn elf_programs(
     report.line("```sh");
     report.line(&kiln_shown);
     report.line(&peer_shown);
+    report.line("```");
+    Ok(())
+}
+
+/// `kiln bake` of 1, 10 and 50 ELF programs (packaging only), run as a user runs it:
+/// this binary, with a PATH that has no cargo. Median of 5 runs each.
+fn bake_figures(report: &mut Report, dir: &Path, have_peer: bool) -> Result<(), String> {
+    let busybox = dir.join("peer").join("busybox").join("bin").join("busybox");
+    let program = if have_peer && busybox.is_file() {
+        busybox
+    } else {
+        build_elf_programs(&dir.join("elf"))?.0
+    };
+    let program_bytes = std::fs::metadata(&program)
+        .map_err(|e| format!("kiln bench: {}: {e}", program.display()))?
+        .len();
+    // 50 different programs: the file with 8 bytes of its own appended (past every
+    // segment, so each still runs), since bake stores identical files once.
+    let copies_dir = dir.join("bake-programs");
+    std::fs::create_dir_all(&copies_dir).map_err(|e| format!("kiln bench: {e}"))?;
+    let original = std::fs::read(&program).map_err(|e| format!("kiln bench: {e}"))?;
+    let mut copies = Vec::new();
+    for i in 0..50u64 {
+        let copy = copies_dir.join(format!("p{i}"));
+        let mut bytes = original.clone();
+        bytes.extend_from_slice(&i.to_le_bytes());
+        write_file(&copy, &bytes)?;
+        copies.push(copy);
+    }
+    let program_bytes = program_bytes + 8;
+    let kiln = std::env::current_exe().map_err(|e| format!("kiln bench: {e}"))?;
+    let out = dir.join("baked.img");
+    let base = kiln::bake::BASE_IMAGE.len() as u64;
+    report.line("");
+    report.line("## Bake");
+    report.line("");
+    report.line(&format!(
+        "`kiln bake` of N different static ELF programs (copies of `{}` with 8 bytes of their own appended, {program_bytes} bytes each; bake stores identical files once), packaging only: the launcher binary run as a user runs it, with `PATH=/usr/bin:/bin` (no cargo or rustc), from its start to its exit; median of 5 runs. The image is kiln's own ({base} bytes) with the bundle appended.",
+        program.file_name().and_then(|n| n.to_str()).unwrap_or("?")
+    ));
+    report.line("");
+    report.line(
+        "| programs | bake ms (median) | min | max | image bytes | sum of parts | image / parts |",
+    );
+    report.line("|---|---|---|---|---|---|---|");
+    let mut shown_command = String::new();
+    for count in [1usize, 10, 50] {
+        let mut command = Command::new(&kiln);
+        command
+            .arg("bake")
+            .arg("-o")
+            .arg(&out)
+            .env("PATH", "/usr/bin:/bin")
+            .env_remove("CARGO")
+            .stderr(std::process::Stdio::null());
+        for copy in &copies[..count] {
+            command.arg("--program").arg(format!(
+                "{}={}",
+                copy.file_name().and_then(|n| n.to_str()).unwrap_or("p"),
+                copy.display()
+            ));
+        }
+        let mut samples = Vec::new();
+        for _ in 0..5 {
+            let started = Instant::now();
+            let status = command
+                .status()
+                .map_err(|e| format!("kiln bench: kiln bake: {e}"))?;
+            samples.push(ms(started.elapsed()));
+            if !status.success() {
+                return Err(format!(
+                    "kiln bench: kiln bake of {count} programs failed ({status})"
+                ));
+            }
+        }
+        let summary = Summary::of(&samples).ok_or("kiln bench: no bake samples")?;
+        let image = std::fs::metadata(&out)
+            .map_err(|e| format!("kiln bench: {e}"))?
+            .len();
+        let parts = base + count as u64 * program_bytes;
+        report.figure(
+            &format!("bake.programs_{count}.median_ms"),
+            format!("{:.1}", summary.median),
+        );
+        report.figure(&format!("bake.programs_{count}.image_bytes"), image);
+        report.figure(&format!("bake.programs_{count}.parts_bytes"), parts);
+        report.line(&format!(
+            "| {count} | {:.1} | {:.1} | {:.1} | {image} | {parts} | {:.3} |",
+            summary.median,
+            summary.min,
+            summary.max,
+            image as f64 / parts as f64
+        ));
+        if count == 1 {
+            shown_command = shown(&command);
+        }
+    }
+    // One file under 50 names, as BusyBox is baked: stored once.
+    let mut command = Command::new(&kiln);
+    command
+        .arg("bake")
+        .arg("-o")
+        .arg(&out)
+        .stderr(std::process::Stdio::null());
+    for i in 0..50 {
+        command
+            .arg("--program")
+            .arg(format!("n{i}={}", program.display()));
+    }
+    let status = command
+        .status()
+        .map_err(|e| format!("kiln bench: kiln bake: {e}"))?;
+    if !status.success() {
+        return Err("kiln bench: kiln bake of one file under 50 names failed".into());
+    }
+    let shared = std::fs::metadata(&out)
+        .map_err(|e| format!("kiln bench: {e}"))?
+        .len();
+    report.figure("bake.one_file_50_names.image_bytes", shared);
+    report.line(&format!(
+        "| 1 file under 50 names | | | | {shared} | {} | {:.3} |",
+        base + program_bytes - 8,
+        shared as f64 / (base + program_bytes - 8) as f64
+    ));
+    let _ = std::fs::remove_file(&out);
+    report.line("");
+    report.line("The image is larger than its parts by page padding (each program starts on a 4 KiB page, so the kernel maps it without a copy) and the bundle's table. Command (1 program; the others add `--program pI=...`):");
+    report.line("");
+    report.line("```sh");
+    report.line(&shown_command);
     report.line("```");
     Ok(())
 }

@@ -1,5 +1,5 @@
 //! `--file NAME=PATH`: a data file baked into the image as `/NAME`, beside the repo's
-//! `files/`. The image gets it as fw_cfg `opt/kiln/file/NAME` (board/src/main.rs).
+//! `files/`. The image gets it as fw_cfg `opt/kiln/file/NAME` (board/src/lib.rs).
 
 use std::path::{Path, PathBuf};
 

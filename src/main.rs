@@ -5,7 +5,7 @@
 //! From a pipe, bytes pass straight through once the guest's console is up.
 
 use std::io::{IsTerminal, Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{ExitCode, Stdio};
 use std::sync::{Arc, Mutex};
 
@@ -492,6 +492,33 @@ fn run(options: Options) -> Result<u8, String> {
     }
 }
 
+/// `kiln run IMAGE`: the image is a kiln image, and `--program`/`--file` add names it
+/// does not hold yet.
+fn check_run(image: &Path, boot: &BootArgs) -> Result<(), String> {
+    let bytes = std::fs::read(image)
+        .map_err(|e| format!("kiln run: cannot read '{}': {e}", image.display()))?;
+    let held = bake::inspect(&bytes).map_err(|e| format!("kiln run: {e}"))?;
+    for spec in &boot.programs {
+        let name = spec.split_once('=').map_or(spec.as_str(), |(n, _)| n);
+        if held.native.iter().any(|n| n == name) || held.programs.iter().any(|p| p.0 == name) {
+            return Err(format!(
+                "kiln run: --program {spec}: '{}' already holds a program named '{name}'",
+                image.display()
+            ));
+        }
+    }
+    for spec in &boot.files {
+        let name = spec.split_once('=').map_or(spec.as_str(), |(n, _)| n);
+        if held.files.iter().any(|f| f.0 == name) {
+            return Err(format!(
+                "kiln run: --file {spec}: '{}' already holds a file named '{name}'",
+                image.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The command line split at the first `--`: kiln's part, and QEMU's.
 fn split_qemu_args(args: Vec<String>) -> (Vec<String>, Vec<String>) {
     match args.iter().position(|a| a == "--") {
@@ -530,8 +557,8 @@ fn main() -> ExitCode {
             };
         }
         Some(Subcommand::Run { image, boot }) => {
-            if !image.is_file() {
-                eprintln!("kiln run: no such image '{}'", image.display());
+            if let Err(message) = check_run(&image, &boot) {
+                eprintln!("{message}");
                 return ExitCode::from(USAGE_STATUS);
             }
             (boot, Some(image))

@@ -14,7 +14,8 @@
 //! ```
 //!
 //! Page-aligned data lets the kernel map a program's read-only pages straight from the
-//! bundle, with no copy. The same entries give the same bytes: bake sorts them.
+//! bundle, with no copy. Entries with the same bytes share them. The same entries give
+//! the same bytes: bake sorts them.
 #![no_std]
 
 extern crate alloc;
@@ -171,11 +172,25 @@ pub fn write(entries: &[(Kind, &str, &[u8])]) -> Vec<u8> {
         .map(|(_, name, _)| ENTRY_FIXED + pad8(name.len()))
         .sum();
     let align = |n: usize| n.div_ceil(DATA_ALIGN) * DATA_ALIGN;
-    let mut offsets = Vec::with_capacity(sorted.len());
+    // Entries with the same bytes (BusyBox under several names) share them.
+    let mut offsets: Vec<usize> = Vec::with_capacity(sorted.len());
+    let mut first_of: Vec<usize> = Vec::with_capacity(sorted.len());
     let mut data_at = align(HEADER + table);
-    for (_, _, bytes) in &sorted {
-        offsets.push(data_at);
-        data_at = align(data_at + bytes.len());
+    for (index, (_, _, bytes)) in sorted.iter().enumerate() {
+        let same = (0..index).find(|&earlier| {
+            first_of[earlier] == earlier && sorted[earlier].2 == *bytes && !bytes.is_empty()
+        });
+        match same {
+            Some(earlier) => {
+                offsets.push(offsets[earlier]);
+                first_of.push(earlier);
+            }
+            None => {
+                offsets.push(data_at);
+                first_of.push(index);
+                data_at = align(data_at + bytes.len());
+            }
+        }
     }
     let mut out = Vec::with_capacity(data_at);
     out.extend_from_slice(MAGIC);
@@ -189,9 +204,11 @@ pub fn write(entries: &[(Kind, &str, &[u8])]) -> Vec<u8> {
         out.extend_from_slice(name.as_bytes());
         out.resize(out.len() + pad8(name.len()) - name.len(), 0);
     }
-    for ((_, _, bytes), offset) in sorted.iter().zip(&offsets) {
-        out.resize(*offset, 0);
-        out.extend_from_slice(bytes);
+    for (index, ((_, _, bytes), offset)) in sorted.iter().zip(&offsets).enumerate() {
+        if first_of[index] == index {
+            out.resize(*offset, 0);
+            out.extend_from_slice(bytes);
+        }
     }
     // The last entry's data ends the bundle (its pages are padded by the loader).
     out
@@ -224,6 +241,25 @@ mod tests {
         assert_eq!(entries[0].bytes, &a[..]);
         assert_eq!(entries[2].bytes, b"zz");
         assert!(entries.iter().all(|e| e.offset % DATA_ALIGN == 0));
+    }
+
+    #[test]
+    fn one_file_under_several_names_is_stored_once() {
+        let big = [9u8; 10_000];
+        let once = write(&[(Kind::Program, "a", &big)]);
+        let thrice = write(&[
+            (Kind::Program, "a", &big),
+            (Kind::Program, "b", &big),
+            (Kind::Program, "c", &big),
+        ]);
+        assert!(
+            thrice.len() < once.len() + DATA_ALIGN,
+            "{} vs {}",
+            thrice.len(),
+            once.len()
+        );
+        let entries = read(&thrice).unwrap();
+        assert!(entries.iter().all(|e| e.bytes == &big[..]));
     }
 
     #[test]

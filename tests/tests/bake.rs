@@ -250,6 +250,44 @@ fn the_example_bakes_inspects_and_boots_with_the_plain_qemu_line() {
         "the README's line gives RDRAND"
     );
     vm.kill();
+
+    // `kiln run IMAGE` boots it with the launcher's flags, and exits with its status.
+    let mut command = kiln();
+    command
+        .arg("run")
+        .arg(&image)
+        .args(["--accel", "tcg", "--mem", "96"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = kiln::child::die_with_parent(&mut command)
+        .spawn()
+        .expect("kiln run starts");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"greet run\npoweroff 5\n")
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stdout = text(&output.stdout);
+    assert!(stdout.contains("greetings, run (native)"), "{stdout}");
+    assert_eq!(output.status.code(), Some(5), "{stdout}");
+    // What the image holds cannot be added again at boot.
+    let refused = kiln()
+        .arg("run")
+        .arg(&image)
+        .arg("--program")
+        .arg(format!("hello={}", project.0.join("hello").display()))
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        text(&refused.stderr).contains("already holds a program named 'hello'"),
+        "{}",
+        text(&refused.stderr)
+    );
 }
 
 #[test]

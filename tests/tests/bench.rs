@@ -45,11 +45,23 @@ fn expected_keys() -> Vec<String> {
             keys.push(format!("kbench.{test}_ns.{stat}"));
         }
     }
-    for case in ["true_loop", "seq_wc"] {
+    for case in ["true_loop", "seq_wc", "md5sum"] {
         for stat in ["kiln_ms", "peer_ms", "ratio"] {
             keys.push(format!("elf.{case}.{stat}"));
         }
     }
+    keys.push("elf.spawn_job.kiln_ns".into());
+    for case in ["spawn_fork_exec", "spawn_fork_exec_min", "getpid"] {
+        for stat in ["kiln_ns", "peer_ns", "ratio"] {
+            keys.push(format!("elf.{case}.{stat}"));
+        }
+    }
+    for count in [1, 10, 50] {
+        for stat in ["median_ms", "image_bytes", "parts_bytes"] {
+            keys.push(format!("bake.programs_{count}.{stat}"));
+        }
+    }
+    keys.push("bake.one_file_50_names.image_bytes".into());
     for case in ["idle", "burners"] {
         for stat in ["p50", "p99", "min", "max"] {
             keys.push(format!("rtt.{case}.{stat}"));
