@@ -202,7 +202,7 @@ fn plain_command(
     let mut command = Command::new(qemu);
     command
         .arg("-M")
-        .arg(machine.name())
+        .arg(machine.qemu_machine())
         .arg("-accel")
         .arg(if accel == Accel::Kvm { "kvm" } else { "tcg" })
         .arg("-m")
@@ -536,7 +536,9 @@ fn run(options: &Options) -> Result<(), String> {
             // timer) and then waits for a timer tick that never comes; telling it the
             // TSC rate avoids that. How often the plain command line hangs is measured.
             let extra = match machine_type {
-                Machine::Microvm => format!("tsc_early_khz={}", host_tsc_khz()),
+                Machine::Microvm | Machine::Firecracker => {
+                    format!("tsc_early_khz={}", host_tsc_khz())
+                }
                 Machine::Pc => String::new(),
             };
             if let Some(peer) = &peer

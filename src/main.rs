@@ -90,8 +90,9 @@ struct BootArgs {
     /// Accelerator (auto: KVM only after a probe boot works)
     #[arg(long, value_name = "auto|kvm|tcg", default_value = "auto", value_parser = accel)]
     accel: Accel,
-    /// QEMU machine type
-    #[arg(long, value_name = "pc|microvm", default_value = "pc", value_parser = machine)]
+    /// QEMU machine type; firecracker: microvm shaped like a Firecracker VM (no PCI, no
+    /// fw_cfg, no isa-debug-exit; the rc script, programs and files go in -initrd)
+    #[arg(long, value_name = "pc|microvm|firecracker", default_value = "pc", value_parser = machine)]
     machine: Machine,
     /// Guest memory in MiB
     #[arg(long, value_name = "MIB", default_value_t = 64, value_parser = memory)]
@@ -149,7 +150,9 @@ fn accel(text: &str) -> Result<Accel, String> {
 }
 
 fn machine(text: &str) -> Result<Machine, String> {
-    Machine::parse(text).ok_or(format!("unknown machine '{text}' (use pc or microvm)"))
+    Machine::parse(text).ok_or(format!(
+        "unknown machine '{text}' (use pc, microvm or firecracker)"
+    ))
 }
 
 fn memory(text: &str) -> Result<u32, String> {
@@ -248,6 +251,15 @@ fn bake(args: BakeArgs) -> Result<(), String> {
         started.elapsed().as_secs_f64() * 1000.0
     );
     Ok(())
+}
+
+/// A file removed when dropped.
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 /// Puts the terminal in raw mode and restores it when dropped.
@@ -364,7 +376,20 @@ fn run(options: Options) -> Result<u8, String> {
             .to_string();
     }
     config.image = image.clone();
+    // Firecracker's shape has no fw_cfg: the rc script, programs and files travel in a
+    // boot module, removed when QEMU has ended.
+    let _initrd = match qemu::initrd_bundle(&config)? {
+        Some(bundle) if config.machine == Machine::Firecracker => {
+            let path = std::env::temp_dir().join(format!("kiln-{}.initrd", std::process::id()));
+            std::fs::write(&path, bundle)
+                .map_err(|e| format!("kiln: writing {}: {e}", path.display()))?;
+            config.initrd = Some(path.clone());
+            Some(RemoveOnDrop(path))
+        }
+        _ => None,
+    };
     config.accel = qemu::resolve_accel(&qemu, &config);
+    let machine = config.machine;
     if options.gdb {
         let port = free_port();
         config.gdb_port = Some(port);
@@ -483,7 +508,21 @@ fn run(options: Options) -> Result<u8, String> {
         return Ok(NO_GUEST_STATUS);
     }
     let text = String::from_utf8_lossy(&transcript.lock().expect("transcript lock")).into_owned();
-    match status::guest_status(exit.code(), &text) {
+    let status = if machine == Machine::Firecracker {
+        status::guest_status_from_line(exit.code(), &text)
+    } else {
+        status::guest_status(exit.code(), &text)
+    };
+    if status.is_none()
+        && machine == Machine::Firecracker
+        && text.trim_end().ends_with("kiln: reboot")
+    {
+        eprintln!(
+            "kiln: the guest reset (reboot); QEMU runs it with -no-reboot, as Firecracker stops"
+        );
+        return Ok(NO_GUEST_STATUS);
+    }
+    match status {
         Some(code) => Ok(code),
         None => {
             eprintln!("kiln: QEMU ended without the guest powering off ({exit})");

@@ -28,13 +28,21 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 pub enum Machine {
     Pc,
     Microvm,
+    /// QEMU's microvm shaped like a Firecracker VM ([`FIRECRACKER_MACHINE`]): no PCI,
+    /// no fw_cfg files, no isa-debug-exit, no RTC, no ACPI; an i8042 that only resets;
+    /// the rc script, programs and files in a boot module (`-initrd`).
+    Firecracker,
 }
+
+/// QEMU's `-M` for [`Machine::Firecracker`].
+pub const FIRECRACKER_MACHINE: &str = "microvm,x-option-roms=off,rtc=off,acpi=off,pcie=off";
 
 impl Machine {
     pub fn parse(text: &str) -> Option<Machine> {
         match text {
             "pc" => Some(Machine::Pc),
             "microvm" => Some(Machine::Microvm),
+            "firecracker" => Some(Machine::Firecracker),
             _ => None,
         }
     }
@@ -43,6 +51,15 @@ impl Machine {
         match self {
             Machine::Pc => "pc",
             Machine::Microvm => "microvm",
+            Machine::Firecracker => "firecracker",
+        }
+    }
+
+    /// QEMU's `-M` value.
+    pub fn qemu_machine(self) -> &'static str {
+        match self {
+            Machine::Firecracker => FIRECRACKER_MACHINE,
+            other => other.name(),
         }
     }
 }
@@ -209,6 +226,9 @@ pub struct Config {
     pub programs: Vec<crate::programs::BakedProgram>,
     /// Data files to bake (`--file`).
     pub files: Vec<crate::files::BakedFile>,
+    /// A boot module (`-initrd`): with [`Machine::Firecracker`], the bundle that carries
+    /// the rc script, programs and files (see [`initrd_bundle`]).
+    pub initrd: Option<PathBuf>,
     /// Arguments passed to QEMU as they are.
     pub extra: Vec<String>,
 }
@@ -229,6 +249,7 @@ impl Config {
             net: None,
             programs: Vec::new(),
             files: Vec::new(),
+            initrd: None,
             extra: Vec::new(),
         }
     }
@@ -238,7 +259,7 @@ impl Config {
         let mut command = Command::new(qemu);
         command
             .arg("-M")
-            .arg(self.machine.name())
+            .arg(self.machine.qemu_machine())
             .arg("-accel")
             .arg(match self.accel {
                 Accel::Kvm => "kvm",
@@ -253,8 +274,13 @@ impl Config {
             .args(["-nodefaults", "-no-user-config"])
             // Ctrl-C goes to the guest, not to QEMU.
             .args(["-chardev", "stdio,id=console,signal=off"])
-            .args(["-serial", "chardev:console"])
-            .args(["-device", DEBUG_EXIT_DEVICE]);
+            .args(["-serial", "chardev:console"]);
+        if self.machine == Machine::Firecracker {
+            // The guest stops by resetting through the i8042, which QEMU then obeys.
+            command.args(["-device", "i8042", "-no-reboot"]);
+        } else {
+            command.args(["-device", DEBUG_EXIT_DEVICE]);
+        }
         if self.vga && self.machine == Machine::Pc {
             command.args(["-vga", "std", "-display", &self.display]);
         } else {
@@ -263,16 +289,22 @@ impl Config {
         if !self.append.is_empty() {
             command.arg("-append").arg(&self.append);
         }
-        if let Some(rc) = &self.rc {
-            command
-                .arg("-fw_cfg")
-                .arg(format!("name={RC_FW_CFG_NAME},file={}", rc.display()));
+        if let Some(initrd) = &self.initrd {
+            command.arg("-initrd").arg(initrd);
         }
-        for program in &self.programs {
-            command.arg("-fw_cfg").arg(program.fw_cfg());
-        }
-        for file in &self.files {
-            command.arg("-fw_cfg").arg(file.fw_cfg());
+        // Firecracker has no fw_cfg: what these carry is in the boot module.
+        if self.machine != Machine::Firecracker {
+            if let Some(rc) = &self.rc {
+                command
+                    .arg("-fw_cfg")
+                    .arg(format!("name={RC_FW_CFG_NAME},file={}", rc.display()));
+            }
+            for program in &self.programs {
+                command.arg("-fw_cfg").arg(program.fw_cfg());
+            }
+            for file in &self.files {
+                command.arg("-fw_cfg").arg(file.fw_cfg());
+            }
         }
         if let Some(port) = self.gdb_port {
             command
@@ -294,6 +326,34 @@ impl Config {
         command.args(&self.extra);
         command
     }
+}
+
+/// The boot module for [`Machine::Firecracker`]: a bundle (crate `kiln-bundle`) with
+/// the config's rc script, programs and files, which the image reads as it reads a
+/// baked image's; `None` when there is nothing to carry.
+pub fn initrd_bundle(config: &Config) -> Result<Option<Vec<u8>>, String> {
+    use kiln_bundle::Kind;
+    let mut entries: Vec<(Kind, String, Vec<u8>)> = Vec::new();
+    let read = |path: &Path| {
+        std::fs::read(path).map_err(|e| format!("kiln: cannot read '{}': {e}", path.display()))
+    };
+    if let Some(rc) = &config.rc {
+        entries.push((Kind::Rc, "rc".into(), read(rc)?));
+    }
+    for program in &config.programs {
+        entries.push((Kind::Program, program.name.clone(), read(&program.path)?));
+    }
+    for file in &config.files {
+        entries.push((Kind::File, file.name.clone(), read(&file.path)?));
+    }
+    if entries.is_empty() {
+        return Ok(None);
+    }
+    let borrowed: Vec<(Kind, &str, &[u8])> = entries
+        .iter()
+        .map(|(kind, name, bytes)| (*kind, name.as_str(), bytes.as_slice()))
+        .collect();
+    Ok(Some(kiln_bundle::write(&borrowed)))
 }
 
 /// Finds QEMU; as root on Debian/Ubuntu, installs it when missing.

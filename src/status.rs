@@ -32,9 +32,33 @@ pub fn guest_status(qemu_exit_code: Option<i32>, transcript: &str) -> Option<u8>
     }
 }
 
+/// The guest's status on a machine without `isa-debug-exit` (Firecracker's shape): the
+/// guest stops by a reset QEMU obeys (`-no-reboot`, exit code 0), so the status is the
+/// one in its power-off line, when that line is the last thing it printed.
+pub fn guest_status_from_line(qemu_exit_code: Option<i32>, transcript: &str) -> Option<u8> {
+    if qemu_exit_code != Some(0) {
+        return None;
+    }
+    let last = transcript.trim_end().rsplit('\n').next()?;
+    if !last.trim_start().starts_with(POWER_OFF_MARKER) {
+        return None;
+    }
+    from_transcript(last)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn without_the_exit_device_the_last_line_says() {
+        let off = "kiln> poweroff 9\r\nkiln: power off (status 9)\r\n";
+        assert_eq!(guest_status_from_line(Some(0), off), Some(9));
+        assert_eq!(guest_status_from_line(Some(1), off), None);
+        assert_eq!(guest_status_from_line(None, off), None);
+        let rebooted = "kiln: power off (status 9)\r\nkiln> reboot\r\nkiln: reboot\r\n";
+        assert_eq!(guest_status_from_line(Some(0), rebooted), None);
+    }
 
     #[test]
     fn decodes_odd_exit_codes() {

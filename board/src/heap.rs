@@ -332,15 +332,41 @@ pub fn room_for_background() -> bool {
     heap.leaves_reserve(heap.size / FOREGROUND_DIVISOR)
 }
 
-/// Claims the largest usable RAM region above the image as the heap.
-pub fn init(memory_map: &[MemoryRegion], image_end: u64) -> usize {
+/// `[start, end)` with the `reserved` spans cut out (at most a few: boot modules).
+fn free_spans(start: u64, end: u64, reserved: &[(u64, u64)]) -> heapless::Vec<(u64, u64), 8> {
+    let mut spans: heapless::Vec<(u64, u64), 8> = heapless::Vec::new();
+    if end > start {
+        let _ = spans.push((start, end));
+    }
+    for &(cut_start, cut_end) in reserved {
+        let mut next: heapless::Vec<(u64, u64), 8> = heapless::Vec::new();
+        for &(s, e) in &spans {
+            if cut_end <= s || cut_start >= e {
+                let _ = next.push((s, e));
+                continue;
+            }
+            if cut_start > s {
+                let _ = next.push((s, cut_start));
+            }
+            if cut_end < e {
+                let _ = next.push((cut_end.next_multiple_of(4096), e));
+            }
+        }
+        spans = next;
+    }
+    spans
+}
+
+/// Claims the largest usable RAM above the image, and outside `reserved` (boot modules
+/// the VMM loaded, `[start, end)`), as the heap.
+pub fn init(memory_map: &[MemoryRegion], image_end: u64, reserved: &[(u64, u64)]) -> usize {
     let best = memory_map
         .iter()
         .filter(|r| r.kind == MEMORY_RAM)
-        .filter_map(|r| {
+        .flat_map(|r| {
             let start = r.addr.max(image_end);
             let end = r.addr + r.size;
-            (end > start).then_some((start, end))
+            free_spans(start, end, reserved)
         })
         .max_by_key(|(start, end)| end - start);
     let Some((start, end)) = best else { return 0 };

@@ -60,6 +60,8 @@ pub static FILES: &[BakedFile] = include!(concat!(env!("OUT_DIR"), "/baked_files
 const FILE_FW_CFG_PREFIX: &str = "opt/kiln/file/";
 /// The largest file taken from fw_cfg (src/files.rs's limit).
 const MAX_FW_CFG_FILE: usize = 64 << 20;
+/// The kernel command line's one-line rc script (`kiln.rc="echo up; shell"`).
+const RC_COMMAND_LINE_KEY: &str = "kiln.rc=";
 /// The fw_cfg file that overrides the baked rc script.
 const RC_FW_CFG_NAME: &str = "opt/kiln/rc";
 /// The baked default rc script.
@@ -87,7 +89,12 @@ pub extern "C" fn kernel_main(start_info: u32) -> ! {
     let boot = unsafe { pvh::read(u64::from(start_info)) };
     // A baked image's bundle sits right above the kernel; the heap starts above both.
     let image_end = ((&raw const __image_end) as u64).max(bundle::end());
-    heap::init(boot.memory_map, image_end);
+    let mut modules: heapless::Vec<(u64, u64), 4> = heapless::Vec::new();
+    for module in boot.modules {
+        let _ = modules.push((module.paddr, module.paddr + module.size));
+    }
+    heap::init(boot.memory_map, image_end, &modules);
+    bundle::set_modules(boot.modules);
     stack::init();
     let stack_bottom = (&raw const boot_stack_bottom) as u64;
     sched::init((stack_bottom, stack_bottom + boot::BOOT_STACK_SIZE as u64));
@@ -134,7 +141,7 @@ fn init_main(command_line: &'static str) {
         start_keyboard_console(command_line);
     }
     net::start();
-    let script = load_rc();
+    let script = load_rc(command_line);
     let serial_config = Config {
         columns: Config::columns_from_command_line(command_line).unwrap_or(Config::DEFAULT_COLUMNS),
         ..Config::default()
@@ -306,7 +313,13 @@ fn all_files() -> &'static [BakedFile] {
     static ALL: spin::Once<&'static [BakedFile]> = spin::Once::new();
     ALL.call_once(|| {
         let mut all = FILES.to_vec();
+        // A bundle's file replaces the repo's of that name; the boot module's comes first.
+        let mut from_bundles: alloc::vec::Vec<&str> = alloc::vec::Vec::new();
         for entry in bundle::of(kiln_bundle::Kind::File) {
+            if from_bundles.contains(&entry.name) {
+                continue;
+            }
+            from_bundles.push(entry.name);
             all.retain(|f| f.name != entry.name);
             all.push(BakedFile {
                 name: entry.name,
@@ -324,14 +337,22 @@ fn all_files() -> &'static [BakedFile] {
     })
 }
 
-/// The rc script: fw_cfg `opt/kiln/rc` if the VMM passed one, else the bundle's (a
-/// baked image), else the default in `files/rc`.
-fn load_rc() -> String {
+/// The rc script, from the first of: fw_cfg `opt/kiln/rc`, the boot module
+/// (`-initrd`: a bundle's rc, or the module's text), `kiln.rc=` on the kernel command
+/// line (one line; `;` separates commands), the image's bundle (`kiln bake --rc`), and
+/// the default in `files/rc`.
+fn load_rc(command_line: &str) -> String {
     if let Some(bytes) = fwcfg::read_file(RC_FW_CFG_NAME) {
         return String::from_utf8_lossy(&bytes).into_owned();
     }
-    if let Some(rc) = bundle::of(kiln_bundle::Kind::Rc).next() {
-        return String::from_utf8_lossy(rc.bytes).into_owned();
+    if let Some(rc) = bundle::module_rc() {
+        return String::from_utf8_lossy(rc).into_owned();
+    }
+    if let Some(line) = kiln_init::cmdline::value(command_line, RC_COMMAND_LINE_KEY) {
+        return format!("{line}\n");
+    }
+    if let Some(rc) = bundle::baked_rc() {
+        return String::from_utf8_lossy(rc).into_owned();
     }
     FILES
         .iter()

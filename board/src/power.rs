@@ -4,7 +4,8 @@
 //! [`DEBUG_EXIT_PORT`]); QEMU then exits with `(status << 1) | 1`, and the launcher
 //! turns that back into the status (exact for 0-127). The status is also printed as
 //! `kiln: power off (status N)`, which the launcher prefers, so 128-255 survive too.
-//! Without the device (other VMMs) it falls back to ACPI power off, then halts.
+//! Without the device (other VMMs) it falls back to ACPI power off, then to a reset
+//! through the i8042 (Firecracker stops the VM on it), then halts.
 
 use core::sync::atomic::{AtomicU8, Ordering};
 
@@ -97,10 +98,16 @@ pub fn power_off(status: u8) -> ! {
     stop_the_vm(status)
 }
 
-/// Tells the VMM to stop with `status`: isa-debug-exit, then ACPI, then halt.
+/// Tells the VMM to stop with `status`: isa-debug-exit (QEMU as the launcher runs it),
+/// then ACPI soft off (QEMU's pc), then a reset through the i8042 controller, which is
+/// how Firecracker's guests stop (QEMU with `-no-reboot` exits on it too); else halts.
 fn stop_the_vm(status: u8) -> ! {
     outb(DEBUG_EXIT_PORT, status);
     outw(ACPI_PM1A_CONTROL, ACPI_SLEEP_ENABLE);
+    x86_64::instructions::interrupts::disable();
+    if inb(KEYBOARD_CONTROLLER) != 0xFF {
+        outb(KEYBOARD_CONTROLLER, KEYBOARD_RESET_PULSE);
+    }
     halt()
 }
 

@@ -1,9 +1,12 @@
-//! The PVH start info: the kernel command line and the memory map.
+//! The PVH start info: the kernel command line, the memory map and the boot modules
+//! (QEMU's and Firecracker's `-initrd`).
 //!
 //! Layout from Xen's `arch-x86/hvm/start_info.h` (version 1 adds the memory map).
 
 /// `hvm_start_info.magic`.
 const START_INFO_MAGIC: u32 = 0x336e_c578;
+/// Boot modules kiln looks at (it uses the first).
+const MAX_MODULES: usize = 4;
 /// E820 type of usable RAM.
 pub const MEMORY_RAM: u32 = 1;
 
@@ -31,10 +34,21 @@ pub struct MemoryRegion {
     reserved: u32,
 }
 
+/// One boot module, as `hvm_modlist_entry` lays it out.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct Module {
+    pub paddr: u64,
+    pub size: u64,
+    cmdline_paddr: u64,
+    reserved: u64,
+}
+
 /// What the VMM told us at boot.
 pub struct BootInfo {
     pub command_line: &'static str,
     pub memory_map: &'static [MemoryRegion],
+    pub modules: &'static [Module],
 }
 
 /// Reads the start info the VMM left at `address`.
@@ -48,6 +62,7 @@ pub unsafe fn read(address: u64) -> BootInfo {
         return BootInfo {
             command_line: "",
             memory_map: &[],
+            modules: &[],
         };
     }
     let command_line = if info.cmdline_paddr == 0 {
@@ -74,8 +89,20 @@ pub unsafe fn read(address: u64) -> BootInfo {
     } else {
         &[]
     };
+    let modules = if info.nr_modules > 0 && info.modlist_paddr != 0 {
+        // SAFETY: the start info lists `nr_modules` entries at `modlist_paddr`.
+        unsafe {
+            core::slice::from_raw_parts(
+                info.modlist_paddr as *const Module,
+                (info.nr_modules as usize).min(MAX_MODULES),
+            )
+        }
+    } else {
+        &[]
+    };
     BootInfo {
         command_line,
         memory_map,
+        modules,
     }
 }

@@ -13,6 +13,7 @@ extern crate alloc;
 #[cfg(any(test, feature = "fake"))]
 extern crate std;
 
+pub mod cmdline;
 pub mod duration;
 pub mod exec;
 pub mod jobs;

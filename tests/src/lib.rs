@@ -241,6 +241,23 @@ impl Vm {
         }
     }
 
+    /// QEMU's own exit code, once `wait_exit_within` saw it end (`None` if a signal
+    /// ended it).
+    pub fn qemu_exit_code(&self) -> Option<i32> {
+        self.exit_code.flatten()
+    }
+
+    /// Boots `config` on QEMU's microvm shaped like Firecracker: its rc script,
+    /// programs and files go in a boot module (`-initrd`), kept until the `Vm` is dropped.
+    pub fn boot_firecracker(mut config: Config) -> (Vm, Option<TempFile>) {
+        config.machine = Machine::Firecracker;
+        let initrd = kiln::qemu::initrd_bundle(&config)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .map(|bundle| TempFile::new("initrd", &bundle));
+        config.initrd = initrd.as_ref().map(|f| f.path.clone());
+        (Vm::boot(&config), initrd)
+    }
+
     /// `wait_exit_within` with [`DEFAULT_TIMEOUT`].
     pub fn wait_exit(&mut self) -> Option<u8> {
         self.wait_exit_within(DEFAULT_TIMEOUT)
