@@ -121,8 +121,8 @@ struct BootArgs {
     /// Build the image, print its path and exit
     #[arg(long)]
     print_image: bool,
-    /// A virtio-net device on QEMU's user network (pc only); forwarded ports bind to
-    /// 127.0.0.1 only
+    /// A virtio-net device on QEMU's user network (virtio-pci on pc, virtio-mmio on
+    /// microvm and firecracker); forwarded ports bind to 127.0.0.1 only
     #[arg(
         long,
         value_name = "user[,hostfwd=tcp:127.0.0.1:HOSTPORT-:GUESTPORT]..."
@@ -194,11 +194,6 @@ impl BootArgs {
         config.extra = self.qemu_args;
         // `-M pc` has a VGA screen and a PS/2 keyboard with a shell of their own.
         config.vga = config.machine == Machine::Pc;
-        if config.net.is_some() && config.machine != Machine::Pc {
-            return Err(
-                "kiln: --net needs --machine pc (the driver is virtio-net over PCI)".into(),
-            );
-        }
         Ok(Options {
             config,
             print_image: self.print_image,

@@ -55,6 +55,15 @@ impl Machine {
         }
     }
 
+    /// The virtio-net device for `--net`: on PCI (pc), or on virtio-mmio (microvm,
+    /// Firecracker), which QEMU names on the kernel command line for the guest.
+    pub fn net_device(self) -> &'static str {
+        match self {
+            Machine::Pc => "virtio-net-pci,netdev=net0",
+            Machine::Microvm | Machine::Firecracker => "virtio-net-device,netdev=net0",
+        }
+    }
+
     /// QEMU's `-M` value.
     pub fn qemu_machine(self) -> &'static str {
         match self {
@@ -254,12 +263,22 @@ impl Config {
         }
     }
 
+    /// QEMU's `-M`: microvm with a network has no ACPI, for QEMU names virtio-mmio
+    /// devices on the kernel command line only then (with ACPI they are in its tables,
+    /// which kiln does not read).
+    pub fn qemu_machine(&self) -> &'static str {
+        match self.machine {
+            Machine::Microvm if self.net.is_some() => "microvm,acpi=off",
+            machine => machine.qemu_machine(),
+        }
+    }
+
     /// QEMU's command line; the serial console is QEMU's stdin/stdout.
     pub fn command(&self, qemu: &Path) -> Command {
         let mut command = Command::new(qemu);
         command
             .arg("-M")
-            .arg(self.machine.qemu_machine())
+            .arg(self.qemu_machine())
             .arg("-accel")
             .arg(match self.accel {
                 Accel::Kvm => "kvm",
@@ -321,7 +340,7 @@ impl Config {
             command
                 .arg("-netdev")
                 .arg(net.netdev())
-                .args(["-device", "virtio-net-pci,netdev=net0"]);
+                .args(["-device", self.machine.net_device()]);
         }
         command.args(&self.extra);
         command

@@ -140,7 +140,7 @@ fn init_main(command_line: &'static str) {
     if keyboard::present() {
         start_keyboard_console(command_line);
     }
-    net::start();
+    net::start(command_line);
     let script = load_rc(command_line);
     let serial_config = Config {
         columns: Config::columns_from_command_line(command_line).unwrap_or(Config::DEFAULT_COLUMNS),

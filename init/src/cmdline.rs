@@ -48,9 +48,79 @@ pub fn value(line: &str, key: &str) -> Option<String> {
         .next_back()
 }
 
+/// A virtio-mmio device as Linux's command line names it (QEMU's microvm and
+/// Firecracker pass these): `virtio_mmio.device=<size>@<base>:<irq>[:<id>]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VirtioMmio {
+    pub size: u64,
+    pub base: u64,
+    pub irq: u32,
+}
+
+/// Every well-formed `virtio_mmio.device=` of `line` (a malformed one is skipped).
+pub fn virtio_mmio_devices(line: &str) -> Vec<VirtioMmio> {
+    words(line)
+        .iter()
+        .filter_map(|w| w.strip_prefix("virtio_mmio.device="))
+        .filter_map(parse_virtio_mmio)
+        .collect()
+}
+
+fn parse_virtio_mmio(text: &str) -> Option<VirtioMmio> {
+    let (size, rest) = text.split_once('@')?;
+    let mut parts = rest.split(':');
+    let base = number(parts.next()?)?;
+    let irq = u32::try_from(number(parts.next()?)?).ok()?;
+    Some(VirtioMmio {
+        size: size_with_suffix(size)?,
+        base,
+        irq,
+    })
+}
+
+/// `0x...` or decimal.
+fn number(text: &str) -> Option<u64> {
+    match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        None => text.parse().ok(),
+    }
+}
+
+/// A size as Linux's `memparse` reads it: a number, then K, M or G.
+fn size_with_suffix(text: &str) -> Option<u64> {
+    let (digits, shift) = match text.as_bytes().last()? {
+        b'k' | b'K' => (&text[..text.len() - 1], 10),
+        b'm' | b'M' => (&text[..text.len() - 1], 20),
+        b'g' | b'G' => (&text[..text.len() - 1], 30),
+        _ => (text, 0),
+    };
+    number(digits)?.checked_mul(1 << shift)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn virtio_mmio_devices_are_read_as_linux_reads_them() {
+        let line = "console=ttyS0 virtio_mmio.device=512@0xfeb00e00:12 virtio_mmio.device=4K@0xd0000000:5:3 virtio_mmio.device=bad";
+        assert_eq!(
+            virtio_mmio_devices(line),
+            [
+                VirtioMmio {
+                    size: 512,
+                    base: 0xfeb0_0e00,
+                    irq: 12
+                },
+                VirtioMmio {
+                    size: 4096,
+                    base: 0xd000_0000,
+                    irq: 5
+                }
+            ]
+        );
+        assert!(virtio_mmio_devices("quiet").is_empty());
+    }
 
     #[test]
     fn quotes_group_spaces_and_are_removed() {

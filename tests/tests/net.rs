@@ -9,7 +9,7 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::time::Duration;
 
 use kiln::qemu::{Forward, ForwardProtocol, NetConfig};
-use kiln_tests::{PROMPT, TempFile, Vm, config};
+use kiln_tests::{Machine, PROMPT, TempFile, Vm, config};
 
 /// The port tcpecho listens on in the guest.
 const ECHO_PORT: u16 = 7;
@@ -44,9 +44,15 @@ struct Setup {
     tcp_port: u16,
     udp_port: u16,
     _rc: TempFile,
+    _initrd: Option<TempFile>,
 }
 
 fn boot() -> Setup {
+    boot_on(Machine::Pc)
+}
+
+/// [`boot`] on `machine` (virtio-pci on pc, virtio-mmio on microvm and firecracker).
+fn boot_on(machine: Machine) -> Setup {
     let tcp_port = free_port(ForwardProtocol::Tcp);
     let udp_port = free_port(ForwardProtocol::Udp);
     let rc = TempFile::new(
@@ -70,13 +76,19 @@ fn boot() -> Setup {
         ],
         restrict: true,
     });
-    let mut vm = Vm::boot(&config);
+    config.machine = machine;
+    let (mut vm, initrd) = if machine == Machine::Firecracker {
+        Vm::boot_firecracker(config)
+    } else {
+        (Vm::boot(&config), None)
+    };
     vm.expect(PROMPT);
     Setup {
         vm,
         tcp_port,
         udp_port,
         _rc: rc,
+        _initrd: initrd,
     }
 }
 
@@ -183,6 +195,43 @@ fn echo_then_blocked_by_the_firewall_then_allowed_again() {
     assert!(jobs.contains("done(0) tcpecho"), "{jobs}");
     let net = vm.run("net");
     assert!(net.contains("sockets: none"), "{net}");
+}
+
+#[test]
+fn virtio_mmio_on_microvm_and_firecracker_echoes_through_the_same_firewall() {
+    for machine in [Machine::Microvm, Machine::Firecracker] {
+        let Setup {
+            mut vm, tcp_port, ..
+        } = boot_on(machine);
+        let net = vm.run("net");
+        assert!(net.contains("virtio-net mmio 0x"), "{machine:?}: {net}");
+        assert!(
+            net.contains(" irq 12"),
+            "{machine:?}: not interrupt-driven: {net}"
+        );
+        let payload = b"through virtio-mmio\n";
+        match echo(tcp_port, payload, ECHO_TIMEOUT) {
+            Ok(back) if back == payload => {}
+            other => vm.fail(&format!("{machine:?}: first echo: {other:?}")),
+        }
+        vm.run("fw add block in quick proto tcp to any port 7");
+        if let Ok(back) = echo(tcp_port, b"must not come back\n", BLOCKED_WAIT) {
+            assert!(
+                back.is_empty(),
+                "{machine:?}: a blocked connection echoed {back:?}"
+            );
+        }
+        assert!(
+            rule_packets(&vm.run("fw list"), 1) > 0,
+            "{machine:?}: the rule counted nothing"
+        );
+        vm.run("fw flush");
+        let payload = b"allowed again\n";
+        match echo(tcp_port, payload, ECHO_TIMEOUT) {
+            Ok(back) if back == payload => {}
+            other => vm.fail(&format!("{machine:?}: echo after fw flush: {other:?}")),
+        }
+    }
 }
 
 #[test]

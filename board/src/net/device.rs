@@ -18,7 +18,7 @@ use kiln_utils::fw::{self, Direction, Firewall};
 use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
 use virtio_drivers::device::net::{RxBuffer, VirtIONet};
-use virtio_drivers::transport::pci::PciTransport;
+use virtio_drivers::transport::SomeTransport;
 
 use super::hal::KilnHal;
 
@@ -31,7 +31,7 @@ const MAX_FRAME: usize = 1514;
 /// Blocked or unreadable frames one `receive` call may drop before it gives up.
 const RX_DROP_BUDGET: usize = 64;
 
-pub type Nic = VirtIONet<KilnHal, PciTransport, QUEUE_SIZE>;
+pub type Nic = VirtIONet<KilnHal, SomeTransport<'static>, QUEUE_SIZE>;
 
 /// The device and its counters; shared by the tokens of one poll.
 pub struct Inner {

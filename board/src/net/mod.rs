@@ -1,7 +1,10 @@
-//! The packet path: virtio-net over PCI, the firewall, smoltcp, and the network thread.
+//! The packet path: virtio-net over PCI or MMIO, the firewall, smoltcp, and the network
+//! thread.
 //!
 //! - [`start`] (called once at boot) looks for a virtio-net device on PCI bus 0 (`-M pc`:
-//!   configuration space through ports 0xCF8/0xCFC, [`crate::pci`]), sets it up with the
+//!   configuration space through ports 0xCF8/0xCFC, [`crate::pci`]), else among the
+//!   virtio-mmio devices of the kernel command line (`virtio_mmio.device=`, as QEMU's
+//!   microvm and Firecracker pass them), sets it up with the
 //!   `virtio-drivers` crate ([`hal`] gives it DMA memory), wraps it in the firewall
 //!   ([`device`]) and starts the `net` thread. No device: no thread, and programs get
 //!   [`NetError::NoDevice`].
@@ -33,6 +36,7 @@ use core::net::Ipv4Addr;
 use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use core::time::Duration;
 
+use core::ptr::NonNull;
 use kiln_init::net::{IfConfig, Net, NetError, NetInfo, Result, SocketId, SocketInfo, TcpState};
 use kiln_init::platform::{ThreadKind, closure_body};
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
@@ -40,14 +44,15 @@ use smoltcp::socket::tcp;
 use smoltcp::time::Instant;
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr, IpEndpoint};
 use virtio_drivers::device::net::VirtIONet;
-use virtio_drivers::transport::DeviceType;
+use virtio_drivers::transport::mmio::{MmioTransport, VirtIOHeader};
 use virtio_drivers::transport::pci::bus::{Command, ConfigurationAccess, DeviceFunction, PciRoot};
 use virtio_drivers::transport::pci::{PciTransport, virtio_device_type};
+use virtio_drivers::transport::{DeviceType, SomeTransport, Transport};
 use x86_64::instructions::interrupts;
 
 use crate::pci::{INTERRUPT_LINE_OFFSET, PortCam};
 use crate::{kprintln, pic, sched, time};
-use device::{FilteredNic, RX_BUFFER_LEN};
+use device::{FilteredNic, Nic, RX_BUFFER_LEN};
 
 /// Bytes of receive and of send buffer per TCP socket.
 const TCP_BUFFER_LEN: usize = 8 * 1024;
@@ -189,45 +194,27 @@ fn kick() {
     }
 }
 
-/// Finds a virtio-net device, sets it up and starts the `net` thread.
-pub fn start() {
-    let mut root = PciRoot::new(PortCam);
-    let Some(function) = find_virtio_net(&root) else {
+/// Finds a virtio-net device (on PCI bus 0, else among the virtio-mmio devices the
+/// kernel command line names), sets it up and starts the `net` thread.
+pub fn start(command_line: &str) {
+    let Some((nic, where_, line)) = pci_nic().or_else(|| mmio_nic(command_line)) else {
         return;
-    };
-    let line = PortCam.read_word(function, INTERRUPT_LINE_OFFSET) as u8;
-    root.set_command(
-        function,
-        Command::IO_SPACE | Command::MEMORY_SPACE | Command::BUS_MASTER,
-    );
-    let transport = match PciTransport::new::<hal::KilnHal, _>(&mut root, function) {
-        Ok(transport) => transport,
-        Err(error) => {
-            kprintln!("kiln: net: virtio-net at {function}: {error}");
-            return;
-        }
-    };
-    let nic = match VirtIONet::new(transport, RX_BUFFER_LEN) {
-        Ok(nic) => nic,
-        Err(error) => {
-            kprintln!("kiln: net: virtio-net at {function}: {error}");
-            return;
-        }
     };
     let mac = nic.mac_address();
     let mut device = FilteredNic::new(nic);
     let mut config = Config::new(HardwareAddress::Ethernet(EthernetAddress(mac)));
     config.random_seed = time::rdtsc();
     let iface = Interface::new(config, &mut device, now());
-    let irq = if pic::is_free_line(line) {
-        line
-    } else {
-        NO_IRQ
+    // A line the PIC has free; else (a virtio-mmio line above 15, which only an
+    // IOAPIC can route) the device is polled.
+    let irq = match u8::try_from(line) {
+        Ok(line) if pic::is_free_line(line) => line,
+        _ => NO_IRQ,
     };
     let name = if irq == NO_IRQ {
-        format!("virtio-net {function} (polled)")
+        format!("virtio-net {where_} (polled)")
     } else {
-        format!("virtio-net {function} irq {irq}")
+        format!("virtio-net {where_} irq {irq}")
     };
     *STACK.lock() = Shared(Some(Stack {
         device,
@@ -254,6 +241,63 @@ pub fn start() {
         NET_IRQ.store(irq, Ordering::Relaxed);
         interrupts::without_interrupts(|| pic::unmask(irq));
     }
+}
+
+/// A virtio-net device on PCI bus 0 (`-M pc`): the NIC, where it is, its INTx line as
+/// the firmware routed it.
+fn pci_nic() -> Option<(Nic, String, u32)> {
+    let mut root = PciRoot::new(PortCam);
+    let function = find_virtio_net(&root)?;
+    let line = PortCam.read_word(function, INTERRUPT_LINE_OFFSET) as u8;
+    root.set_command(
+        function,
+        Command::IO_SPACE | Command::MEMORY_SPACE | Command::BUS_MASTER,
+    );
+    let transport = match PciTransport::new::<hal::KilnHal, _>(&mut root, function) {
+        Ok(transport) => transport,
+        Err(error) => {
+            kprintln!("kiln: net: virtio-net at {function}: {error}");
+            return None;
+        }
+    };
+    match VirtIONet::new(SomeTransport::Pci(transport), RX_BUFFER_LEN) {
+        Ok(nic) => Some((nic, format!("{function}"), u32::from(line))),
+        Err(error) => {
+            kprintln!("kiln: net: virtio-net at {function}: {error}");
+            None
+        }
+    }
+}
+
+/// The first virtio-net among the command line's virtio-mmio devices (QEMU's microvm,
+/// Firecracker): the NIC, where it is, its interrupt line.
+fn mmio_nic(command_line: &str) -> Option<(Nic, String, u32)> {
+    for device in kiln_init::cmdline::virtio_mmio_devices(command_line) {
+        // The boot page tables identity-map the first 4 GiB, where VMMs put these.
+        if device.base == 0 || device.base + device.size > 1 << 32 {
+            continue;
+        }
+        let Some(header) = NonNull::new(device.base as *mut VirtIOHeader) else {
+            continue;
+        };
+        // SAFETY: the VMM says a virtio-mmio register block of `size` bytes is at
+        // `base`, identity-mapped; nothing else in kiln touches it.
+        let Ok(transport) = (unsafe { MmioTransport::new(header, device.size as usize) }) else {
+            continue;
+        };
+        if transport.device_type() != DeviceType::Network {
+            continue;
+        }
+        let where_ = format!("mmio {:#x}", device.base);
+        return match VirtIONet::new(SomeTransport::Mmio(transport), RX_BUFFER_LEN) {
+            Ok(nic) => Some((nic, where_, device.irq)),
+            Err(error) => {
+                kprintln!("kiln: net: virtio-net at {where_}: {error}");
+                None
+            }
+        };
+    }
+    None
 }
 
 fn find_virtio_net(root: &PciRoot<PortCam>) -> Option<DeviceFunction> {
