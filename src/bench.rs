@@ -438,6 +438,15 @@ fn kiln_config(image: &Path, machine: Machine, accel: Accel, memory_mib: u32, rc
     config.accel = accel;
     config.memory_mib = memory_mib;
     config.rc = Some(rc.to_path_buf());
+    if machine == Machine::Firecracker {
+        // No fw_cfg there: the rc script goes in the boot module, as the launcher does.
+        let initrd = rc.with_extension("initrd");
+        if let Ok(Some(bundle)) = qemu::initrd_bundle(&config)
+            && std::fs::write(&initrd, bundle).is_ok()
+        {
+            config.initrd = Some(initrd);
+        }
+    }
     config
 }
 
@@ -528,7 +537,7 @@ fn run(options: &Options) -> Result<(), String> {
     let (stripped_image, _) = image_size::stripped(&image, &dir, "kiln-image.stripped")?;
     for &accel in &accels {
         let accel_name = if accel == Accel::Kvm { "kvm" } else { "tcg" };
-        for machine_type in [Machine::Microvm, Machine::Pc] {
+        for machine_type in [Machine::Microvm, Machine::Firecracker, Machine::Pc] {
             let m = machine_type.name();
             let key = |guest: &str| format!("boot.{m}.{accel_name}.{guest}");
 
@@ -594,7 +603,8 @@ fn run(options: &Options) -> Result<(), String> {
                     KILN_TIMEOUT,
                 ),
             ];
-            if peer.is_some() {
+            // The peer's Debian kernel is measured on pc and microvm only.
+            if peer.is_some() && machine_type != Machine::Firecracker {
                 guests.push(BootGuest::new(
                     "peer",
                     "Linux + BusyBox",
@@ -658,6 +668,10 @@ fn run(options: &Options) -> Result<(), String> {
             if peer.is_none() {
                 report.line(&format!(
                     "| {m} | {accel_name} | Linux + BusyBox | skipped (--skip-peer) | | | | |"
+                ));
+            } else if machine_type == Machine::Firecracker {
+                report.line(&format!(
+                    "| {m} | {accel_name} | Linux + BusyBox | not measured (kiln's Firecracker shape only) | | | | |"
                 ));
             }
         }
@@ -831,6 +845,9 @@ fn run(options: &Options) -> Result<(), String> {
     }
 
     // ---------------------------------------------------------------- bake
+    progress("TCP echo round trips: virtio-pci and virtio-mmio");
+    net_round_trips(&mut report, &plan, &qemu, &image, &dir)?;
+
     progress("kiln bake: packaging time and image size");
     bake_figures(&mut report, &dir, peer.is_some())?;
 
@@ -1211,6 +1228,114 @@ fn elf_programs(
     report.line("```sh");
     report.line(&kiln_shown);
     report.line(&peer_shown);
+    report.line("```");
+    Ok(())
+}
+
+/// The TCP echo round trip through each virtio transport: one connection from the host
+/// to `tcpecho` in the guest (QEMU's user network, a forwarded loopback port), one byte
+/// sent and read back at a time.
+fn net_round_trips(
+    report: &mut Report,
+    plan: &Plan,
+    qemu: &Path,
+    image: &Path,
+    dir: &Path,
+) -> Result<(), String> {
+    use std::io::{Read, Write};
+    let rc = dir.join("kiln-net.rc");
+    write_file(&rc, b"net up\nstart tcpecho --port 7\nshell\n")?;
+    report.line("");
+    report.line("## TCP echo round trip");
+    report.line("");
+    report.line(&format!(
+        "From the host: one TCP connection to `tcpecho` in kiln (QEMU's user network, a forwarded 127.0.0.1 port, `restrict=on`), then {} times one byte written and read back (TCP_NODELAY), timed on the host; TCG, -m {KBENCH_MEMORY_MIB}. The same firewall and smoltcp path on each transport: virtio-net over PCI on pc, over virtio-mmio (found on the kernel command line, its interrupt on the PIC) on microvm and on the Firecracker shape.",
+        plan.round_trips
+    ));
+    report.line("");
+    report.line("| machine | transport | p50 ms | p99 ms | min ms | max ms | samples |");
+    report.line("|---|---|---|---|---|---|---|");
+    let mut commands = Vec::new();
+    for machine in [Machine::Pc, Machine::Microvm, Machine::Firecracker] {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .map_err(|e| format!("kiln bench: no free port: {e}"))?;
+        let mut config = kiln_config(image, machine, Accel::Tcg, KBENCH_MEMORY_MIB, &rc);
+        config.net = Some(qemu::NetConfig {
+            forwards: vec![qemu::Forward {
+                protocol: qemu::ForwardProtocol::Tcp,
+                host_port: port,
+                guest_port: 7,
+            }],
+            restrict: true,
+        });
+        let command = config.command(qemu);
+        commands.push(shown(&command));
+        let mut guest = Guest::start(command)?;
+        guest.expect(KILN_PROMPT, Duration::from_secs(60))?;
+        let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut stream = loop {
+            match std::net::TcpStream::connect_timeout(&address, Duration::from_secs(5)) {
+                Ok(stream) => break stream,
+                Err(_) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50))
+                }
+                Err(e) => {
+                    return Err(format!(
+                        "kiln bench: connecting to tcpecho on {}: {e}",
+                        machine.name()
+                    ));
+                }
+            }
+        };
+        let io = |e: std::io::Error| format!("kiln bench: tcpecho on {}: {e}", machine.name());
+        stream.set_nodelay(true).map_err(io)?;
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .map_err(io)?;
+        let mut samples = Vec::with_capacity(plan.round_trips);
+        for i in 0..plan.round_trips {
+            let byte = [i as u8];
+            let sent = Instant::now();
+            stream.write_all(&byte).map_err(io)?;
+            let mut back = [0u8; 1];
+            stream.read_exact(&mut back).map_err(io)?;
+            samples.push(ms(sent.elapsed()));
+            if back != byte {
+                return Err(format!(
+                    "kiln bench: tcpecho on {} sent back {back:?} for {byte:?}",
+                    machine.name()
+                ));
+            }
+        }
+        drop(stream);
+        drop(guest);
+        let m = machine.name();
+        let transport = if machine == Machine::Pc {
+            "virtio-pci"
+        } else {
+            "virtio-mmio"
+        };
+        let p50 = stats::percentile(&samples, 50.0).unwrap_or(f64::NAN);
+        let p99 = stats::percentile(&samples, 99.0).unwrap_or(f64::NAN);
+        let s = Summary::of(&samples).ok_or("kiln bench: no round trips")?;
+        report.figure(&format!("tcp_rtt.{m}.p50"), format!("{p50:.3}"));
+        report.figure(&format!("tcp_rtt.{m}.p99"), format!("{p99:.3}"));
+        report.figure(&format!("tcp_rtt.{m}.min"), format!("{:.3}", s.min));
+        report.line(&format!(
+            "| {m} | {transport} | {p50:.3} | {p99:.3} | {:.3} | {:.3} | {} |",
+            s.min, s.max, s.runs
+        ));
+    }
+    report.line("");
+    report.line("Commands (`target/bench/kiln-net.rc` holds `net up`, `start tcpecho --port 7`, `shell`; the Firecracker shape gets it in `-initrd`):");
+    report.line("");
+    report.line("```sh");
+    for command in &commands {
+        report.line(command);
+    }
     report.line("```");
     Ok(())
 }

@@ -22,6 +22,12 @@ fn expected_keys() -> Vec<String> {
         keys.push(format!("boot.{machine}.tcg.kiln_share_ms"));
         keys.push(format!("boot.{machine}.tcg.ratio"));
     }
+    // Firecracker's shape: kiln only.
+    for guest in ["floor", "kiln", "kiln_stripped"] {
+        for stat in ["median", "min", "max", "runs"] {
+            keys.push(format!("boot.firecracker.tcg.{guest}.{stat}"));
+        }
+    }
     keys.push("boot.microvm.tcg.peer_plain_hung".into());
     for key in [
         "size.kiln.stripped_bytes",
@@ -62,6 +68,11 @@ fn expected_keys() -> Vec<String> {
         }
     }
     keys.push("bake.one_file_50_names.image_bytes".into());
+    for machine in ["pc", "microvm", "firecracker"] {
+        for stat in ["p50", "p99", "min"] {
+            keys.push(format!("tcp_rtt.{machine}.{stat}"));
+        }
+    }
     for case in ["idle", "burners"] {
         for stat in ["p50", "p99", "min", "max"] {
             keys.push(format!("rtt.{case}.{stat}"));
