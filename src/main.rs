@@ -94,6 +94,11 @@ struct BootArgs {
     /// fw_cfg, no isa-debug-exit; the rc script, programs and files go in -initrd)
     #[arg(long, value_name = "pc|microvm|firecracker", default_value = "pc", value_parser = machine)]
     machine: Machine,
+    /// The firmware of -M pc: qboot (fast; kiln sets the VGA text mode itself, but the
+    /// font a VGA BIOS loads is missing, so --display gtk|sdl|vnc takes SeaBIOS) or
+    /// SeaBIOS, QEMU's default; auto: qboot when QEMU has it and no screen is shown
+    #[arg(long, value_name = "auto|qboot|seabios", default_value = "auto", value_parser = bios)]
+    bios: BiosChoice,
     /// Guest memory in MiB
     #[arg(long, value_name = "MIB", default_value_t = 64, value_parser = memory)]
     mem: u32,
@@ -155,6 +160,21 @@ fn machine(text: &str) -> Result<Machine, String> {
     ))
 }
 
+/// `--bios`: a firmware, or `auto`.
+#[derive(Clone, Copy, Debug)]
+struct BiosChoice(Option<qemu::Bios>);
+
+fn bios(text: &str) -> Result<BiosChoice, String> {
+    if text == "auto" {
+        return Ok(BiosChoice(None));
+    }
+    qemu::Bios::parse(text)
+        .map(|b| BiosChoice(Some(b)))
+        .ok_or(format!(
+            "unknown firmware '{text}' (use auto, qboot or seabios)"
+        ))
+}
+
 fn memory(text: &str) -> Result<u32, String> {
     text.parse()
         .ok()
@@ -191,6 +211,18 @@ impl BootArgs {
             config.net = Some(qemu::NetConfig::parse(net)?);
         }
         config.display = self.display;
+        config.bios = match self.bios.0 {
+            Some(qemu::Bios::Qboot) if !std::path::Path::new(qemu::QBOOT).is_file() => {
+                return Err(format!(
+                    "kiln: --bios qboot: QEMU's {} is not here",
+                    qemu::QBOOT
+                ));
+            }
+            Some(chosen) => chosen,
+            // A screen for a person needs the font SeaBIOS's VGA BIOS loads.
+            None if config.display != "none" => qemu::Bios::SeaBios,
+            None => qemu::Bios::default_for_this_qemu(),
+        };
         config.extra = self.qemu_args;
         // `-M pc` has a VGA screen and a PS/2 keyboard with a shell of their own.
         config.vga = config.machine == Machine::Pc;

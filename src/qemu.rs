@@ -73,6 +73,37 @@ impl Machine {
     }
 }
 
+/// The firmware QEMU runs before kiln on `-M pc`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bios {
+    /// QEMU's default, SeaBIOS: most of a pc boot's time is spent in it.
+    SeaBios,
+    /// qboot ([`QBOOT`]), a minimal firmware that loads the kernel and jumps to it.
+    Qboot,
+}
+
+/// Where Debian's QEMU ships qboot.
+pub const QBOOT: &str = "/usr/share/qemu/qboot.rom";
+
+impl Bios {
+    pub fn parse(text: &str) -> Option<Bios> {
+        match text {
+            "seabios" => Some(Bios::SeaBios),
+            "qboot" => Some(Bios::Qboot),
+            _ => None,
+        }
+    }
+
+    /// qboot where QEMU has it, else SeaBIOS.
+    pub fn default_for_this_qemu() -> Bios {
+        if Path::new(QBOOT).is_file() {
+            Bios::Qboot
+        } else {
+            Bios::SeaBios
+        }
+    }
+}
+
 /// The accelerator, as asked for on the command line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Accel {
@@ -235,6 +266,8 @@ pub struct Config {
     pub programs: Vec<crate::programs::BakedProgram>,
     /// Data files to bake (`--file`).
     pub files: Vec<crate::files::BakedFile>,
+    /// The firmware of `-M pc` (microvm has its own).
+    pub bios: Bios,
     /// A boot module (`-initrd`): with [`Machine::Firecracker`], the bundle that carries
     /// the rc script, programs and files (see [`initrd_bundle`]).
     pub initrd: Option<PathBuf>,
@@ -258,6 +291,7 @@ impl Config {
             net: None,
             programs: Vec::new(),
             files: Vec::new(),
+            bios: Bios::default_for_this_qemu(),
             initrd: None,
             extra: Vec::new(),
         }
@@ -290,7 +324,11 @@ impl Config {
             .arg(self.memory_mib.to_string())
             .arg("-kernel")
             .arg(&self.image)
-            .args(["-nodefaults", "-no-user-config"])
+            .args(["-nodefaults", "-no-user-config"]);
+        if self.machine == Machine::Pc && self.bios == Bios::Qboot {
+            command.args(["-bios", QBOOT]);
+        }
+        command
             // Ctrl-C goes to the guest, not to QEMU.
             .args(["-chardev", "stdio,id=console,signal=off"])
             .args(["-serial", "chardev:console"]);

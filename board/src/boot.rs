@@ -52,6 +52,10 @@ pvh_start:
     cli
     cld
     movl %ebx, %ebp
+    /* kiln.bootstats: the TSC at the first instruction (in .data: .bss is cleared next) */
+    rdtsc
+    movl %eax, kiln_boot_tsc
+    movl %edx, kiln_boot_tsc + 4
 
     /* 1. clear .bss (the page tables and boot stack live there), 4 bytes at a time:
           the linker script aligns both ends to 16 */
@@ -110,6 +114,9 @@ pvh_start:
 
     .code64
 long_mode_entry:
+    rdtsc
+    movl %eax, kiln_boot_tsc + 8
+    movl %edx, kiln_boot_tsc + 12
     movw $0x10, %ax
     movw %ax, %ds
     movw %ax, %es

@@ -12,7 +12,7 @@ use pc_keyboard::layouts::{
 };
 use pc_keyboard::{DecodedKey, HandleControl, KeyCode, KeyState, PS2Keyboard, ScancodeSet1};
 
-use crate::port::inb;
+use crate::port::{inb, outb};
 use crate::sched;
 use crate::sync::IrqMutex;
 
@@ -28,6 +28,51 @@ static WAITER: AtomicU64 = AtomicU64::new(0);
 /// True when an i8042 controller answers (not on `-M microvm`).
 pub fn present() -> bool {
     inb(STATUS_PORT) != 0xFF
+}
+
+/// Status bit: the controller has not taken the last byte written yet.
+const INPUT_FULL: u8 = 0x02;
+/// Controller commands: read and write the configuration byte.
+const READ_CONFIG: u8 = 0x20;
+const WRITE_CONFIG: u8 = 0x60;
+/// Configuration bits: IRQ 1 for the keyboard, translation to scancode set 1.
+const CONFIG_KEYBOARD_IRQ: u8 = 0x01;
+const CONFIG_TRANSLATE: u8 = 0x40;
+/// Polls of the status register before giving up on the controller.
+const CONTROLLER_POLLS: u32 = 100_000;
+
+/// Sets the controller up as a PC BIOS would (qboot does not): keyboard interrupts on,
+/// and translation to scancode set 1, which the decoder reads.
+pub fn init() {
+    // With IRQ 1 off, so the handler does not take the controller's answer.
+    x86_64::instructions::interrupts::without_interrupts(configure_controller);
+}
+
+fn configure_controller() {
+    // Whatever waits in the output buffer is not the answer.
+    for _ in 0..16 {
+        if inb(STATUS_PORT) & OUTPUT_FULL == 0 {
+            break;
+        }
+        let _ = inb(DATA_PORT);
+    }
+    let ready_to_write = || (0..CONTROLLER_POLLS).any(|_| inb(STATUS_PORT) & INPUT_FULL == 0);
+    let ready_to_read = || (0..CONTROLLER_POLLS).any(|_| inb(STATUS_PORT) & OUTPUT_FULL != 0);
+    if !ready_to_write() {
+        return;
+    }
+    outb(STATUS_PORT, READ_CONFIG);
+    if !ready_to_read() {
+        return;
+    }
+    let config = inb(DATA_PORT) | CONFIG_KEYBOARD_IRQ | CONFIG_TRANSLATE;
+    if !ready_to_write() {
+        return;
+    }
+    outb(STATUS_PORT, WRITE_CONFIG);
+    if ready_to_write() {
+        outb(DATA_PORT, config);
+    }
 }
 
 /// IRQ 1: queue the scancode and wake the keyboard console.

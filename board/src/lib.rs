@@ -18,6 +18,7 @@ extern crate alloc;
 extern crate kiln_mem;
 
 mod boot;
+mod bootstats;
 mod bundle;
 mod fault;
 mod fwcfg;
@@ -94,6 +95,8 @@ pub extern "C" fn kernel_main(start_info: u32) -> ! {
         let _ = modules.push((module.paddr, module.paddr + module.size));
     }
     heap::init(boot.memory_map, image_end, &modules);
+    bootstats::configure(boot.command_line);
+    bootstats::mark("heap");
     bundle::set_modules(boot.modules);
     stack::init();
     let stack_bottom = (&raw const boot_stack_bottom) as u64;
@@ -101,6 +104,7 @@ pub extern "C" fn kernel_main(start_info: u32) -> ! {
     kiln_init::sync::set_preemption(&sched::PREEMPT);
     pic::init();
     x86_64::instructions::interrupts::enable();
+    bootstats::mark("interrupts");
 
     let command_line = boot.command_line;
     power::configure_panic(command_line);
@@ -123,6 +127,7 @@ pub extern "C" fn kernel_main(start_info: u32) -> ! {
 }
 
 fn init_main(command_line: &'static str) {
+    bootstats::mark("init");
     kprintln!("kiln {VERSION}: a shell and job-control init for unikernels");
     let has_word = |word: &str| command_line.split_whitespace().any(|w| w == word);
     if has_word("kiln.probe") {
@@ -138,10 +143,14 @@ fn init_main(command_line: &'static str) {
     }
 
     if keyboard::present() {
+        keyboard::init();
         start_keyboard_console(command_line);
     }
+    bootstats::mark("keyboard");
     net::start(command_line);
+    bootstats::mark("net");
     let script = load_rc(command_line);
+    bootstats::mark("rc");
     let serial_config = Config {
         columns: Config::columns_from_command_line(command_line).unwrap_or(Config::DEFAULT_COLUMNS),
         ..Config::default()

@@ -44,6 +44,10 @@ impl Platform for BoardPlatform {
         time::tsc_hz()
     }
 
+    fn boot_phase(&self, phase: &'static str) {
+        crate::bootstats::mark(phase);
+    }
+
     fn current_thread(&self) -> ThreadId {
         sched::current_id()
     }

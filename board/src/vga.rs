@@ -177,7 +177,54 @@ impl Screen {
 }
 
 /// Clears the screen.
+/// The registers of VGA mode 3 (80x25 text, 16 colours), as a VGA BIOS leaves them.
+/// kiln sets them itself because a minimal firmware (qboot) runs no VGA BIOS; the font
+/// such a BIOS loads is not there then, so a screen shown to a person wants SeaBIOS
+/// (the launcher picks it for `--display`), while the text buffer at 0xB8000 works.
+const MODE3_MISC: u8 = 0x67;
+const MODE3_SEQUENCER: [u8; 5] = [0x03, 0x00, 0x03, 0x00, 0x02];
+const MODE3_CRTC: [u8; 25] = [
+    0x5F, 0x4F, 0x50, 0x82, 0x55, 0x81, 0xBF, 0x1F, 0x00, 0x4F, 0x0D, 0x0E, 0x00, 0x00, 0x00, 0x50,
+    0x9C, 0x0E, 0x8F, 0x28, 0x1F, 0x96, 0xB9, 0xA3, 0xFF,
+];
+const MODE3_GRAPHICS: [u8; 9] = [0x00, 0x00, 0x00, 0x00, 0x00, 0x10, 0x0E, 0x00, 0xFF];
+const MODE3_ATTRIBUTE: [u8; 21] = [
+    0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x14, 0x07, 0x38, 0x39, 0x3A, 0x3B, 0x3C, 0x3D, 0x3E, 0x3F,
+    0x0C, 0x00, 0x0F, 0x08, 0x00,
+];
+
+/// Programs mode 3 through the VGA's I/O ports.
+fn set_text_mode() {
+    use crate::port::{inb, outb};
+    outb(0x3C2, MODE3_MISC);
+    for (index, &value) in MODE3_SEQUENCER.iter().enumerate() {
+        outb(0x3C4, index as u8);
+        outb(0x3C5, value);
+    }
+    // Unlock CRTC registers 0-7 (register 0x11 bit 7), then write them all.
+    outb(0x3D4, 0x11);
+    outb(0x3D5, MODE3_CRTC[0x11] & 0x7F);
+    for (index, &value) in MODE3_CRTC.iter().enumerate() {
+        outb(0x3D4, index as u8);
+        outb(0x3D5, value);
+    }
+    for (index, &value) in MODE3_GRAPHICS.iter().enumerate() {
+        outb(0x3CE, index as u8);
+        outb(0x3CF, value);
+    }
+    // Reading the input status register resets the attribute controller's flip-flop.
+    for (index, &value) in MODE3_ATTRIBUTE.iter().enumerate() {
+        let _ = inb(0x3DA);
+        outb(0x3C0, index as u8);
+        outb(0x3C0, value);
+    }
+    // Palette access off: the display shows again.
+    let _ = inb(0x3DA);
+    outb(0x3C0, 0x20);
+}
+
 pub fn init() {
+    set_text_mode();
     let mut screen = SCREEN.lock();
     screen.clear();
     screen.move_cursor();

@@ -132,6 +132,9 @@ pub trait Platform: Send + Sync {
     fn cycles_per_second(&self) -> Option<u64> {
         None
     }
+    /// A boot milestone reached (`kiln.bootstats`): the shell reports `"prompt"` just
+    /// before it shows its first prompt.
+    fn boot_phase(&self, _phase: &'static str) {}
     /// Starts `body` on a new thread named `name` (see [`ThreadBody`], [`ThreadKind`]).
     ///
     /// If the thread dies without returning from `run` (a panic, a CPU exception, a

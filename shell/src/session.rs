@@ -84,6 +84,8 @@ pub struct Session<W> {
     seen_jobs: JobId,
     /// `set -o status`: the status to print before the next prompt.
     status_to_show: Option<Status>,
+    /// The first prompt was shown (and reported to the platform).
+    prompted: bool,
     /// The lines typed so far of a command that is not complete yet (an open quote,
     /// `if` without `fi`, a trailing `|` or `&&`): the next line continues it.
     pending: Option<String>,
@@ -113,6 +115,7 @@ impl<W: Write + Send + 'static> Session<W> {
             options: Options::default(),
             seen_jobs: 0,
             status_to_show: None,
+            prompted: false,
             pending: None,
         })
     }
@@ -183,6 +186,10 @@ impl<W: Write + Send + 'static> Session<W> {
             } else {
                 interp.var(PROMPT_VAR).unwrap_or(DEFAULT_PROMPT).to_owned()
             };
+            if !self.prompted {
+                self.prompted = true;
+                self.platform.boot_phase("prompt");
+            }
             self.screen.lock().begin_line(&prompt);
             let event = loop {
                 let Some(byte) = self.input.next_byte() else {

@@ -32,6 +32,54 @@ fn boots_repeatedly_on_microvm() {
 }
 
 #[test]
+fn bootstats_prints_every_phase_in_order_on_each_machine_and_firmware() {
+    let phases = [
+        "entry",
+        "long_mode",
+        "heap",
+        "interrupts",
+        "init",
+        "keyboard",
+        "net",
+        "rc",
+        "prompt",
+    ];
+    let shapes = [
+        (Machine::Pc, kiln::qemu::Bios::Qboot),
+        (Machine::Pc, kiln::qemu::Bios::SeaBios),
+        (Machine::Microvm, kiln::qemu::Bios::SeaBios),
+    ];
+    for (machine, bios) in shapes {
+        if bios == kiln::qemu::Bios::Qboot && !std::path::Path::new(kiln::qemu::QBOOT).is_file() {
+            continue;
+        }
+        let mut config = config();
+        config.machine = machine;
+        config.bios = bios;
+        config.append = "kiln.bootstats".into();
+        let mut vm = Vm::boot(&config);
+        vm.expect("kiln: bootstats cycles since entry: ");
+        let line = vm.expect("\r\n");
+        vm.expect(PROMPT);
+        let stamps: Vec<(&str, u64)> = line
+            .split_whitespace()
+            .filter_map(|w| w.split_once('='))
+            .map(|(k, v)| (k, v.parse().unwrap_or_else(|_| panic!("{w}", w = v))))
+            .collect();
+        let names: Vec<&str> = stamps.iter().map(|(k, _)| *k).collect();
+        assert_eq!(names, phases, "{machine:?}/{bios:?}: {line}");
+        // Stamps of one TSC, taken in this order: never decreasing, and the prompt last.
+        assert!(
+            stamps.windows(2).all(|w| w[0].1 <= w[1].1),
+            "{machine:?}/{bios:?}: {line}"
+        );
+        assert!(stamps[8].1 > 0, "{line}");
+        vm.send_line("poweroff 0");
+        assert_eq!(vm.wait_exit(), Some(0));
+    }
+}
+
+#[test]
 fn echo_round_trip() {
     let mut vm = Vm::boot_to_prompt();
     let output = vm.run("echo hello   kiln");
