@@ -28,7 +28,7 @@ use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
 use kiln::image;
-use kiln::qemu::{self, Accel, Config, Machine};
+use kiln::qemu::{self, Accel, Bios, Config, Machine};
 
 use console::Guest;
 use stats::Summary;
@@ -192,9 +192,12 @@ fn shown(command: &Command) -> String {
 
 /// The QEMU command line shared by the peer and the VMM floor guest (kiln's comes
 /// from `kiln::qemu::Config`, with the same flags).
+/// QEMU with `kernel` and nothing else kiln's launcher adds; `-M pc` gets `bios`, so
+/// every guest of a row runs the same firmware.
 fn plain_command(
     qemu: &Path,
     machine: Machine,
+    bios: Bios,
     accel: Accel,
     memory_mib: u32,
     kernel: &Path,
@@ -213,6 +216,9 @@ fn plain_command(
         .args(["-chardev", "stdio,id=console,signal=off"])
         .args(["-serial", "chardev:console"])
         .args(["-display", "none"]);
+    if machine == Machine::Pc && bios == Bios::Qboot {
+        command.args(["-bios", qemu::QBOOT]);
+    }
     command
 }
 
@@ -220,11 +226,12 @@ fn peer_command(
     qemu: &Path,
     peer: &peer::Peer,
     machine: Machine,
+    bios: Bios,
     accel: Accel,
     memory_mib: u32,
     append_extra: &str,
 ) -> Command {
-    let mut command = plain_command(qemu, machine, accel, memory_mib, &peer.vmlinuz);
+    let mut command = plain_command(qemu, machine, bios, accel, memory_mib, &peer.vmlinuz);
     let append = if append_extra.is_empty() {
         peer::APPEND.to_string()
     } else {
@@ -537,8 +544,16 @@ fn run(options: &Options) -> Result<(), String> {
     let (stripped_image, _) = image_size::stripped(&image, &dir, "kiln-image.stripped")?;
     for &accel in &accels {
         let accel_name = if accel == Accel::Kvm { "kvm" } else { "tcg" };
-        for machine_type in [Machine::Microvm, Machine::Firecracker, Machine::Pc] {
-            let m = machine_type.name();
+        let default_bios = Bios::default_for_this_qemu();
+        let mut shapes = vec![
+            (Machine::Microvm, default_bios, "microvm"),
+            (Machine::Firecracker, default_bios, "firecracker"),
+            (Machine::Pc, default_bios, "pc"),
+        ];
+        if default_bios == Bios::Qboot {
+            shapes.push((Machine::Pc, Bios::SeaBios, "pc_seabios"));
+        }
+        for (machine_type, bios, m) in shapes {
             let key = |guest: &str| format!("boot.{m}.{accel_name}.{guest}");
 
             // On microvm the Debian kernel cannot calibrate its TSC (no HPET or PM
@@ -556,8 +571,9 @@ fn run(options: &Options) -> Result<(), String> {
                 progress(&format!(
                     "peer on {m}/{accel_name} with its plain command line"
                 ));
-                let plain_make =
-                    |_: u32| peer_command(&qemu, peer, machine_type, accel, BOOT_MEMORY_MIB, "");
+                let plain_make = |_: u32| {
+                    peer_command(&qemu, peer, machine_type, bios, accel, BOOT_MEMORY_MIB, "")
+                };
                 let tries = plan.boot_runs;
                 let hung = (0..tries)
                     .filter(|_| {
@@ -580,17 +596,38 @@ fn run(options: &Options) -> Result<(), String> {
 
             progress(&format!("boot to prompt: {m}, {accel_name}"));
             let floor_char = (pvh::CHARACTER as char).to_string();
-            let floor_make =
-                || plain_command(&qemu, machine_type, accel, BOOT_MEMORY_MIB, &floor_elf);
-            let kiln_make =
-                || kiln_config(&image, machine_type, accel, BOOT_MEMORY_MIB, &rc).command(&qemu);
+            let floor_make = || {
+                plain_command(
+                    &qemu,
+                    machine_type,
+                    bios,
+                    accel,
+                    BOOT_MEMORY_MIB,
+                    &floor_elf,
+                )
+            };
+            let kiln_make = || {
+                let mut config = kiln_config(&image, machine_type, accel, BOOT_MEMORY_MIB, &rc);
+                config.bios = bios;
+                config.command(&qemu)
+            };
             let stripped_make = || {
-                kiln_config(&stripped_image, machine_type, accel, BOOT_MEMORY_MIB, &rc)
-                    .command(&qemu)
+                let mut config =
+                    kiln_config(&stripped_image, machine_type, accel, BOOT_MEMORY_MIB, &rc);
+                config.bios = bios;
+                config.command(&qemu)
             };
             let peer_make = || {
                 let peer = peer.as_ref().expect("only made with a peer");
-                peer_command(&qemu, peer, machine_type, accel, BOOT_MEMORY_MIB, &extra)
+                peer_command(
+                    &qemu,
+                    peer,
+                    machine_type,
+                    bios,
+                    accel,
+                    BOOT_MEMORY_MIB,
+                    &extra,
+                )
             };
             let mut guests: Vec<BootGuest<'_>> = vec![
                 BootGuest::new("floor", "VMM floor", &floor_make, &floor_char, KILN_TIMEOUT),
@@ -633,6 +670,13 @@ fn run(options: &Options) -> Result<(), String> {
             let (floor_s, kiln_s) = (summaries[0], summaries[1]);
             let share = kiln_s.median - floor_s.median;
             report.figure(&key("kiln_share_ms"), format!("{share:.3}"));
+            let over_floor = kiln_s.median / floor_s.median;
+            report.figure(&key("kiln_floor_ratio"), format!("{over_floor:.3}"));
+            let stripped_over_floor = summaries[2].median / floor_s.median;
+            report.figure(
+                &key("kiln_stripped_floor_ratio"),
+                format!("{stripped_over_floor:.3}"),
+            );
             let stripped_share = summaries[2].median - floor_s.median;
             report.figure(
                 &key("kiln_stripped_share_ms"),
@@ -656,12 +700,12 @@ fn run(options: &Options) -> Result<(), String> {
                 report.line(&row(guest, summary, &ratio));
                 if i == 1 {
                     report.line(&format!(
-                        "| {m} | {accel_name} | kiln's own share (kiln − floor) | {share:.1} | | | | |"
+                        "| {m} | {accel_name} | kiln's own share (kiln − floor); kiln / floor | {share:.1}; {over_floor:.2}× | | | | |"
                     ));
                 }
                 if i == 2 {
                     report.line(&format!(
-                        "| {m} | {accel_name} | stripped kiln's own share (stripped − floor) | {stripped_share:.1} | | | | |"
+                        "| {m} | {accel_name} | stripped kiln's own share (stripped − floor); stripped / floor | {stripped_share:.1}; {stripped_over_floor:.2}× | | | | |"
                     ));
                 }
             }
@@ -677,6 +721,12 @@ fn run(options: &Options) -> Result<(), String> {
         }
     }
     report.line("");
+    report.line(&format!(
+        "Firmware on pc: `pc` is {} (`-bios {}`, the launcher's default when QEMU has it), `pc_seabios` is QEMU's default SeaBIOS; the floor, kiln and the peer of a row run the same one.",
+        if Bios::default_for_this_qemu() == Bios::Qboot { "qboot" } else { "SeaBIOS (qboot is not installed)" },
+        qemu::QBOOT
+    ));
+    report.line("");
     report.line("Failed runs (did not reach the prompt within the timeout: kiln 10 s, peer 30 s) are retried, up to twice the run count, and shown in brackets.");
     for note in &microvm_notes {
         report.line("");
@@ -691,6 +741,10 @@ fn run(options: &Options) -> Result<(), String> {
         report.line(command);
     }
     report.line("```");
+
+    // ---------------------------------------------------------------- boot phases
+    progress("boot phases (kiln.bootstats)");
+    boot_phases(&mut report, &plan, &qemu, &image, &rc)?;
 
     // ---------------------------------------------------------------- image size
     progress("image sizes");
@@ -783,6 +837,7 @@ fn run(options: &Options) -> Result<(), String> {
                 &qemu,
                 peer,
                 Machine::Pc,
+                Bios::default_for_this_qemu(),
                 Accel::Tcg,
                 mib,
                 PEER_RAM_APPEND_EXTRA,
@@ -876,6 +931,100 @@ fn run(options: &Options) -> Result<(), String> {
         options.output.as_deref().expect("set by main"),
         report.body.as_bytes(),
     )
+}
+
+/// The phases of `kiln.bootstats`, in the order the image prints them.
+const BOOT_PHASES: [&str; 9] = [
+    "entry",
+    "long_mode",
+    "heap",
+    "interrupts",
+    "init",
+    "keyboard",
+    "net",
+    "rc",
+    "prompt",
+];
+
+/// Where kiln's boot time goes: `kiln.bootstats` on each machine shape, the median of
+/// each phase's stamp over the runs, in ms since the image's first instruction (cycles
+/// at the host's TSC rate, which TCG's TSC follows).
+fn boot_phases(
+    report: &mut Report,
+    plan: &Plan,
+    qemu: &Path,
+    image: &Path,
+    rc: &Path,
+) -> Result<(), String> {
+    let khz = host_tsc_khz() as f64;
+    let default_bios = Bios::default_for_this_qemu();
+    let mut shapes = vec![
+        (Machine::Microvm, default_bios, "microvm"),
+        (Machine::Firecracker, default_bios, "firecracker"),
+        (Machine::Pc, default_bios, "pc"),
+    ];
+    if default_bios == Bios::Qboot {
+        shapes.push((Machine::Pc, Bios::SeaBios, "pc_seabios"));
+    }
+    let mut columns = Vec::new();
+    for (machine, bios, label) in &shapes {
+        let mut runs: Vec<Vec<f64>> = vec![Vec::new(); BOOT_PHASES.len()];
+        for _ in 0..plan.boot_runs {
+            let mut config = kiln_config(image, *machine, Accel::Tcg, BOOT_MEMORY_MIB, rc);
+            config.bios = *bios;
+            config.append = "kiln.bootstats".into();
+            let mut guest = Guest::start(config.command(qemu))?;
+            guest.expect("kiln: bootstats cycles since entry: ", KILN_TIMEOUT)?;
+            let (_, line) = guest.expect_text("\r\n", KILN_TIMEOUT)?;
+            for (at, (name, value)) in kbench_pairs(&line).into_iter().enumerate() {
+                if BOOT_PHASES.get(at) != Some(&name.as_str()) {
+                    return Err(format!("kiln bench: bootstats on {label}: {line:?}"));
+                }
+                let cycles: f64 = value
+                    .parse()
+                    .map_err(|_| format!("kiln bench: bootstats on {label}: {line:?}"))?;
+                runs[at].push(cycles / khz);
+            }
+        }
+        let medians: Vec<f64> = runs
+            .iter()
+            .map(|samples| stats::percentile(samples, 50.0).unwrap_or(f64::NAN))
+            .collect();
+        for (name, median) in BOOT_PHASES.iter().zip(&medians) {
+            report.figure(
+                &format!("bootstats.{label}.{name}_ms"),
+                format!("{median:.3}"),
+            );
+        }
+        columns.push((*label, medians));
+    }
+    report.line("");
+    report.line("## Boot phases");
+    report.line("");
+    report.line(&format!(
+        "`kiln.bootstats` on the kernel command line: the image stamps its boot phases with the TSC and prints them in one line before its first prompt. Median of {} boots per shape (TCG, -m {BOOT_MEMORY_MIB}), in ms since kiln's first instruction (cycles at the host's {:.0} MHz, which TCG's TSC follows). What the VMM and firmware do before that first instruction is the floor above.",
+        plan.boot_runs,
+        khz / 1000.0
+    ));
+    report.line("");
+    let mut header = String::from("| phase |");
+    let mut rule = String::from("|---|");
+    for (label, _) in &columns {
+        header.push_str(&format!(" {label} |"));
+        rule.push_str("---|");
+    }
+    report.line(&header);
+    report.line(&rule);
+    for (at, name) in BOOT_PHASES.iter().enumerate() {
+        let mut row = format!("| {name} |");
+        for (_, medians) in &columns {
+            row.push_str(&format!(" {:.2} |", medians[at]));
+        }
+        report.line(&row);
+    }
+    report.line("");
+    report.line("Phases: `long_mode` paging on and 64-bit code; `heap` the heap claimed; `interrupts` GDT/IDT, threads, PIC/PIT/LAPIC and interrupts on; `init` init's thread runs; `keyboard` the keyboard console started (or not there); `net` the network device looked for; `rc` the rc script loaded; `prompt` the shell about to show its first prompt, after the rc script's commands ran.");
+    Ok(())
 }
 
 /// The host's TSC rate in kHz (from /proc/cpuinfo's `cpu MHz`), for the peer's
@@ -1058,7 +1207,15 @@ fn elf_programs(
             ("md5.bin", &md5_file),
         ],
     )?;
-    let peer_command = peer_command(qemu, &peer, Machine::Pc, Accel::Tcg, BOOT_MEMORY_MIB, "");
+    let peer_command = peer_command(
+        qemu,
+        &peer,
+        Machine::Pc,
+        Bios::default_for_this_qemu(),
+        Accel::Tcg,
+        BOOT_MEMORY_MIB,
+        "",
+    );
     let peer_shown = shown(&peer_command);
     let mut peer_guest = Guest::start(peer_command)?;
     peer_guest.expect(peer::PROMPT, Duration::from_secs(120))?;
@@ -1275,25 +1432,30 @@ fn net_round_trips(
         let mut guest = Guest::start(command)?;
         guest.expect(KILN_PROMPT, Duration::from_secs(60))?;
         let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let io = |e: std::io::Error| format!("kiln bench: tcpecho on {}: {e}", machine.name());
+        // QEMU's user network accepts a connection before the guest's tcpecho may be
+        // listening: a connection counts once one byte has come back through it.
+        let deadline = Instant::now() + Duration::from_secs(60);
         let mut stream = loop {
-            match std::net::TcpStream::connect_timeout(&address, Duration::from_secs(5)) {
+            let attempt = std::net::TcpStream::connect_timeout(&address, Duration::from_secs(5))
+                .and_then(|mut stream| {
+                    stream.set_nodelay(true)?;
+                    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+                    stream.write_all(b"w")?;
+                    let mut back = [0u8; 1];
+                    stream.read_exact(&mut back)?;
+                    Ok(stream)
+                });
+            match attempt {
                 Ok(stream) => break stream,
                 Err(_) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(50))
+                    std::thread::sleep(Duration::from_millis(100));
                 }
-                Err(e) => {
-                    return Err(format!(
-                        "kiln bench: connecting to tcpecho on {}: {e}",
-                        machine.name()
-                    ));
-                }
+                Err(e) => return Err(io(e)),
             }
         };
-        let io = |e: std::io::Error| format!("kiln bench: tcpecho on {}: {e}", machine.name());
-        stream.set_nodelay(true).map_err(io)?;
         stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
+            .set_read_timeout(Some(Duration::from_secs(30)))
             .map_err(io)?;
         let mut samples = Vec::with_capacity(plan.round_trips);
         for i in 0..plan.round_trips {

@@ -95,8 +95,9 @@ struct BootArgs {
     #[arg(long, value_name = "pc|microvm|firecracker", default_value = "pc", value_parser = machine)]
     machine: Machine,
     /// The firmware of -M pc: qboot (fast; kiln sets the VGA text mode itself, but the
-    /// font a VGA BIOS loads is missing, so --display gtk|sdl|vnc takes SeaBIOS) or
-    /// SeaBIOS, QEMU's default; auto: qboot when QEMU has it and no screen is shown
+    /// font a VGA BIOS loads is missing, so --display gtk|sdl|vnc takes SeaBIOS, and it
+    /// assigns no PCI BARs, so --net does too) or SeaBIOS, QEMU's default; auto: qboot
+    /// when QEMU has it
     #[arg(long, value_name = "auto|qboot|seabios", default_value = "auto", value_parser = bios)]
     bios: BiosChoice,
     /// Guest memory in MiB

@@ -307,6 +307,16 @@ impl Config {
         }
     }
 
+    /// The firmware `-M pc` runs: [`Config::bios`], except that a network takes SeaBIOS,
+    /// since qboot leaves the virtio-net device's PCI BARs unassigned.
+    pub fn firmware(&self) -> Bios {
+        if self.net.is_some() {
+            Bios::SeaBios
+        } else {
+            self.bios
+        }
+    }
+
     /// QEMU's command line; the serial console is QEMU's stdin/stdout.
     pub fn command(&self, qemu: &Path) -> Command {
         let mut command = Command::new(qemu);
@@ -325,7 +335,7 @@ impl Config {
             .arg("-kernel")
             .arg(&self.image)
             .args(["-nodefaults", "-no-user-config"]);
-        if self.machine == Machine::Pc && self.bios == Bios::Qboot {
+        if self.machine == Machine::Pc && self.firmware() == Bios::Qboot {
             command.args(["-bios", QBOOT]);
         }
         command

@@ -13,14 +13,36 @@ use kiln::image;
 /// TCG on both machine types; KVM is measured only where it works.
 fn expected_keys() -> Vec<String> {
     let mut keys = vec!["kvm.measured".to_string()];
-    for machine in ["pc", "microvm"] {
+    // pc_seabios is there when qboot is (then pc is qboot).
+    let mut machines = vec!["pc", "microvm"];
+    if std::path::Path::new(kiln::qemu::QBOOT).is_file() {
+        machines.push("pc_seabios");
+    }
+    for machine in &machines {
         for guest in ["floor", "kiln", "kiln_stripped", "peer"] {
             for stat in ["median", "min", "max", "runs"] {
                 keys.push(format!("boot.{machine}.tcg.{guest}.{stat}"));
             }
         }
         keys.push(format!("boot.{machine}.tcg.kiln_share_ms"));
+        keys.push(format!("boot.{machine}.tcg.kiln_floor_ratio"));
         keys.push(format!("boot.{machine}.tcg.ratio"));
+    }
+    machines.push("firecracker");
+    for machine in &machines {
+        for phase in [
+            "entry",
+            "long_mode",
+            "heap",
+            "interrupts",
+            "init",
+            "keyboard",
+            "net",
+            "rc",
+            "prompt",
+        ] {
+            keys.push(format!("bootstats.{machine}.{phase}_ms"));
+        }
     }
     // Firecracker's shape: kiln only.
     for guest in ["floor", "kiln", "kiln_stripped"] {
