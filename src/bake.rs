@@ -182,6 +182,36 @@ fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
+/// The bytes of a program or file (`what`) to bake, once its name is valid and not in
+/// `taken` (a clash names both sources); its name then is.
+fn checked_input(
+    input: &Input,
+    what: &str,
+    taken: &mut Vec<(String, Source)>,
+) -> Result<Vec<u8>, String> {
+    if !valid_name(&input.name) {
+        return Err(format!(
+            "kiln bake: {}: '{}' is not a {what} name (letters, digits, '-', '_', '.')",
+            input.source, input.name
+        ));
+    }
+    if let Some((_, first)) = taken.iter().find(|(n, _)| *n == input.name) {
+        return Err(format!(
+            "kiln bake: two {what}s named '{}': {first} and {}",
+            input.name, input.source
+        ));
+    }
+    let bytes = std::fs::read(&input.path).map_err(|e| {
+        format!(
+            "kiln bake: {}: cannot read '{}': {e}",
+            input.source,
+            input.path.display()
+        )
+    })?;
+    taken.push((input.name.clone(), input.source.clone()));
+    Ok(bytes)
+}
+
 /// What a bake made.
 #[derive(Debug)]
 pub struct Baked {
@@ -221,25 +251,7 @@ pub fn bake(recipe: &Recipe) -> Result<Baked, String> {
     };
     let mut entries: Vec<(Kind, String, Vec<u8>)> = Vec::new();
     for input in &recipe.programs {
-        if !valid_name(&input.name) {
-            return Err(format!(
-                "kiln bake: {}: '{}' is not a program name (letters, digits, '-', '_', '.')",
-                input.source, input.name
-            ));
-        }
-        if let Some((_, first)) = taken.iter().find(|(n, _)| *n == input.name) {
-            return Err(format!(
-                "kiln bake: two programs named '{}': {first} and {}",
-                input.name, input.source
-            ));
-        }
-        let bytes = std::fs::read(&input.path).map_err(|e| {
-            format!(
-                "kiln bake: {}: cannot read '{}': {e}",
-                input.source,
-                input.path.display()
-            )
-        })?;
+        let bytes = checked_input(input, "program", &mut taken)?;
         kiln_linux::elf::plan(&bytes).map_err(|e| {
             format!(
                 "kiln bake: {}: '{}' is {e}",
@@ -247,7 +259,6 @@ pub fn bake(recipe: &Recipe) -> Result<Baked, String> {
                 input.path.display()
             )
         })?;
-        taken.push((input.name.clone(), input.source.clone()));
         entries.push((Kind::Program, input.name.clone(), bytes));
     }
     let mut files: Vec<(String, Source)> = crate::files::repo_file_names()
@@ -255,26 +266,7 @@ pub fn bake(recipe: &Recipe) -> Result<Baked, String> {
         .map(|n| (n, Source::KilnFile))
         .collect();
     for input in &recipe.files {
-        if !valid_name(&input.name) {
-            return Err(format!(
-                "kiln bake: {}: '{}' is not a file name (letters, digits, '-', '_', '.')",
-                input.source, input.name
-            ));
-        }
-        if let Some((_, first)) = files.iter().find(|(n, _)| *n == input.name) {
-            return Err(format!(
-                "kiln bake: two files named '{}': {first} and {}",
-                input.name, input.source
-            ));
-        }
-        let bytes = std::fs::read(&input.path).map_err(|e| {
-            format!(
-                "kiln bake: {}: cannot read '{}': {e}",
-                input.source,
-                input.path.display()
-            )
-        })?;
-        files.push((input.name.clone(), input.source.clone()));
+        let bytes = checked_input(input, "file", &mut files)?;
         entries.push((Kind::File, input.name.clone(), bytes));
     }
     if let Some((path, source)) = &recipe.rc {

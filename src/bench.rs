@@ -27,6 +27,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
+use kiln::BOOT_PHASES;
 use kiln::image;
 use kiln::qemu::{self, Accel, Bios, Config, Machine};
 
@@ -932,19 +933,6 @@ fn run(options: &Options) -> Result<(), String> {
         report.body.as_bytes(),
     )
 }
-
-/// The phases of `kiln.bootstats`, in the order the image prints them.
-const BOOT_PHASES: [&str; 9] = [
-    "entry",
-    "long_mode",
-    "heap",
-    "interrupts",
-    "init",
-    "keyboard",
-    "net",
-    "rc",
-    "prompt",
-];
 
 /// Where kiln's boot time goes: `kiln.bootstats` on each machine shape, the median of
 /// each phase's stamp over the runs, in ms since the image's first instruction (cycles

@@ -13,6 +13,9 @@
 //! - [`symbols`]: writes the compact symbol table into the built image.
 //! - [`tools`]: finds (or installs) the host tools: QEMU, gdb, expect, cpio.
 
+/// The phases `kiln.bootstats` prints, in order.
+pub use kiln_init::platform::BOOT_PHASES;
+
 pub mod bake;
 pub mod child;
 pub mod files;

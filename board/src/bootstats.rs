@@ -16,16 +16,8 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 #[unsafe(link_section = ".data.kiln_boot_tsc")]
 static mut kiln_boot_tsc: [u64; 2] = [0; 2];
 
-/// The phases after the assembly ones, in order.
-pub const PHASES: [&str; 7] = [
-    "heap",
-    "interrupts",
-    "init",
-    "keyboard",
-    "net",
-    "rc",
-    "prompt",
-];
+/// The phases after the two the assembly stamps, in order.
+const PHASES: &[&str] = kiln_init::platform::BOOT_PHASES.split_at(2).1;
 
 static STAMPS: [AtomicU64; PHASES.len()] = [const { AtomicU64::new(0) }; PHASES.len()];
 static ENABLED: AtomicBool = AtomicBool::new(false);

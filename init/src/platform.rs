@@ -106,6 +106,20 @@ pub trait Console: Send + Sync {
 }
 
 /// The machine as init sees it.
+/// The boot phases `kiln.bootstats` stamps, in order (see `board/src/bootstats.rs`);
+/// [`Platform::boot_phase`] reports the last.
+pub const BOOT_PHASES: [&str; 9] = [
+    "entry",
+    "long_mode",
+    "heap",
+    "interrupts",
+    "init",
+    "keyboard",
+    "net",
+    "rc",
+    "prompt",
+];
+
 pub trait Platform: Send + Sync {
     /// Monotonic time since boot.
     fn now(&self) -> Duration;

@@ -30,17 +30,7 @@ fn expected_keys() -> Vec<String> {
     }
     machines.push("firecracker");
     for machine in &machines {
-        for phase in [
-            "entry",
-            "long_mode",
-            "heap",
-            "interrupts",
-            "init",
-            "keyboard",
-            "net",
-            "rc",
-            "prompt",
-        ] {
+        for phase in kiln::BOOT_PHASES {
             keys.push(format!("bootstats.{machine}.{phase}_ms"));
         }
     }

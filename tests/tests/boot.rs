@@ -33,17 +33,7 @@ fn boots_repeatedly_on_microvm() {
 
 #[test]
 fn bootstats_prints_every_phase_in_order_on_each_machine_and_firmware() {
-    let phases = [
-        "entry",
-        "long_mode",
-        "heap",
-        "interrupts",
-        "init",
-        "keyboard",
-        "net",
-        "rc",
-        "prompt",
-    ];
+    let phases = kiln::BOOT_PHASES;
     let shapes = [
         (Machine::Pc, kiln::qemu::Bios::Qboot),
         (Machine::Pc, kiln::qemu::Bios::SeaBios),
