@@ -21,6 +21,9 @@ const PHASES: &[&str] = kiln_init::platform::BOOT_PHASES.split_at(2).1;
 
 static STAMPS: [AtomicU64; PHASES.len()] = [const { AtomicU64::new(0) }; PHASES.len()];
 static ENABLED: AtomicBool = AtomicBool::new(false);
+/// init's thread, which runs the serial session: its prompt is the one that counts (the
+/// keyboard console's may come first).
+static INIT_THREAD: AtomicU64 = AtomicU64::new(0);
 static PRINTED: AtomicBool = AtomicBool::new(false);
 
 /// The kernel command line word.
@@ -38,6 +41,12 @@ pub fn mark(phase: &str) {
     let Some(index) = PHASES.iter().position(|p| *p == phase) else {
         return;
     };
+    let thread = crate::sched::current_id();
+    match phase {
+        "init" => INIT_THREAD.store(thread, Ordering::Relaxed),
+        "prompt" if INIT_THREAD.load(Ordering::Relaxed) != thread => return,
+        _ => {}
+    }
     let _ = STAMPS[index].compare_exchange(
         0,
         crate::time::rdtsc(),

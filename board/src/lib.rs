@@ -142,7 +142,8 @@ fn init_main(command_line: &'static str) {
         power::power_off(if failed == 0 { 0 } else { 1 });
     }
 
-    if keyboard::present() {
+    // The keyboard console needs both (Firecracker has an i8042 only to reset).
+    if keyboard::present() && vga::present() {
         keyboard::init();
         start_keyboard_console(command_line);
     }

@@ -223,6 +223,12 @@ fn set_text_mode() {
     outb(0x3C0, 0x20);
 }
 
+/// True when a VGA answers on its I/O ports (the misc output register reads back; a
+/// machine without one, such as microvm, reads 0xFF).
+pub fn present() -> bool {
+    crate::port::inb(0x3CC) != 0xFF
+}
+
 pub fn init() {
     set_text_mode();
     let mut screen = SCREEN.lock();

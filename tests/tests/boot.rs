@@ -38,6 +38,7 @@ fn bootstats_prints_every_phase_in_order_on_each_machine_and_firmware() {
         (Machine::Pc, kiln::qemu::Bios::Qboot),
         (Machine::Pc, kiln::qemu::Bios::SeaBios),
         (Machine::Microvm, kiln::qemu::Bios::SeaBios),
+        (Machine::Firecracker, kiln::qemu::Bios::SeaBios),
     ];
     for (machine, bios) in shapes {
         if bios == kiln::qemu::Bios::Qboot && !std::path::Path::new(kiln::qemu::QBOOT).is_file() {
@@ -47,7 +48,11 @@ fn bootstats_prints_every_phase_in_order_on_each_machine_and_firmware() {
         config.machine = machine;
         config.bios = bios;
         config.append = "kiln.bootstats".into();
-        let mut vm = Vm::boot(&config);
+        let (mut vm, _initrd) = if machine == Machine::Firecracker {
+            Vm::boot_firecracker(config)
+        } else {
+            (Vm::boot(&config), None)
+        };
         vm.expect("kiln: bootstats cycles since entry: ");
         let line = vm.expect("\r\n");
         vm.expect(PROMPT);
@@ -64,8 +69,7 @@ fn bootstats_prints_every_phase_in_order_on_each_machine_and_firmware() {
             "{machine:?}/{bios:?}: {line}"
         );
         assert!(stamps[8].1 > 0, "{line}");
-        vm.send_line("poweroff 0");
-        assert_eq!(vm.wait_exit(), Some(0));
+        vm.kill();
     }
 }
 
