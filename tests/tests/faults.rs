@@ -86,6 +86,24 @@ fn each_crash_in_the_background_ends_only_its_job() {
 }
 
 #[test]
+fn kill_9_of_a_job_that_has_not_run_yet_still_reports_it() {
+    // Under load a new job's thread may not have run when `kill -9` lands; its report
+    // went nowhere then (its stderr was recorded by the thread itself), so the operator
+    // saw "killed" without the line saying so. 8 burners make that the common case.
+    let (mut vm, _rc) = Vm::boot_shell();
+    for _ in 0..8 {
+        vm.run("burn &");
+    }
+    for round in 0..5 {
+        vm.send_line("crash hang & kill -9 crash");
+        if let Err(why) = vm.try_expect("crash: killed (kill -9)", kiln_tests::DEFAULT_TIMEOUT) {
+            vm.fail(&format!("round {round}: {why}"));
+        }
+        vm.expect(kiln_tests::PROMPT);
+    }
+}
+
+#[test]
 fn a_hang_is_ended_by_kill_9_in_the_background_and_by_ctrl_c_in_the_foreground() {
     let (mut vm, _rc) = Vm::boot_shell();
     start_healthy(&mut vm);

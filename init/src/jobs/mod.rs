@@ -219,6 +219,9 @@ impl Stdio {
 pub struct Task {
     kind: ThreadKind,
     run: TaskFn,
+    /// Where an abort report goes, known before the thread runs: a `kill -9` may land
+    /// before its first instruction.
+    stderr: Option<Output>,
 }
 
 /// The work of a [`Task`].
@@ -230,6 +233,7 @@ impl Task {
         Task {
             kind: ThreadKind::Program,
             run: Box::new(run),
+            stderr: None,
         }
     }
 
@@ -239,6 +243,7 @@ impl Task {
         Task {
             kind: ThreadKind::Kernel,
             run: Box::new(run),
+            stderr: None,
         }
     }
 }
@@ -738,6 +743,9 @@ impl ThreadBody for JobThread {
 pub fn launch(job: &Arc<Job>, task: Task, owned: Vec<PipeEnd>) -> Result<ThreadId> {
     let platform = job.platform;
     job.inner.lock().kind = task.kind;
+    if let Some(stderr) = task.stderr {
+        job.set_stderr(stderr);
+    }
     let spawned = kernel_owned(platform, || {
         let body = Box::new(JobThread {
             job: job.clone(),
@@ -777,8 +785,8 @@ pub struct ProgramRun {
 /// A task that runs a baked program with the job's argv. The program's [`Context`]
 /// borrows everything from the task, so nothing it owns sits on the program's stack.
 pub fn program_task(run: ProgramRun) -> Task {
-    Task::program(move |job: &Arc<Job>| {
-        job.set_stderr(run.stdio.stderr.clone());
+    let stderr = run.stdio.stderr.clone();
+    let mut task = Task::program(move |job: &Arc<Job>| {
         let mut context = Context {
             argv: &job.argv,
             env: &run.env,
@@ -791,7 +799,9 @@ pub fn program_task(run: ProgramRun) -> Task {
             programs: run.programs,
         };
         (run.program.main)(&mut context)
-    })
+    });
+    task.stderr = Some(stderr);
+    task
 }
 
 /// When `respawn` restarts a program.
