@@ -173,13 +173,10 @@ impl Recipe {
 
 /// A name a program or file may have in the image.
 fn valid_name(name: &str) -> bool {
-    !name.is_empty()
+    crate::programs::name_characters_ok(name)
         && !name.starts_with('-')
         && name != "."
         && name != ".."
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 /// The bytes of a program or file (`what`) to bake, once its name is valid and not in

@@ -1468,9 +1468,7 @@ fn net_round_trips(
         } else {
             "virtio-mmio"
         };
-        let p50 = stats::percentile(&samples, 50.0).unwrap_or(f64::NAN);
-        let p99 = stats::percentile(&samples, 99.0).unwrap_or(f64::NAN);
-        let s = Summary::of(&samples).ok_or("kiln bench: no round trips")?;
+        let (p50, p99, s) = latencies(&samples)?;
         report.figure(&format!("tcp_rtt.{m}.p50"), format!("{p50:.3}"));
         report.figure(&format!("tcp_rtt.{m}.p99"), format!("{p99:.3}"));
         report.figure(&format!("tcp_rtt.{m}.min"), format!("{:.3}", s.min));
@@ -1767,9 +1765,7 @@ fn in_image(
     report.line("| case | p50 ms | p99 ms | min ms | max ms | samples |");
     report.line("|---|---|---|---|---|---|");
     for (key, name, samples) in [("idle", "idle", &idle), ("burners", "8 burners", &loaded)] {
-        let p50 = stats::percentile(samples, 50.0).unwrap_or(f64::NAN);
-        let p99 = stats::percentile(samples, 99.0).unwrap_or(f64::NAN);
-        let s = Summary::of(samples).ok_or("kiln bench: no round trips")?;
+        let (p50, p99, s) = latencies(samples)?;
         report.figure(&format!("rtt.{key}.p50"), format!("{p50:.3}"));
         report.figure(&format!("rtt.{key}.p99"), format!("{p99:.3}"));
         report.figure(&format!("rtt.{key}.min"), format!("{:.3}", s.min));
@@ -1786,6 +1782,14 @@ fn in_image(
     report.line(&shown_command);
     report.line("```");
     Ok(())
+}
+
+/// The p50, p99 and summary of round-trip samples (ms).
+fn latencies(samples: &[f64]) -> Result<(f64, f64, Summary), String> {
+    let p50 = stats::percentile(samples, 50.0).unwrap_or(f64::NAN);
+    let p99 = stats::percentile(samples, 99.0).unwrap_or(f64::NAN);
+    let summary = Summary::of(samples).ok_or("kiln bench: no round trips")?;
+    Ok((p50, p99, summary))
 }
 
 fn fmt_ns(ns: f64) -> String {

@@ -49,12 +49,7 @@ pub fn parse(spec: &str, earlier: &[BakedFile]) -> Result<BakedFile, String> {
     let Some((name, path)) = spec.split_once('=') else {
         return Err(format!("kiln: --file '{spec}': use NAME=PATH"));
     };
-    let valid = !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        && name != "."
-        && name != "..";
+    let valid = crate::programs::name_characters_ok(name) && name != "." && name != "..";
     if !valid {
         return Err(format!(
             "kiln: --file '{spec}': '{name}' is not a file name (letters, digits, '-', '_', '.')"

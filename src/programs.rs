@@ -67,16 +67,21 @@ pub fn taken_names() -> Vec<&'static str> {
     names
 }
 
+/// True when `name` has only the characters a baked name may have: letters, digits,
+/// `-`, `_` and `.` (programs, files and bake share this; each adds its own rule).
+pub fn name_characters_ok(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
 /// Parses and checks `NAME=PATH`; `earlier` are the programs already given.
 pub fn parse(spec: &str, earlier: &[BakedProgram]) -> Result<BakedProgram, String> {
     let Some((name, path)) = spec.split_once('=') else {
         return Err(format!("kiln: --program '{spec}': use NAME=PATH"));
     };
-    let valid = !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        && !name.starts_with('-');
+    let valid = name_characters_ok(name) && !name.starts_with('-');
     if !valid {
         return Err(format!(
             "kiln: --program '{spec}': '{name}' is not a program name (letters, digits, '-', '_', '.')"

@@ -497,6 +497,17 @@ pub enum Build {
     RustStd,
 }
 
+/// The launcher binary (`kiln`), run as a user would; a killed test process leaves no
+/// launcher, so no QEMU either.
+pub fn launcher() -> std::process::Command {
+    let path = kiln::image::build_launcher().unwrap_or_else(|e| panic!("{e}"));
+    qemu_path();
+    let mut command = std::process::Command::new(path);
+    command.env("CARGO", env!("CARGO"));
+    kiln::child::die_with_parent(&mut command);
+    command
+}
+
 /// Builds `tests/programs/SOURCE` once per test process and returns the executable.
 /// Builds go to a temporary name first, so parallel test processes never see half a file.
 pub fn test_program(source: &str, build: Build) -> PathBuf {

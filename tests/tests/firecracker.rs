@@ -5,7 +5,7 @@
 //! the debug-exit device.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use kiln::status;
@@ -14,14 +14,7 @@ use kiln_tests::{Machine, PROMPT, TempFile, Vm, config};
 /// How long one boot may take to power off (TCG on a loaded 2-core machine).
 const BOOT_TIMEOUT: Duration = Duration::from_secs(60);
 
-fn launcher() -> Command {
-    let path = kiln::image::build_launcher().unwrap_or_else(|e| panic!("{e}"));
-    kiln_tests::qemu_path();
-    let mut command = Command::new(path);
-    command.env("CARGO", env!("CARGO"));
-    kiln::child::die_with_parent(&mut command);
-    command
-}
+use kiln_tests::launcher;
 
 /// Boots the mimic mode with `rc` and returns the guest's status from its last line.
 fn firecracker_status(rc: &str) -> (Option<u8>, String) {

@@ -16,15 +16,7 @@ const HOLD_VM_ENV: &str = "KILN_TEST_HOLD_A_VM";
 /// What that test process prints once its VM is at the prompt.
 const HOLDING_MARK: &str = "holding a VM at the prompt";
 
-fn launcher() -> Command {
-    let path = kiln::image::build_launcher().unwrap_or_else(|e| panic!("{e}"));
-    kiln_tests::qemu_path();
-    let mut command = Command::new(path);
-    command.env("CARGO", env!("CARGO"));
-    // A killed test process leaves no launcher, so no QEMU either.
-    kiln::child::die_with_parent(&mut command);
-    command
-}
+use kiln_tests::launcher;
 
 /// One process as /proc/PID/stat shows it.
 struct Stat {
