@@ -38,6 +38,10 @@ pub fn configure(command_line: &str) {
 
 /// Stamps `phase` (its first time only); at `prompt`, prints the line.
 pub fn mark(phase: &str) {
+    // Without the word, nothing to stamp: no code run that the boot does not need.
+    if !ENABLED.load(Ordering::Relaxed) {
+        return;
+    }
     let Some(index) = PHASES.iter().position(|p| *p == phase) else {
         return;
     };
@@ -53,10 +57,7 @@ pub fn mark(phase: &str) {
         Ordering::Relaxed,
         Ordering::Relaxed,
     );
-    if phase == "prompt"
-        && ENABLED.load(Ordering::Relaxed)
-        && !PRINTED.swap(true, Ordering::Relaxed)
-    {
+    if phase == "prompt" && !PRINTED.swap(true, Ordering::Relaxed) {
         print();
     }
 }
