@@ -141,6 +141,26 @@ pub struct Counters {
     /// Inbound frames dropped for other reasons (malformed, a protocol the firewall
     /// cannot name, the stack down).
     pub rx_dropped: u64,
+    /// Connections handed to a program by [`Net::tcp_accept`].
+    pub accepted: u64,
+    /// SYNs to a listening port whose backlog was full: dropped, so the client
+    /// retries (as Linux does when its accept queue is full), not reset.
+    pub syn_dropped: u64,
+    /// TCP resets received and sent.
+    pub rx_resets: u64,
+    pub tx_resets: u64,
+}
+
+/// A listening port, as `net` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenerInfo {
+    pub id: SocketId,
+    pub port: u16,
+    pub backlog: usize,
+    /// Sockets listening now (a SYN finds one of them).
+    pub armed: usize,
+    /// Connections that arrived and wait for [`Net::tcp_accept`].
+    pub queued: usize,
 }
 
 /// One socket, as `net` lists it.
@@ -161,8 +181,13 @@ pub struct NetInfo {
     /// `None` while down.
     pub config: Option<IfConfig>,
     pub counters: Counters,
+    pub listeners: Vec<ListenerInfo>,
+    /// Connections (accepted or opened), not the sockets a listener keeps armed.
     pub sockets: Vec<SocketInfo>,
 }
+
+/// The largest backlog [`Net::tcp_listen`] takes.
+pub const MAX_BACKLOG: usize = 128;
 
 /// The TCP/IP stack, as board provides it. All calls are non-blocking but `wait`.
 pub trait Net: Send + Sync {
@@ -170,9 +195,15 @@ pub trait Net: Send + Sync {
     fn up(&self, config: IfConfig) -> Result<()>;
     /// The device, addresses, counters and sockets.
     fn info(&self) -> NetInfo;
-    /// A new TCP socket listening on `port`. Several may listen on one port: each
-    /// takes one connection.
-    fn tcp_listen(&self, port: u16) -> Result<SocketId>;
+    /// A listener on `port` with a backlog: up to `backlog` connections (at least 1,
+    /// at most [`MAX_BACKLOG`]) can arrive and wait for [`Net::tcp_accept`]; a SYN
+    /// beyond them is dropped (the client retries). Released with
+    /// [`Net::tcp_release`], which resets the connections still waiting.
+    fn tcp_listen(&self, port: u16, backlog: usize) -> Result<SocketId>;
+    /// The next connection that arrived on `listener`, if any: a socket of the
+    /// caller's, established (or already closed by the peer, its data still readable).
+    /// Its place in the backlog listens again at once.
+    fn tcp_accept(&self, listener: SocketId) -> Result<Option<SocketId>>;
     /// A new TCP socket connecting to `address:port` from an ephemeral port.
     fn tcp_connect(&self, address: Ipv4Addr, port: u16) -> Result<SocketId>;
     /// The state of a socket.

@@ -2,7 +2,8 @@
 //!
 //! `net up` alone gives the address QEMU's user network expects (10.0.2.15/24, gateway
 //! 10.0.2.2). `net` alone prints the device, the address, the counters (with the packets
-//! the firewall blocked each way) and every open socket. A machine without a network
+//! the firewall blocked each way, connections accepted, SYNs dropped because a backlog
+//! was full, resets each way), the listeners and every connection. A machine without a network
 //! device makes both fail with status 1.
 
 use alloc::format;
@@ -109,6 +110,23 @@ pub fn show(info: &NetInfo) -> String {
         "  tx packets={} bytes={} blocked={}",
         c.tx_packets, c.tx_bytes, c.tx_blocked
     );
+    let _ = writeln!(
+        text,
+        "  tcp accepted={} syn_dropped={} resets_in={} resets_out={}",
+        c.accepted, c.syn_dropped, c.rx_resets, c.tx_resets
+    );
+    if info.listeners.is_empty() {
+        text.push_str("listeners: none\n");
+    } else {
+        text.push_str("listeners:\n  ID    PORT   BACKLOG  ARMED  QUEUED\n");
+        for listener in &info.listeners {
+            let _ = writeln!(
+                text,
+                "  {:<5} {:<6} {:<8} {:<6} {}",
+                listener.id, listener.port, listener.backlog, listener.armed, listener.queued
+            );
+        }
+    }
     if info.sockets.is_empty() {
         text.push_str("sockets: none\n");
     } else {
@@ -135,7 +153,7 @@ mod tests {
     use alloc::vec;
     use alloc::vec::Vec;
 
-    use kiln_init::net::{Counters, SocketInfo, TcpState};
+    use kiln_init::net::{Counters, ListenerInfo, SocketInfo, TcpState};
 
     use super::*;
     use crate::testing::run;
@@ -181,12 +199,23 @@ mod tests {
                 rx_blocked: 1,
                 tx_blocked: 0,
                 rx_dropped: 0,
+                accepted: 5,
+                syn_dropped: 2,
+                rx_resets: 1,
+                tx_resets: 0,
             },
-            sockets: vec![SocketInfo {
+            listeners: vec![ListenerInfo {
                 id: 1,
-                state: TcpState::Listen,
+                port: 7,
+                backlog: 32,
+                armed: 31,
+                queued: 1,
+            }],
+            sockets: vec![SocketInfo {
+                id: 2,
+                state: TcpState::Established,
                 local_port: 7,
-                remote: None,
+                remote: Some((core::net::Ipv4Addr::new(10, 0, 2, 2), 40000)),
             }],
         };
         let text = show(&info);
@@ -199,7 +228,18 @@ mod tests {
             text.contains("  rx packets=3 bytes=180 blocked=1 dropped=0\n"),
             "{text}"
         );
-        assert!(text.contains("  1     listen        7      -\n"), "{text}");
+        assert!(
+            text.contains("  tcp accepted=5 syn_dropped=2 resets_in=1 resets_out=0\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  1     7      32       31     1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  2     established   7      10.0.2.2:40000\n"),
+            "{text}"
+        );
     }
 
     #[test]

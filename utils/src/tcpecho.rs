@@ -1,16 +1,18 @@
-//! `tcpecho --port N`: a TCP echo server (RFC 862) on port N.
+//! `tcpecho --port N [--max M]`: a TCP echo server (RFC 862) on port N.
 //!
-//! It listens with [`SLOTS`] sockets on the port, so that up to that many connections
-//! are served at once and a new one is accepted while another is still closing. Every
+//! One job thread serves up to M connections at once (default [`DEFAULT_MAX`]),
+//! multiplexed: each round moves what it can on every connection, then parks until
+//! network activity. It listens with a backlog of M, so M more clients can connect and
+//! wait while M are served; a SYN beyond that is dropped and the client retries. Every
 //! byte that arrives goes back to its sender; when the peer closes its half, the echo
-//! finishes and the connection is closed, and the slot listens again. It reports ready
-//! once listening (for `start`) and runs until the job is cancelled (status 0 then).
+//! finishes and the connection is closed. It reports ready once listening (for
+//! `start`) and runs until the job is cancelled (status 0 then).
 
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::time::Duration;
 
-use kiln_init::net::{Net, NetError, SocketId, TcpState};
+use kiln_init::net::{MAX_BACKLOG, Net, NetError, SocketId, TcpState};
 use kiln_init::program::{Context, Program, Status};
 
 use crate::cli::{self, Error, STATUS_OK};
@@ -18,12 +20,12 @@ use crate::cli::{self, Error, STATUS_OK};
 pub const PROGRAM: Program = Program {
     name: "tcpecho",
     about: "a TCP echo server: sends back every byte it receives",
-    usage: "usage: tcpecho --port N\n  echoes every TCP connection to port N until cancelled",
+    usage: "usage: tcpecho --port N [--max M]\n  echoes every TCP connection to port N until cancelled,\n  serving up to M at once (default 32, at most 128) with M more waiting",
     main,
 };
 
-/// Connections served at once (sockets listening on the port).
-pub const SLOTS: usize = 4;
+/// Connections served at once unless `--max` says otherwise.
+pub const DEFAULT_MAX: usize = 32;
 /// Bytes moved per socket per round.
 const CHUNK: usize = 2048;
 /// How long the server parks when nothing happened (network activity wakes it sooner).
@@ -34,16 +36,43 @@ pub fn main(ctx: &mut Context<'_>) -> Status {
     cli::run(ctx, &PROGRAM, body)
 }
 
-/// Parses `--port N`.
-fn parse_port(args: &[String]) -> cli::Result<u16> {
-    match args {
-        [] => Err(Error::missing("missing '--port N'")),
-        [flag] if flag == "--port" => Err(Error::missing("missing port after '--port'")),
-        [flag, port, rest @ ..] if flag == "--port" => {
-            cli::no_more_args(rest)?;
-            port_number(port)
+/// What the command line asks for.
+#[derive(Debug, PartialEq, Eq)]
+struct Options {
+    port: u16,
+    max: usize,
+}
+
+/// Parses `--port N [--max M]`, in either order.
+fn parse_options(args: &[String]) -> cli::Result<Options> {
+    let mut port = None;
+    let mut max = DEFAULT_MAX;
+    let mut rest = args;
+    while let [flag, tail @ ..] = rest {
+        let Some((value, tail)) = tail.split_first() else {
+            return Err(match flag.as_str() {
+                "--port" => Error::missing("missing port after '--port'"),
+                "--max" => Error::missing("missing count after '--max'"),
+                _ => Error::usage("unexpected argument", flag),
+            });
+        };
+        match flag.as_str() {
+            "--port" => port = Some(port_number(value)?),
+            "--max" => max = max_connections(value)?,
+            _ => return Err(Error::usage("unexpected argument", flag)),
         }
-        [other, ..] => Err(Error::usage("unexpected argument", other)),
+        rest = tail;
+    }
+    let port = port.ok_or_else(|| Error::missing("missing '--port N'"))?;
+    Ok(Options { port, max })
+}
+
+/// A connection count 1 to [`MAX_BACKLOG`], digits only.
+fn max_connections(text: &str) -> cli::Result<usize> {
+    let digits = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+    match text.parse::<usize>() {
+        Ok(max) if digits && (1..=MAX_BACKLOG).contains(&max) => Ok(max),
+        _ => Err(Error::usage("bad connection count (1 to 128)", text)),
     }
 }
 
@@ -65,39 +94,31 @@ struct Slot {
 }
 
 fn body(ctx: &mut Context<'_>) -> cli::Result<Status> {
-    let port = parse_port(ctx.args())?;
+    let options = parse_options(ctx.args())?;
     let platform = ctx.platform;
     let net = platform
         .net()
         .ok_or_else(|| Error::failed("this machine has no network"))?;
-    let mut slots: Vec<Slot> = Vec::with_capacity(SLOTS);
-    let result = serve(ctx, net, port, &mut slots);
+    let port = options.port;
+    let listener = net
+        .tcp_listen(port, options.max)
+        .map_err(|error| Error::failed(format_args!("port {port}: {error}")))?;
+    let mut slots: Vec<Slot> = Vec::with_capacity(options.max);
+    let result = serve(ctx, net, listener, options.max, &mut slots);
     for slot in &slots {
         net.tcp_release(slot.id);
     }
+    net.tcp_release(listener);
     result
-}
-
-fn listen(net: &dyn Net, port: u16) -> cli::Result<Slot> {
-    let id = net
-        .tcp_listen(port)
-        .map_err(|error| Error::failed(format_args!("port {port}: {error}")))?;
-    Ok(Slot {
-        id,
-        pending: Vec::new(),
-        peer_done: false,
-    })
 }
 
 fn serve(
     ctx: &Context<'_>,
     net: &dyn Net,
-    port: u16,
+    listener: SocketId,
+    max: usize,
     slots: &mut Vec<Slot>,
 ) -> cli::Result<Status> {
-    for _ in 0..SLOTS {
-        slots.push(listen(net, port)?);
-    }
     ctx.ready();
     let mut buf = [0u8; CHUNK];
     loop {
@@ -105,17 +126,32 @@ fn serve(
             return Ok(STATUS_OK);
         }
         let mut progress = false;
-        for slot in slots.iter_mut() {
-            match step(net, slot, &mut buf) {
-                Step::Idle => {}
-                Step::Moved => progress = true,
-                Step::Finished => {
-                    net.tcp_release(slot.id);
-                    *slot = listen(net, port)?;
+        while slots.len() < max {
+            match net.tcp_accept(listener) {
+                Ok(Some(id)) => {
+                    slots.push(Slot {
+                        id,
+                        pending: Vec::new(),
+                        peer_done: false,
+                    });
                     progress = true;
                 }
+                Ok(None) => break,
+                Err(error) => return Err(Error::failed(format_args!("accept: {error}"))),
             }
         }
+        slots.retain_mut(|slot| match step(net, slot, &mut buf) {
+            Step::Idle => true,
+            Step::Moved => {
+                progress = true;
+                true
+            }
+            Step::Finished => {
+                net.tcp_release(slot.id);
+                progress = true;
+                false
+            }
+        });
         if !progress {
             net.wait(ctx.now() + IDLE_WAIT);
         }
@@ -126,7 +162,7 @@ fn serve(
 enum Step {
     Idle,
     Moved,
-    /// The connection is over: release the socket and listen again.
+    /// The connection is over: release the socket.
     Finished,
 }
 
@@ -190,16 +226,35 @@ mod tests {
             &["--port", "70000"],
             &["-p", "7"],
             &["--port", "7", "x"],
+            &["--port", "7", "--max"],
+            &["--port", "7", "--max", "0"],
+            &["--port", "7", "--max", "129"],
+            &["--port", "7", "--max", "-1"],
+            &["--max", "4"],
         ] {
             let outcome = run(PROGRAM, args);
             assert_eq!(outcome.status, 2, "{args:?}");
             assert!(
-                outcome.stderr.ends_with("usage: tcpecho --port N\n"),
+                outcome
+                    .stderr
+                    .contains("usage: tcpecho --port N [--max M]\n"),
                 "{}",
                 outcome.stderr
             );
         }
         assert_eq!(port_number("7").unwrap(), 7);
+        let args = |list: &[&str]| list.iter().map(|a| String::from(*a)).collect::<Vec<_>>();
+        assert_eq!(
+            parse_options(&args(&["--port", "7"])).unwrap(),
+            Options {
+                port: 7,
+                max: DEFAULT_MAX
+            }
+        );
+        assert_eq!(
+            parse_options(&args(&["--max", "128", "--port", "9"])).unwrap(),
+            Options { port: 9, max: 128 }
+        );
     }
 
     /// One fake socket: what the peer sent, what we sent, and how far it got.
@@ -238,8 +293,11 @@ mod tests {
         fn info(&self) -> kiln_init::net::NetInfo {
             unimplemented!()
         }
-        fn tcp_listen(&self, _: u16) -> kiln_init::net::Result<SocketId> {
+        fn tcp_listen(&self, _: u16, _: usize) -> kiln_init::net::Result<SocketId> {
             Ok(1)
+        }
+        fn tcp_accept(&self, _: SocketId) -> kiln_init::net::Result<Option<SocketId>> {
+            Ok(None)
         }
         fn tcp_connect(&self, _: core::net::Ipv4Addr, _: u16) -> kiln_init::net::Result<SocketId> {
             Err(NetError::Down)

@@ -6,10 +6,15 @@
 //! is dropped and counted (and so is the rule that blocked it). Frames that are not
 //! IPv4 (ARP) pass.
 //!
+//! A SYN to a listening port whose backlog is full is dropped here (`Inner::admit`):
+//! smoltcp would answer it with a reset, and the client would give up; dropped, it
+//! retries a second later. Resets each way are counted.
+//!
 //! The receive side is bounded: one `receive` call drops at most [`RX_DROP_BUDGET`]
 //! blocked frames before it returns nothing, so a flood of blocked packets cannot keep
 //! one poll going for ever; the network thread polls again while frames are waiting.
 
+use alloc::collections::BTreeMap;
 use core::cell::RefCell;
 
 use kiln_init::net::Counters;
@@ -17,6 +22,7 @@ use kiln_utils::fw::wire::{FrameVerdict, decide_frame};
 use kiln_utils::fw::{self, Direction, Firewall};
 use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
+use smoltcp::wire::{EthernetFrame, EthernetProtocol, IpProtocol, Ipv4Packet, TcpPacket};
 use virtio_drivers::device::net::{RxBuffer, VirtIONet};
 use virtio_drivers::transport::SomeTransport;
 
@@ -37,6 +43,60 @@ pub type Nic = VirtIONet<KilnHal, SomeTransport<'static>, QUEUE_SIZE>;
 pub struct Inner {
     pub nic: Nic,
     pub counters: Counters,
+    /// Listening ports and how many of their sockets are listening now (set after each
+    /// poll, `mod.rs`); a SYN that finds none armed is dropped, not reset.
+    pub listen_free: BTreeMap<u16, usize>,
+}
+
+/// The TCP header's destination port and its SYN, ACK and RST flags, for an IPv4 TCP
+/// frame (first fragment).
+struct TcpSummary {
+    dst_port: u16,
+    syn: bool,
+    ack: bool,
+    rst: bool,
+}
+
+fn tcp_summary(frame: &[u8]) -> Option<TcpSummary> {
+    let ethernet = EthernetFrame::new_checked(frame).ok()?;
+    if ethernet.ethertype() != EthernetProtocol::Ipv4 {
+        return None;
+    }
+    let ip = Ipv4Packet::new_checked(ethernet.payload()).ok()?;
+    if ip.next_header() != IpProtocol::Tcp || ip.frag_offset() != 0 {
+        return None;
+    }
+    let tcp = TcpPacket::new_checked(ip.payload()).ok()?;
+    Some(TcpSummary {
+        dst_port: tcp.dst_port(),
+        syn: tcp.syn(),
+        ack: tcp.ack(),
+        rst: tcp.rst(),
+    })
+}
+
+impl Inner {
+    /// False for a new connection's SYN to a listening port with no socket armed
+    /// (counted); counts resets. A SYN let through takes one armed socket.
+    fn admit(&mut self, frame: &[u8]) -> bool {
+        let Some(tcp) = tcp_summary(frame) else {
+            return true;
+        };
+        if tcp.rst {
+            self.counters.rx_resets += 1;
+        }
+        if tcp.syn
+            && !tcp.ack
+            && let Some(free) = self.listen_free.get_mut(&tcp.dst_port)
+        {
+            if *free == 0 {
+                self.counters.syn_dropped += 1;
+                return false;
+            }
+            *free -= 1;
+        }
+        true
+    }
 }
 
 /// The NIC with the firewall in front of it.
@@ -57,6 +117,7 @@ impl FilteredNic {
             inner: RefCell::new(Inner {
                 nic,
                 counters: Counters::default(),
+                listen_free: BTreeMap::new(),
             }),
         }
     }
@@ -88,7 +149,7 @@ impl Device for FilteredNic {
             inner.counters.rx_packets += 1;
             inner.counters.rx_bytes += length;
             let verdict = decide(Direction::In, buffer.packet());
-            if verdict.passes() {
+            if verdict.passes() && inner.admit(buffer.packet()) {
                 return Some((
                     NicRxToken {
                         buffer: Some(buffer),
@@ -98,6 +159,8 @@ impl Device for FilteredNic {
                 ));
             }
             match verdict {
+                // Passed the firewall: a SYN beyond a backlog, already counted.
+                _ if verdict.passes() => {}
                 FrameVerdict::Decided(_) => inner.counters.rx_blocked += 1,
                 _ => inner.counters.rx_dropped += 1,
             }
@@ -154,9 +217,11 @@ impl phy::TxToken for NicTxToken<'_> {
         let result = f(buffer.packet_mut());
         if decide(Direction::Out, buffer.packet()).passes() {
             let length = len as u64;
+            let reset = tcp_summary(buffer.packet()).is_some_and(|tcp| tcp.rst);
             if inner.nic.send(buffer).is_ok() {
                 inner.counters.tx_packets += 1;
                 inner.counters.tx_bytes += length;
+                inner.counters.tx_resets += u64::from(reset);
             }
         } else {
             inner.counters.tx_blocked += 1;

@@ -27,7 +27,7 @@
 pub mod device;
 pub mod hal;
 
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, VecDeque};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec;
@@ -37,7 +37,10 @@ use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use core::time::Duration;
 
 use core::ptr::NonNull;
-use kiln_init::net::{IfConfig, Net, NetError, NetInfo, Result, SocketId, SocketInfo, TcpState};
+use kiln_init::net::{
+    IfConfig, ListenerInfo, MAX_BACKLOG, Net, NetError, NetInfo, Result, SocketId, SocketInfo,
+    TcpState,
+};
 use kiln_init::platform::{ThreadKind, closure_body};
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
 use smoltcp::socket::tcp;
@@ -84,12 +87,25 @@ struct Stack {
     sockets: SocketSet<'static>,
     /// Open sockets, by the number programs know them by.
     handles: BTreeMap<SocketId, Handle>,
+    /// Listeners, by the number programs know them by (shared with `handles`).
+    listeners: BTreeMap<SocketId, Listener>,
     /// Released sockets still closing, and when they are reset regardless.
     orphans: Vec<(SocketHandle, Instant)>,
     next_id: SocketId,
     next_ephemeral: u16,
     config: Option<IfConfig>,
     name: String,
+}
+
+/// A listening port with a backlog: `armed` sockets listen or are in the handshake,
+/// `queued` ones are connected and wait for `tcp_accept`; together they are `backlog`.
+struct Listener {
+    port: u16,
+    backlog: usize,
+    armed: Vec<SocketHandle>,
+    queued: VecDeque<SocketHandle>,
+    /// As [`Handle::owner`].
+    owner: u64,
 }
 
 /// A program's socket.
@@ -221,6 +237,7 @@ pub fn start(command_line: &str) {
         iface,
         sockets: SocketSet::new(Vec::new()),
         handles: BTreeMap::new(),
+        listeners: BTreeMap::new(),
         orphans: Vec::new(),
         next_id: 1,
         next_ephemeral: 0,
@@ -360,6 +377,7 @@ fn net_thread() {
                 .iface
                 .poll(timestamp, &mut stack.device, &mut stack.sockets);
             stack.reap_orphans(timestamp);
+            stack.tend_listeners(timestamp);
             let after = stack.device.inner.get_mut().counters;
             let activity =
                 result == smoltcp::iface::PollResult::SocketStateChanged || before != after;
@@ -399,20 +417,6 @@ impl Stack {
         Ok(self.sockets.get_mut::<tcp::Socket>(handle))
     }
 
-    fn new_socket(&mut self) -> tcp::Socket<'static> {
-        let mut socket = tcp::Socket::new(
-            tcp::SocketBuffer::new(vec![0; TCP_BUFFER_LEN]),
-            tcp::SocketBuffer::new(vec![0; TCP_BUFFER_LEN]),
-        );
-        // A peer that vanishes (no ACKs, no answer to keep-alives) ends the connection
-        // instead of holding the socket for ever.
-        socket.set_timeout(Some(smoltcp::time::Duration::from_secs(TCP_TIMEOUT_SECS)));
-        socket.set_keep_alive(Some(smoltcp::time::Duration::from_secs(
-            TCP_KEEP_ALIVE_SECS,
-        )));
-        socket
-    }
-
     fn add(&mut self, socket: tcp::Socket<'static>) -> SocketId {
         let handle = self.sockets.add(socket);
         let id = self.next_id;
@@ -442,6 +446,91 @@ impl Stack {
                 self.orphans.push((handle.handle, timestamp));
             }
         }
+        let abandoned: Vec<SocketId> = self
+            .listeners
+            .iter()
+            .filter(|(_, listener)| sched::cpu_ns(listener.owner).is_none())
+            .map(|(&id, _)| id)
+            .collect();
+        for id in abandoned {
+            self.drop_listener(id, timestamp);
+        }
+    }
+
+    /// Resets a listener's sockets, armed and queued, and forgets it.
+    fn drop_listener(&mut self, id: SocketId, timestamp: Instant) {
+        let Some(listener) = self.listeners.remove(&id) else {
+            return;
+        };
+        for handle in listener.armed.into_iter().chain(listener.queued) {
+            self.sockets.get_mut::<tcp::Socket>(handle).abort();
+            self.orphans.push((handle, timestamp));
+        }
+        self.count_free_listeners();
+    }
+
+    /// Moves connected sockets from armed to queued, frees the ones whose handshake
+    /// failed, arms new ones up to each backlog, and tells the device how many listen
+    /// on each port.
+    fn tend_listeners(&mut self, timestamp: Instant) {
+        let mut fresh: Vec<tcp::Socket<'static>> = Vec::new();
+        let ids: Vec<SocketId> = self.listeners.keys().copied().collect();
+        for id in ids {
+            let Some(listener) = self.listeners.get_mut(&id) else {
+                continue;
+            };
+            let sockets = &mut self.sockets;
+            let orphans = &mut self.orphans;
+            listener.armed.retain(|&handle| {
+                let socket = sockets.get_mut::<tcp::Socket>(handle);
+                match socket.state() {
+                    tcp::State::Listen | tcp::State::SynReceived => true,
+                    tcp::State::Closed | tcp::State::TimeWait => {
+                        // The handshake failed (reset, timed out): its place listens again.
+                        orphans.push((handle, timestamp));
+                        false
+                    }
+                    _ => {
+                        listener.queued.push_back(handle);
+                        false
+                    }
+                }
+            });
+            let missing = listener
+                .backlog
+                .saturating_sub(listener.armed.len() + listener.queued.len());
+            let port = listener.port;
+            for _ in 0..missing {
+                let mut socket = new_socket();
+                if socket.listen(port).is_err() {
+                    break;
+                }
+                fresh.push(socket);
+            }
+            for socket in fresh.drain(..) {
+                let handle = self.sockets.add(socket);
+                if let Some(listener) = self.listeners.get_mut(&id) {
+                    listener.armed.push(handle);
+                }
+            }
+        }
+        self.count_free_listeners();
+    }
+
+    /// Sets the device's count of listening sockets per port.
+    fn count_free_listeners(&mut self) {
+        let inner = self.device.inner.get_mut();
+        inner.listen_free.clear();
+        for listener in self.listeners.values() {
+            let listening = listener
+                .armed
+                .iter()
+                .filter(|&&handle| {
+                    self.sockets.get::<tcp::Socket>(handle).state() == tcp::State::Listen
+                })
+                .count();
+            *inner.listen_free.entry(listener.port).or_insert(0) += listening;
+        }
     }
 
     /// Removes released sockets that finished closing (or ran out of time).
@@ -464,6 +553,21 @@ impl Stack {
         self.next_ephemeral = self.next_ephemeral.wrapping_add(1);
         port
     }
+}
+
+/// A TCP socket with kiln's buffers and timeouts.
+fn new_socket() -> tcp::Socket<'static> {
+    let mut socket = tcp::Socket::new(
+        tcp::SocketBuffer::new(vec![0; TCP_BUFFER_LEN]),
+        tcp::SocketBuffer::new(vec![0; TCP_BUFFER_LEN]),
+    );
+    // A peer that vanishes (no ACKs, no answer to keep-alives) ends the connection
+    // instead of holding the socket for ever.
+    socket.set_timeout(Some(smoltcp::time::Duration::from_secs(TCP_TIMEOUT_SECS)));
+    socket.set_keep_alive(Some(smoltcp::time::Duration::from_secs(
+        TCP_KEEP_ALIVE_SECS,
+    )));
+    socket
 }
 
 fn state(state: tcp::State) -> TcpState {
@@ -535,6 +639,7 @@ impl Net for NetStack {
                 mac: [0; 6],
                 config: None,
                 counters: Default::default(),
+                listeners: Vec::new(),
                 sockets: Vec::new(),
             };
         };
@@ -556,30 +661,91 @@ impl Net for NetStack {
                 }
             })
             .collect();
+        let listeners = stack
+            .listeners
+            .iter()
+            .map(|(&id, listener)| ListenerInfo {
+                id,
+                port: listener.port,
+                backlog: listener.backlog,
+                armed: listener.armed.len(),
+                queued: listener.queued.len(),
+            })
+            .collect();
         NetInfo {
             device: stack.name.clone(),
             mac,
             config: stack.config,
             counters,
+            listeners,
             sockets,
         }
     }
 
-    fn tcp_listen(&self, port: u16) -> Result<SocketId> {
+    fn tcp_listen(&self, port: u16, backlog: usize) -> Result<SocketId> {
         if port == 0 {
             return Err(NetError::BadPort(port));
+        }
+        if !(1..=MAX_BACKLOG).contains(&backlog) {
+            return Err(NetError::Refused(format!(
+                "backlog {backlog} (1 to {MAX_BACKLOG})"
+            )));
         }
         let id = {
             let mut guard = lock_for_call();
             let stack = guard.stack()?;
-            let mut socket = stack.new_socket();
-            socket
-                .listen(port)
-                .map_err(|error| NetError::Refused(format!("listen on {port}: {error:?}")))?;
-            stack.add(socket)
+            let id = stack.next_id;
+            stack.next_id += 1;
+            stack.listeners.insert(
+                id,
+                Listener {
+                    port,
+                    backlog,
+                    armed: Vec::new(),
+                    queued: VecDeque::new(),
+                    owner: sched::current_id(),
+                },
+            );
+            stack.tend_listeners(now());
+            id
         };
         kick();
         Ok(id)
+    }
+
+    fn tcp_accept(&self, listener: SocketId) -> Result<Option<SocketId>> {
+        let accepted = {
+            let mut guard = lock_for_call();
+            let stack = guard.stack()?;
+            let timestamp = now();
+            stack.tend_listeners(timestamp);
+            let handle = stack
+                .listeners
+                .get_mut(&listener)
+                .ok_or(NetError::NoSuchSocket(listener))?
+                .queued
+                .pop_front();
+            handle.map(|handle| {
+                let id = stack.next_id;
+                stack.next_id += 1;
+                stack.handles.insert(
+                    id,
+                    Handle {
+                        handle,
+                        closed: false,
+                        owner: sched::current_id(),
+                    },
+                );
+                stack.device.inner.get_mut().counters.accepted += 1;
+                // Its place in the backlog listens again now.
+                stack.tend_listeners(timestamp);
+                id
+            })
+        };
+        if accepted.is_some() {
+            kick();
+        }
+        Ok(accepted)
     }
 
     fn tcp_connect(&self, address: Ipv4Addr, port: u16) -> Result<SocketId> {
@@ -592,7 +758,7 @@ impl Net for NetStack {
             if stack.config.is_none() {
                 return Err(NetError::Down);
             }
-            let mut socket = stack.new_socket();
+            let mut socket = new_socket();
             let local = stack.ephemeral_port();
             socket
                 .connect(
@@ -677,6 +843,12 @@ impl Net for NetStack {
         {
             let mut guard = lock_for_call();
             let Ok(stack) = guard.stack() else { return };
+            if stack.listeners.contains_key(&socket) {
+                stack.drop_listener(socket, now());
+                drop(guard);
+                kick();
+                return;
+            }
             let Some(handle) = stack.handles.remove(&socket) else {
                 return;
             };
