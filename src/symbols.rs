@@ -9,7 +9,7 @@ use std::process::Command;
 
 /// Must match `board/src/symbols.rs`.
 const MAGIC: &[u8; 16] = b"KILN-SYMBOLS-v1\0";
-const AREA_SIZE: usize = 64 * 1024;
+const AREA_SIZE: usize = 96 * 1024;
 const ENTRY: usize = 12;
 /// Longer names are cut (Rust paths with generics can be very long).
 const MAX_NAME: usize = 80;

@@ -12,7 +12,7 @@ use alloc::format;
 use alloc::string::String;
 
 /// Bytes reserved for the table (the launcher checks that it fits).
-pub const AREA_SIZE: usize = 64 * 1024;
+pub const AREA_SIZE: usize = 96 * 1024;
 /// Marks the area in the ELF file; the launcher searches for it.
 pub const MAGIC: [u8; 16] = *b"KILN-SYMBOLS-v1\0";
 const HEADER: usize = MAGIC.len() + 4;

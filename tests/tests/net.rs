@@ -595,3 +595,56 @@ fn beyond_the_backlog_a_syn_is_dropped_not_reset_and_the_client_gets_in_later() 
     let net = vm.run("net");
     assert_eq!(tcp_counter(&net, "resets_out"), 0, "{net}");
 }
+
+/// Clients that keep connecting while the firewall test changes the rules.
+const LOAD_CLIENTS: usize = 8;
+
+#[test]
+fn the_firewall_still_stops_new_connections_under_load() {
+    let Setup {
+        mut vm, tcp_port, ..
+    } = boot();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let echoed = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let clients: Vec<_> = (0..LOAD_CLIENTS)
+        .map(|client| {
+            let (stop, echoed) = (stop.clone(), echoed.clone());
+            std::thread::spawn(move || {
+                let payload = format!("load from client {client}\n");
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    if let Ok(back) = echo(tcp_port, payload.as_bytes(), BLOCKED_WAIT)
+                        && back == payload.as_bytes()
+                    {
+                        echoed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    // The load is on: echoes come back.
+    for _ in 0..100 {
+        if echoed.load(std::sync::atomic::Ordering::Relaxed) >= 20 {
+            break;
+        }
+        vm.run("sleep 100ms");
+    }
+    assert!(echoed.load(std::sync::atomic::Ordering::Relaxed) >= 20);
+    vm.run("fw add block in quick proto tcp to any port 7");
+    let blocked = echo(tcp_port, b"must not come back\n", BLOCKED_WAIT);
+    if let Ok(back) = &blocked {
+        assert!(back.is_empty(), "a blocked connection echoed {back:?}");
+    }
+    let listing = vm.run("fw list");
+    assert!(rule_packets(&listing, 1) > 0, "{listing}");
+    assert_eq!(vm.run("echo alive"), "alive\r\n");
+    vm.run("fw del 1");
+    let payload = b"allowed again under load\n";
+    match echo(tcp_port, payload, ECHO_TIMEOUT) {
+        Ok(back) if back == payload => {}
+        other => vm.fail(&format!("echo after fw del: {other:?}")),
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for client in clients {
+        client.join().expect("a load client");
+    }
+}
