@@ -182,6 +182,8 @@ pub struct NetInfo {
     pub config: Option<IfConfig>,
     pub counters: Counters,
     pub listeners: Vec<ListenerInfo>,
+    /// Released sockets still closing (each freed once closed, or after a linger).
+    pub closing: usize,
     /// Connections (accepted or opened), not the sockets a listener keeps armed.
     pub sockets: Vec<SocketInfo>,
 }

@@ -127,6 +127,7 @@ pub fn show(info: &NetInfo) -> String {
             );
         }
     }
+    let _ = writeln!(text, "closing: {}", info.closing);
     if info.sockets.is_empty() {
         text.push_str("sockets: none\n");
     } else {
@@ -211,6 +212,7 @@ mod tests {
                 armed: 31,
                 queued: 1,
             }],
+            closing: 3,
             sockets: vec![SocketInfo {
                 id: 2,
                 state: TcpState::Established,

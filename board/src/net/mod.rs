@@ -640,6 +640,7 @@ impl Net for NetStack {
                 config: None,
                 counters: Default::default(),
                 listeners: Vec::new(),
+                closing: 0,
                 sockets: Vec::new(),
             };
         };
@@ -678,6 +679,7 @@ impl Net for NetStack {
             config: stack.config,
             counters,
             listeners,
+            closing: stack.orphans.len(),
             sockets,
         }
     }
