@@ -417,10 +417,21 @@ impl Stack {
         Ok(self.sockets.get_mut::<tcp::Socket>(handle))
     }
 
-    fn add(&mut self, socket: tcp::Socket<'static>) -> SocketId {
-        let handle = self.sockets.add(socket);
+    /// A number for a new socket or listener.
+    fn new_id(&mut self) -> SocketId {
         let id = self.next_id;
         self.next_id += 1;
+        id
+    }
+
+    fn add(&mut self, socket: tcp::Socket<'static>) -> SocketId {
+        let handle = self.sockets.add(socket);
+        self.register(handle)
+    }
+
+    /// Gives the calling thread a number for a socket already in the set.
+    fn register(&mut self, handle: SocketHandle) -> SocketId {
+        let id = self.new_id();
         self.handles.insert(
             id,
             Handle {
@@ -473,17 +484,11 @@ impl Stack {
     /// failed, arms new ones up to each backlog, and tells the device how many listen
     /// on each port.
     fn tend_listeners(&mut self, timestamp: Instant) {
-        let mut fresh: Vec<tcp::Socket<'static>> = Vec::new();
-        let ids: Vec<SocketId> = self.listeners.keys().copied().collect();
-        for id in ids {
-            let Some(listener) = self.listeners.get_mut(&id) else {
-                continue;
-            };
+        for listener in self.listeners.values_mut() {
             let sockets = &mut self.sockets;
             let orphans = &mut self.orphans;
             listener.armed.retain(|&handle| {
-                let socket = sockets.get_mut::<tcp::Socket>(handle);
-                match socket.state() {
+                match sockets.get::<tcp::Socket>(handle).state() {
                     tcp::State::Listen | tcp::State::SynReceived => true,
                     tcp::State::Closed | tcp::State::TimeWait => {
                         // The handshake failed (reset, timed out): its place listens again.
@@ -496,22 +501,12 @@ impl Stack {
                     }
                 }
             });
-            let missing = listener
-                .backlog
-                .saturating_sub(listener.armed.len() + listener.queued.len());
-            let port = listener.port;
-            for _ in 0..missing {
+            while listener.armed.len() + listener.queued.len() < listener.backlog {
                 let mut socket = new_socket();
-                if socket.listen(port).is_err() {
+                if socket.listen(listener.port).is_err() {
                     break;
                 }
-                fresh.push(socket);
-            }
-            for socket in fresh.drain(..) {
-                let handle = self.sockets.add(socket);
-                if let Some(listener) = self.listeners.get_mut(&id) {
-                    listener.armed.push(handle);
-                }
+                listener.armed.push(sockets.add(socket));
             }
         }
         self.count_free_listeners();
@@ -696,8 +691,7 @@ impl Net for NetStack {
         let id = {
             let mut guard = lock_for_call();
             let stack = guard.stack()?;
-            let id = stack.next_id;
-            stack.next_id += 1;
+            let id = stack.new_id();
             stack.listeners.insert(
                 id,
                 Listener {
@@ -719,8 +713,7 @@ impl Net for NetStack {
         let accepted = {
             let mut guard = lock_for_call();
             let stack = guard.stack()?;
-            let timestamp = now();
-            stack.tend_listeners(timestamp);
+            // Connections are queued after every poll (`tend_listeners`).
             let handle = stack
                 .listeners
                 .get_mut(&listener)
@@ -728,19 +721,10 @@ impl Net for NetStack {
                 .queued
                 .pop_front();
             handle.map(|handle| {
-                let id = stack.next_id;
-                stack.next_id += 1;
-                stack.handles.insert(
-                    id,
-                    Handle {
-                        handle,
-                        closed: false,
-                        owner: sched::current_id(),
-                    },
-                );
+                let id = stack.register(handle);
                 stack.device.inner.get_mut().counters.accepted += 1;
                 // Its place in the backlog listens again now.
-                stack.tend_listeners(timestamp);
+                stack.tend_listeners(now());
                 id
             })
         };
