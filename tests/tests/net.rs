@@ -388,19 +388,24 @@ fn no_connections(net: &str) -> bool {
     net.contains("sockets: none") && net.contains("closing: 0")
 }
 
-/// `net` until it lists no connections and nothing closing (the job may still be
-/// finishing its last echoes; released sockets close on their own), at most `tries`
-/// times.
-fn net_until_no_connections(vm: &mut Vm, tries: usize) -> String {
+/// `net` until `done` holds for its output, at most `tries` times, a short sleep of the
+/// guest's between tries; the last output.
+fn net_until(vm: &mut Vm, tries: usize, done: impl Fn(&str) -> bool) -> String {
     let mut net = String::new();
     for _ in 0..tries {
         net = vm.run("net");
-        if no_connections(&net) {
+        if done(&net) {
             break;
         }
         vm.run("sleep 200ms");
     }
     net
+}
+
+/// `net` until it lists no connections and nothing closing (the job may still be
+/// finishing its last echoes; released sockets close on their own).
+fn net_until_no_connections(vm: &mut Vm, tries: usize) -> String {
+    net_until(vm, tries, no_connections)
 }
 
 #[test]
@@ -545,14 +550,9 @@ fn killing_a_server_with_open_connections_frees_every_socket() {
     assert_eq!(established, HELD_CONNECTIONS, "{net}");
     vm.run("kill -9 %1");
     // The kernel frees an ended job's sockets within a second or so.
-    let mut net = String::new();
-    for _ in 0..50 {
-        net = vm.run("net");
-        if net.contains("sockets: none") && net.contains("listeners: none") {
-            break;
-        }
-        vm.run("sleep 200ms");
-    }
+    let net = net_until(&mut vm, 50, |net| {
+        net.contains("sockets: none") && net.contains("listeners: none")
+    });
     assert!(
         net.contains("sockets: none") && net.contains("listeners: none"),
         "{net}"
@@ -584,14 +584,7 @@ fn beyond_the_backlog_a_syn_is_dropped_not_reset_and_the_client_gets_in_later() 
     let waiting = TcpStream::connect_timeout(&address, ECHO_TIMEOUT).expect("connect");
     // The third finds the backlog full: its SYN is dropped until there is room.
     let third = std::thread::spawn(move || echo(tcp_port, b"three\n", ECHO_TIMEOUT));
-    let mut net = String::new();
-    for _ in 0..50 {
-        net = vm.run("net");
-        if tcp_counter(&net, "syn_dropped") > 0 {
-            break;
-        }
-        vm.run("sleep 200ms");
-    }
+    let net = net_until(&mut vm, 50, |net| tcp_counter(net, "syn_dropped") > 0);
     assert!(tcp_counter(&net, "syn_dropped") > 0, "{net}");
     assert_eq!(tcp_counter(&net, "resets_out"), 0, "{net}");
     // Room again: the first leaves, the waiting one is served and closed, and the
