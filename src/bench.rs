@@ -19,6 +19,7 @@
 
 mod console;
 mod image_size;
+mod net_load;
 mod peer;
 mod pvh;
 mod stats;
@@ -78,6 +79,39 @@ pub struct Options {
     /// Where the report goes (default: BENCHMARKS.md at the repo root)
     #[arg(long, value_name = "FILE")]
     output: Option<PathBuf>,
+    /// Measure only these sections (comma-separated; default: all). A partial report
+    /// best goes to its own --output
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "SECTION")]
+    only: Vec<Section>,
+}
+
+/// The sections of the report, for `--only`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Section {
+    /// Boot to prompt: the VMM floor, kiln and the peer per machine
+    Boot,
+    /// Boot phases (kiln.bootstats)
+    Phases,
+    /// Image sizes
+    Size,
+    /// RAM floors
+    Ram,
+    /// kbench in the image and shell round trips
+    Image,
+    /// ELF programs in kiln and the peer
+    Elf,
+    /// TCP round trips and TCP under load
+    Net,
+    /// kiln bake
+    Bake,
+    /// rc parse throughput
+    Rc,
+}
+
+impl Options {
+    fn wants(&self, section: Section) -> bool {
+        self.only.is_empty() || self.only.contains(&section)
+    }
 }
 
 /// How much to measure.
@@ -93,6 +127,11 @@ struct Plan {
     /// RAM floors are searched over multiples of this (MiB).
     kiln_ram_step: u32,
     peer_ram_step: u32,
+    /// TCP connections in a row, and per parallel client, for the network load figures.
+    load_sequential: usize,
+    load_each: usize,
+    /// Bytes of the long TCP echo transfer.
+    transfer_bytes: usize,
 }
 
 impl Plan {
@@ -107,6 +146,9 @@ impl Plan {
                 seq_to: 100_000,
                 kiln_ram_step: 1,
                 peer_ram_step: 16,
+                load_sequential: 100,
+                load_each: 5,
+                transfer_bytes: 2 << 20,
             }
         } else {
             Plan {
@@ -118,6 +160,9 @@ impl Plan {
                 seq_to: 1_000_000,
                 kiln_ram_step: 1,
                 peer_ram_step: 1,
+                load_sequential: 1000,
+                load_each: 20,
+                transfer_bytes: 16 << 20,
             }
         }
     }
@@ -512,6 +557,8 @@ fn run(options: &Options) -> Result<(), String> {
     ));
     let load_row = report.body.len();
 
+    let (stripped_image, _) = image_size::stripped(&image, &dir, "kiln-image.stripped")?;
+
     // ---------------------------------------------------------------- accelerators
     let mut accels = vec![Accel::Tcg];
     let kvm_note = if !qemu::kvm_looks_usable() {
@@ -524,392 +571,412 @@ fn run(options: &Options) -> Result<(), String> {
     };
     report.figure("kvm.measured", accels.contains(&Accel::Kvm));
 
-    // ---------------------------------------------------------------- boot to prompt
-    report.line("");
-    report.line("## Boot to prompt");
-    report.line("");
-    report.line(&format!(
+    if options.wants(Section::Boot) {
+        // ---------------------------------------------------------------- boot to prompt
+        report.line("");
+        report.line("## Boot to prompt");
+        report.line("");
+        report.line(&format!(
         "QEMU start (just before `spawn`) to the arrival of the prompt's last byte on the serial pipe; median, min and max of {} runs each, -m {BOOT_MEMORY_MIB} for every guest. kiln runs an rc script equivalent to the peer's `/init` (two echos, `true`, `sleep 3600 &`, then the shell); the VMM floor is a {}-byte PVH guest that writes one character to COM1 and halts. kiln's own share is its median minus the floor's.",
         plan.boot_runs,
         pvh::elf().len()
     ));
-    report.line("");
-    report.line(&kvm_note);
-    report.line("");
-    report.line(
+        report.line("");
+        report.line(&kvm_note);
+        report.line("");
+        report.line(
         "| machine | accel | guest | median ms | min ms | max ms | runs (failed) | peer / kiln |",
     );
-    report.line("|---|---|---|---|---|---|---|---|");
-    let mut commands = Vec::new();
-    let mut microvm_notes: Vec<String> = Vec::new();
-    let (stripped_image, _) = image_size::stripped(&image, &dir, "kiln-image.stripped")?;
-    for &accel in &accels {
-        let accel_name = if accel == Accel::Kvm { "kvm" } else { "tcg" };
-        let default_bios = Bios::default_for_this_qemu();
-        let mut shapes = vec![
-            (Machine::Microvm, default_bios, "microvm"),
-            (Machine::Firecracker, default_bios, "firecracker"),
-            (Machine::Pc, default_bios, "pc"),
-        ];
-        if default_bios == Bios::Qboot {
-            shapes.push((Machine::Pc, Bios::SeaBios, "pc_seabios"));
-        }
-        for (machine_type, bios, m) in shapes {
-            let key = |guest: &str| format!("boot.{m}.{accel_name}.{guest}");
+        report.line("|---|---|---|---|---|---|---|---|");
+        let mut commands = Vec::new();
+        let mut microvm_notes: Vec<String> = Vec::new();
+        for &accel in &accels {
+            let accel_name = if accel == Accel::Kvm { "kvm" } else { "tcg" };
+            let default_bios = Bios::default_for_this_qemu();
+            let mut shapes = vec![
+                (Machine::Microvm, default_bios, "microvm"),
+                (Machine::Firecracker, default_bios, "firecracker"),
+                (Machine::Pc, default_bios, "pc"),
+            ];
+            if default_bios == Bios::Qboot {
+                shapes.push((Machine::Pc, Bios::SeaBios, "pc_seabios"));
+            }
+            for (machine_type, bios, m) in shapes {
+                let key = |guest: &str| format!("boot.{m}.{accel_name}.{guest}");
 
-            // On microvm the Debian kernel cannot calibrate its TSC (no HPET or PM
-            // timer) and then waits for a timer tick that never comes; telling it the
-            // TSC rate avoids that. How often the plain command line hangs is measured.
-            let extra = match machine_type {
-                Machine::Microvm | Machine::Firecracker => {
-                    format!("tsc_early_khz={}", host_tsc_khz())
-                }
-                Machine::Pc => String::new(),
-            };
-            if let Some(peer) = &peer
-                && machine_type == Machine::Microvm
-            {
-                progress(&format!(
-                    "peer on {m}/{accel_name} with its plain command line"
-                ));
-                let plain_make = |_: u32| {
-                    peer_command(&qemu, peer, machine_type, bios, accel, BOOT_MEMORY_MIB, "")
+                // On microvm the Debian kernel cannot calibrate its TSC (no HPET or PM
+                // timer) and then waits for a timer tick that never comes; telling it the
+                // TSC rate avoids that. How often the plain command line hangs is measured.
+                let extra = match machine_type {
+                    Machine::Microvm | Machine::Firecracker => {
+                        format!("tsc_early_khz={}", host_tsc_khz())
+                    }
+                    Machine::Pc => String::new(),
                 };
-                let tries = plan.boot_runs;
-                let hung = (0..tries)
-                    .filter(|_| {
-                        !works_at(
-                            &plain_make,
-                            BOOT_MEMORY_MIB,
-                            peer::PROMPT,
-                            PEER_TIMEOUT,
-                            &[],
-                        )
-                    })
-                    .count();
-                report.figure(&key("peer_plain_hung"), format!("{hung}/{tries}"));
-                microvm_notes.push(format!(
+                if let Some(peer) = &peer
+                    && machine_type == Machine::Microvm
+                {
+                    progress(&format!(
+                        "peer on {m}/{accel_name} with its plain command line"
+                    ));
+                    let plain_make = |_: u32| {
+                        peer_command(&qemu, peer, machine_type, bios, accel, BOOT_MEMORY_MIB, "")
+                    };
+                    let tries = plan.boot_runs;
+                    let hung = (0..tries)
+                        .filter(|_| {
+                            !works_at(
+                                &plain_make,
+                                BOOT_MEMORY_MIB,
+                                peer::PROMPT,
+                                PEER_TIMEOUT,
+                                &[],
+                            )
+                        })
+                        .count();
+                    report.figure(&key("peer_plain_hung"), format!("{hung}/{tries}"));
+                    microvm_notes.push(format!(
                     "On microvm/{accel_name} the peer boots with `{extra}` added to its command line: with the plain `{}` it hung (no prompt within {} s) in {hung} of {tries} boots in this run. The Debian kernel finds no HPET or PM timer to calibrate its TSC against, marks the TSC unstable and waits for a timer tick that never comes (docs/ARCHITECTURE.md, \"Boot\").",
                     peer::APPEND,
                     PEER_TIMEOUT.as_secs()
                 ));
-            }
+                }
 
-            progress(&format!("boot to prompt: {m}, {accel_name}"));
-            let floor_char = (pvh::CHARACTER as char).to_string();
-            let floor_make = || {
-                plain_command(
-                    &qemu,
-                    machine_type,
-                    bios,
-                    accel,
-                    BOOT_MEMORY_MIB,
-                    &floor_elf,
-                )
-            };
-            let kiln_make = || {
-                let mut config = kiln_config(&image, machine_type, accel, BOOT_MEMORY_MIB, &rc);
-                config.bios = bios;
-                config.command(&qemu)
-            };
-            let stripped_make = || {
-                let mut config =
-                    kiln_config(&stripped_image, machine_type, accel, BOOT_MEMORY_MIB, &rc);
-                config.bios = bios;
-                config.command(&qemu)
-            };
-            let peer_make = || {
-                let peer = peer.as_ref().expect("only made with a peer");
-                peer_command(
-                    &qemu,
-                    peer,
-                    machine_type,
-                    bios,
-                    accel,
-                    BOOT_MEMORY_MIB,
-                    &extra,
-                )
-            };
-            let mut guests: Vec<BootGuest<'_>> = vec![
-                BootGuest::new("floor", "VMM floor", &floor_make, &floor_char, KILN_TIMEOUT),
-                BootGuest::new("kiln", "kiln", &kiln_make, KILN_PROMPT, KILN_TIMEOUT),
-                BootGuest::new(
-                    "kiln_stripped",
-                    "kiln, stripped ELF (same image, no symbols/debug info)",
-                    &stripped_make,
-                    KILN_PROMPT,
-                    KILN_TIMEOUT,
-                ),
-            ];
-            // The peer's Debian kernel is measured on pc and microvm only.
-            if peer.is_some() && machine_type != Machine::Firecracker {
-                guests.push(BootGuest::new(
-                    "peer",
-                    "Linux + BusyBox",
-                    &peer_make,
-                    peer::PROMPT,
-                    PEER_TIMEOUT,
-                ));
-            }
-            boot_rounds(&mut guests, plan.boot_runs);
-
-            let mut summaries = Vec::new();
-            for guest in &guests {
-                let summary = Summary::of(&guest.times).ok_or_else(|| {
-                    format!(
-                        "kiln bench: {} never reached its prompt on {m}/{accel_name}: {:?}",
-                        guest.label, guest.last_error
+                progress(&format!("boot to prompt: {m}, {accel_name}"));
+                let floor_char = (pvh::CHARACTER as char).to_string();
+                let floor_make = || {
+                    plain_command(
+                        &qemu,
+                        machine_type,
+                        bios,
+                        accel,
+                        BOOT_MEMORY_MIB,
+                        &floor_elf,
                     )
-                })?;
-                report.summary(&key(guest.key), &summary);
-                commands.push((
-                    format!("{}, {m}, {accel_name}", guest.label),
-                    shown(&(guest.make)()),
-                ));
-                summaries.push(summary);
-            }
-            let (floor_s, kiln_s) = (summaries[0], summaries[1]);
-            let share = kiln_s.median - floor_s.median;
-            report.figure(&key("kiln_share_ms"), format!("{share:.3}"));
-            let over_floor = kiln_s.median / floor_s.median;
-            report.figure(&key("kiln_floor_ratio"), format!("{over_floor:.3}"));
-            let stripped_over_floor = summaries[2].median / floor_s.median;
-            report.figure(
-                &key("kiln_stripped_floor_ratio"),
-                format!("{stripped_over_floor:.3}"),
-            );
-            let stripped_share = summaries[2].median - floor_s.median;
-            report.figure(
-                &key("kiln_stripped_share_ms"),
-                format!("{stripped_share:.3}"),
-            );
-            let row = |guest: &BootGuest<'_>, s: &Summary, ratio: &str| {
-                format!(
-                    "| {m} | {accel_name} | {} | {:.1} | {:.1} | {:.1} | {} ({}) | {ratio} |",
-                    guest.label, s.median, s.min, s.max, s.runs, guest.failures
-                )
-            };
-            for (i, (guest, summary)) in guests.iter().zip(&summaries).enumerate() {
-                let ratio = if guest.key == "peer" {
-                    let ratio = summary.median / kiln_s.median;
-                    report.figure(&key("ratio"), format!("{ratio:.1}"));
-                    report.figure(&key("peer_failed"), guest.failures);
-                    format!("{ratio:.1}×")
-                } else {
-                    String::new()
                 };
-                report.line(&row(guest, summary, &ratio));
-                if i == 1 {
-                    report.line(&format!(
+                let kiln_make = || {
+                    let mut config = kiln_config(&image, machine_type, accel, BOOT_MEMORY_MIB, &rc);
+                    config.bios = bios;
+                    config.command(&qemu)
+                };
+                let stripped_make = || {
+                    let mut config =
+                        kiln_config(&stripped_image, machine_type, accel, BOOT_MEMORY_MIB, &rc);
+                    config.bios = bios;
+                    config.command(&qemu)
+                };
+                let peer_make = || {
+                    let peer = peer.as_ref().expect("only made with a peer");
+                    peer_command(
+                        &qemu,
+                        peer,
+                        machine_type,
+                        bios,
+                        accel,
+                        BOOT_MEMORY_MIB,
+                        &extra,
+                    )
+                };
+                let mut guests: Vec<BootGuest<'_>> = vec![
+                    BootGuest::new("floor", "VMM floor", &floor_make, &floor_char, KILN_TIMEOUT),
+                    BootGuest::new("kiln", "kiln", &kiln_make, KILN_PROMPT, KILN_TIMEOUT),
+                    BootGuest::new(
+                        "kiln_stripped",
+                        "kiln, stripped ELF (same image, no symbols/debug info)",
+                        &stripped_make,
+                        KILN_PROMPT,
+                        KILN_TIMEOUT,
+                    ),
+                ];
+                // The peer's Debian kernel is measured on pc and microvm only.
+                if peer.is_some() && machine_type != Machine::Firecracker {
+                    guests.push(BootGuest::new(
+                        "peer",
+                        "Linux + BusyBox",
+                        &peer_make,
+                        peer::PROMPT,
+                        PEER_TIMEOUT,
+                    ));
+                }
+                boot_rounds(&mut guests, plan.boot_runs);
+
+                let mut summaries = Vec::new();
+                for guest in &guests {
+                    let summary = Summary::of(&guest.times).ok_or_else(|| {
+                        format!(
+                            "kiln bench: {} never reached its prompt on {m}/{accel_name}: {:?}",
+                            guest.label, guest.last_error
+                        )
+                    })?;
+                    report.summary(&key(guest.key), &summary);
+                    commands.push((
+                        format!("{}, {m}, {accel_name}", guest.label),
+                        shown(&(guest.make)()),
+                    ));
+                    summaries.push(summary);
+                }
+                let (floor_s, kiln_s) = (summaries[0], summaries[1]);
+                let share = kiln_s.median - floor_s.median;
+                report.figure(&key("kiln_share_ms"), format!("{share:.3}"));
+                let over_floor = kiln_s.median / floor_s.median;
+                report.figure(&key("kiln_floor_ratio"), format!("{over_floor:.3}"));
+                let stripped_over_floor = summaries[2].median / floor_s.median;
+                report.figure(
+                    &key("kiln_stripped_floor_ratio"),
+                    format!("{stripped_over_floor:.3}"),
+                );
+                let stripped_share = summaries[2].median - floor_s.median;
+                report.figure(
+                    &key("kiln_stripped_share_ms"),
+                    format!("{stripped_share:.3}"),
+                );
+                let row = |guest: &BootGuest<'_>, s: &Summary, ratio: &str| {
+                    format!(
+                        "| {m} | {accel_name} | {} | {:.1} | {:.1} | {:.1} | {} ({}) | {ratio} |",
+                        guest.label, s.median, s.min, s.max, s.runs, guest.failures
+                    )
+                };
+                for (i, (guest, summary)) in guests.iter().zip(&summaries).enumerate() {
+                    let ratio = if guest.key == "peer" {
+                        let ratio = summary.median / kiln_s.median;
+                        report.figure(&key("ratio"), format!("{ratio:.1}"));
+                        report.figure(&key("peer_failed"), guest.failures);
+                        format!("{ratio:.1}×")
+                    } else {
+                        String::new()
+                    };
+                    report.line(&row(guest, summary, &ratio));
+                    if i == 1 {
+                        report.line(&format!(
                         "| {m} | {accel_name} | kiln's own share (kiln − floor); kiln / floor | {share:.1}; {over_floor:.2}× | | | | |"
                     ));
-                }
-                if i == 2 {
-                    report.line(&format!(
+                    }
+                    if i == 2 {
+                        report.line(&format!(
                         "| {m} | {accel_name} | stripped kiln's own share (stripped − floor); stripped / floor | {stripped_share:.1}; {stripped_over_floor:.2}× | | | | |"
                     ));
+                    }
                 }
-            }
-            if peer.is_none() {
-                report.line(&format!(
-                    "| {m} | {accel_name} | Linux + BusyBox | skipped (--skip-peer) | | | | |"
-                ));
-            } else if machine_type == Machine::Firecracker {
-                report.line(&format!(
+                if peer.is_none() {
+                    report.line(&format!(
+                        "| {m} | {accel_name} | Linux + BusyBox | skipped (--skip-peer) | | | | |"
+                    ));
+                } else if machine_type == Machine::Firecracker {
+                    report.line(&format!(
                     "| {m} | {accel_name} | Linux + BusyBox | not measured (kiln's Firecracker shape only) | | | | |"
                 ));
+                }
             }
         }
-    }
-    report.line("");
-    report.line(&format!(
+        report.line("");
+        report.line(&format!(
         "Firmware on pc: `pc` is {} (`-bios {}`, the launcher's default when QEMU has it), `pc_seabios` is QEMU's default SeaBIOS; the floor, kiln and the peer of a row run the same one.",
         if Bios::default_for_this_qemu() == Bios::Qboot { "qboot" } else { "SeaBIOS (qboot is not installed)" },
         qemu::QBOOT
     ));
-    report.line("");
-    report.line("Failed runs (did not reach the prompt within the timeout: kiln 10 s, peer 30 s) are retried, up to twice the run count, and shown in brackets.");
-    for note in &microvm_notes {
         report.line("");
-        report.line(note);
+        report.line("Failed runs (did not reach the prompt within the timeout: kiln 10 s, peer 30 s) are retried, up to twice the run count, and shown in brackets.");
+        for note in &microvm_notes {
+            report.line("");
+            report.line(note);
+        }
+        report.line("");
+        report.line("Commands (the kiln rc file is `target/bench/kiln-bench.rc`, written by the bench with the sequence above):");
+        report.line("");
+        report.line("```sh");
+        for (what, command) in &commands {
+            report.line(&format!("# {what}"));
+            report.line(command);
+        }
+        report.line("```");
     }
-    report.line("");
-    report.line("Commands (the kiln rc file is `target/bench/kiln-bench.rc`, written by the bench with the sequence above):");
-    report.line("");
-    report.line("```sh");
-    for (what, command) in &commands {
-        report.line(&format!("# {what}"));
-        report.line(command);
-    }
-    report.line("```");
 
     // ---------------------------------------------------------------- boot phases
-    progress("boot phases (kiln.bootstats)");
-    boot_phases(&mut report, &plan, &qemu, &image, &rc)?;
+    if options.wants(Section::Phases) {
+        progress("boot phases (kiln.bootstats)");
+        boot_phases(&mut report, &plan, &qemu, &image, &rc)?;
+    }
 
     // ---------------------------------------------------------------- image size
-    progress("image sizes");
-    report.line("");
-    report.line("## Image size");
-    report.line("");
-    let with_utils = std::fs::metadata(&stripped_image)
-        .map_err(|e| format!("kiln bench: {e}"))?
-        .len();
-    let no_utils_image =
-        image_size::build_without_utilities(root, &dir.join("no-utils"), options.quick)?;
-    let (_, without_utils) =
-        image_size::stripped(&no_utils_image, &dir, "kiln-image-no-utils.stripped")?;
-    report.figure("size.kiln.stripped_bytes", with_utils);
-    report.figure("size.kiln_no_utils.stripped_bytes", without_utils);
-    report.line("| image | bytes | KiB |");
-    report.line("|---|---|---|");
-    let kib = |b: u64| b as f64 / 1024.0;
-    report.line(&format!(
-        "| kiln, stripped, with its utilities ({} baked programs) | {with_utils} | {:.1} |",
-        kiln_utils_count(),
-        kib(with_utils)
-    ));
-    report.line(&format!(
+    if options.wants(Section::Size) {
+        progress("image sizes");
+        report.line("");
+        report.line("## Image size");
+        report.line("");
+        let with_utils = std::fs::metadata(&stripped_image)
+            .map_err(|e| format!("kiln bench: {e}"))?
+            .len();
+        let no_utils_image =
+            image_size::build_without_utilities(root, &dir.join("no-utils"), options.quick)?;
+        let (_, without_utils) =
+            image_size::stripped(&no_utils_image, &dir, "kiln-image-no-utils.stripped")?;
+        report.figure("size.kiln.stripped_bytes", with_utils);
+        report.figure("size.kiln_no_utils.stripped_bytes", without_utils);
+        report.line("| image | bytes | KiB |");
+        report.line("|---|---|---|");
+        let kib = |b: u64| b as f64 / 1024.0;
+        report.line(&format!(
+            "| kiln, stripped, with its utilities ({} baked programs) | {with_utils} | {:.1} |",
+            kiln_utils_count(),
+            kib(with_utils)
+        ));
+        report.line(&format!(
         "| kiln, stripped, without utilities (empty program registry) | {without_utils} | {:.1} |",
         kib(without_utils)
     ));
-    if let Some(peer) = &peer {
-        let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
-        let (vmlinuz, initramfs) = (size(&peer.vmlinuz), size(&peer.initramfs));
-        report.figure("size.peer.vmlinuz_bytes", vmlinuz);
-        report.figure("size.peer.initramfs_bytes", initramfs);
-        report.figure("size.peer.total_bytes", vmlinuz + initramfs);
-        report.figure(
-            "size.ratio",
-            format!("{:.1}", (vmlinuz + initramfs) as f64 / with_utils as f64),
-        );
-        report.line(&format!(
-            "| peer vmlinuz ({}) | {vmlinuz} | {:.1} |",
-            peer.kernel_package,
-            kib(vmlinuz)
-        ));
-        report.line(&format!(
-            "| peer initramfs.cpio.gz (busybox-static {}) | {initramfs} | {:.1} |",
-            peer.busybox_version,
-            kib(initramfs)
-        ));
-        report.line(&format!(
-            "| peer total | {} | {:.1} ({:.1}× kiln) |",
-            vmlinuz + initramfs,
-            kib(vmlinuz + initramfs),
-            (vmlinuz + initramfs) as f64 / with_utils as f64
-        ));
+        if let Some(peer) = &peer {
+            let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+            let (vmlinuz, initramfs) = (size(&peer.vmlinuz), size(&peer.initramfs));
+            report.figure("size.peer.vmlinuz_bytes", vmlinuz);
+            report.figure("size.peer.initramfs_bytes", initramfs);
+            report.figure("size.peer.total_bytes", vmlinuz + initramfs);
+            report.figure(
+                "size.ratio",
+                format!("{:.1}", (vmlinuz + initramfs) as f64 / with_utils as f64),
+            );
+            report.line(&format!(
+                "| peer vmlinuz ({}) | {vmlinuz} | {:.1} |",
+                peer.kernel_package,
+                kib(vmlinuz)
+            ));
+            report.line(&format!(
+                "| peer initramfs.cpio.gz (busybox-static {}) | {initramfs} | {:.1} |",
+                peer.busybox_version,
+                kib(initramfs)
+            ));
+            report.line(&format!(
+                "| peer total | {} | {:.1} ({:.1}× kiln) |",
+                vmlinuz + initramfs,
+                kib(vmlinuz + initramfs),
+                (vmlinuz + initramfs) as f64 / with_utils as f64
+            ));
+        }
+        report.line("");
+        report.line("Commands: `cargo build --release -p kiln-board --bin kiln-image --target-dir target/image` (what `kiln::image::build` runs), then `strip` on a copy (`target/bench/kiln-image.stripped`). Without utilities: the same build of a copy of the workspace (`target/bench/no-utils/src`) whose `kiln_utils::PROGRAMS` is `&[]`; the rest of the image (board, init, shell, the net driver's firewall engine) is unchanged. Peer: `stat -c %s target/bench/peer/vmlinuz target/bench/peer/initramfs.cpio.gz`.");
     }
-    report.line("");
-    report.line("Commands: `cargo build --release -p kiln-board --bin kiln-image --target-dir target/image` (what `kiln::image::build` runs), then `strip` on a copy (`target/bench/kiln-image.stripped`). Without utilities: the same build of a copy of the workspace (`target/bench/no-utils/src`) whose `kiln_utils::PROGRAMS` is `&[]`; the rest of the image (board, init, shell, the net driver's firewall engine) is unchanged. Peer: `stat -c %s target/bench/peer/vmlinuz target/bench/peer/initramfs.cpio.gz`.");
 
     // ---------------------------------------------------------------- RAM floor
-    report.line("");
-    report.line("## RAM floor");
-    report.line("");
-    progress("RAM floor: kiln");
-    let kiln_ram_make =
-        |mib: u32| kiln_config(&image, Machine::Pc, Accel::Tcg, mib, &rc).command(&qemu);
-    let (kiln_floor, kiln_boots) = ram_floor(
-        &kiln_ram_make,
-        KILN_PROMPT,
-        KILN_TIMEOUT,
-        KILN_FLOOR_WORKLOAD,
-        KILN_RAM_CEILING_MIB,
-        plan.kiln_ram_step,
-    )
-    .ok_or(format!(
-        "kiln bench: kiln did not boot with -m {KILN_RAM_CEILING_MIB}"
-    ))?;
-    report.figure("ram.kiln.mib", kiln_floor);
-    report.line(&format!(
+    if options.wants(Section::Ram) {
+        report.line("");
+        report.line("## RAM floor");
+        report.line("");
+        progress("RAM floor: kiln");
+        let kiln_ram_make =
+            |mib: u32| kiln_config(&image, Machine::Pc, Accel::Tcg, mib, &rc).command(&qemu);
+        let (kiln_floor, kiln_boots) = ram_floor(
+            &kiln_ram_make,
+            KILN_PROMPT,
+            KILN_TIMEOUT,
+            KILN_FLOOR_WORKLOAD,
+            KILN_RAM_CEILING_MIB,
+            plan.kiln_ram_step,
+        )
+        .ok_or(format!(
+            "kiln bench: kiln did not boot with -m {KILN_RAM_CEILING_MIB}"
+        ))?;
+        report.figure("ram.kiln.mib", kiln_floor);
+        report.line(&format!(
         "Bisection over `-m` in steps of {} MiB (kiln) and {} MiB (peer) on pc/TCG, from a ceiling that boots ({KILN_RAM_CEILING_MIB} and {PEER_RAM_CEILING_MIB} MiB). A size counts only if the guest reaches its prompt and then does real work within the timeout: kiln runs `producer 3 | upper | consumer`, `fw list` and `memstat`; the peer runs `echo a b c | cat | wc -w` and `free`.",
         plan.kiln_ram_step, plan.peer_ram_step
     ));
-    report.line("");
-    report.line("| guest | RAM floor (MiB) | boots tried |");
-    report.line("|---|---|---|");
-    report.line(&format!("| kiln | {kiln_floor} | {kiln_boots} |"));
-    let mut ram_commands = vec![shown(&kiln_ram_make(kiln_floor))];
-    if let Some(peer) = &peer {
-        progress("RAM floor: peer");
-        let peer_ram_make = |mib: u32| {
-            let mut command = peer_command(
-                &qemu,
-                peer,
-                Machine::Pc,
-                Bios::default_for_this_qemu(),
-                Accel::Tcg,
-                mib,
-                PEER_RAM_APPEND_EXTRA,
-            );
-            command.arg("-no-reboot");
-            command
-        };
-        match ram_floor(
-            &peer_ram_make,
-            peer::PROMPT,
-            PEER_TIMEOUT,
-            PEER_FLOOR_WORKLOAD,
-            PEER_RAM_CEILING_MIB,
-            plan.peer_ram_step,
-        ) {
-            Some((peer_floor, peer_boots)) => {
-                report.figure("ram.peer.mib", peer_floor);
-                report.figure(
-                    "ram.ratio",
-                    format!("{:.1}", peer_floor as f64 / kiln_floor as f64),
+        report.line("");
+        report.line("| guest | RAM floor (MiB) | boots tried |");
+        report.line("|---|---|---|");
+        report.line(&format!("| kiln | {kiln_floor} | {kiln_boots} |"));
+        let mut ram_commands = vec![shown(&kiln_ram_make(kiln_floor))];
+        if let Some(peer) = &peer {
+            progress("RAM floor: peer");
+            let peer_ram_make = |mib: u32| {
+                let mut command = peer_command(
+                    &qemu,
+                    peer,
+                    Machine::Pc,
+                    Bios::default_for_this_qemu(),
+                    Accel::Tcg,
+                    mib,
+                    PEER_RAM_APPEND_EXTRA,
                 );
-                report.line(&format!(
-                    "| Linux + BusyBox | {peer_floor} | {peer_boots} |"
-                ));
-                ram_commands.push(shown(&peer_ram_make(peer_floor)));
+                command.arg("-no-reboot");
+                command
+            };
+            match ram_floor(
+                &peer_ram_make,
+                peer::PROMPT,
+                PEER_TIMEOUT,
+                PEER_FLOOR_WORKLOAD,
+                PEER_RAM_CEILING_MIB,
+                plan.peer_ram_step,
+            ) {
+                Some((peer_floor, peer_boots)) => {
+                    report.figure("ram.peer.mib", peer_floor);
+                    report.figure(
+                        "ram.ratio",
+                        format!("{:.1}", peer_floor as f64 / kiln_floor as f64),
+                    );
+                    report.line(&format!(
+                        "| Linux + BusyBox | {peer_floor} | {peer_boots} |"
+                    ));
+                    ram_commands.push(shown(&peer_ram_make(peer_floor)));
+                }
+                None => {
+                    return Err(format!(
+                        "kiln bench: the peer did not boot with -m {PEER_RAM_CEILING_MIB}"
+                    ));
+                }
             }
-            None => {
-                return Err(format!(
-                    "kiln bench: the peer did not boot with -m {PEER_RAM_CEILING_MIB}"
-                ));
-            }
+        } else {
+            report.line("| Linux + BusyBox | skipped (--skip-peer) | |");
         }
-    } else {
-        report.line("| Linux + BusyBox | skipped (--skip-peer) | |");
+        report.line("");
+        report.line("Commands at the floor (the peer's adds `panic=-1 -no-reboot` so an out-of-memory panic ends QEMU at once):");
+        report.line("");
+        report.line("```sh");
+        for command in &ram_commands {
+            report.line(command);
+        }
+        report.line("```");
     }
-    report.line("");
-    report.line("Commands at the floor (the peer's adds `panic=-1 -no-reboot` so an out-of-memory panic ends QEMU at once):");
-    report.line("");
-    report.line("```sh");
-    for command in &ram_commands {
-        report.line(command);
-    }
-    report.line("```");
 
     // ---------------------------------------------------------------- in the image
-    progress("in-image figures (kbench) and shell round trips");
-    in_image(&mut report, &plan, &qemu, &image, &shell_rc)?;
+    if options.wants(Section::Image) {
+        progress("in-image figures (kbench) and shell round trips");
+        in_image(&mut report, &plan, &qemu, &image, &shell_rc)?;
+    }
 
     // ---------------------------------------------------------------- ELF programs
-    if let Some(peer) = &peer {
-        progress("ELF programs: busybox in kiln and in the peer");
-        elf_programs(&mut report, &plan, &qemu, &image, &shell_rc, peer, &dir)?;
-    } else {
-        report.line("");
-        report.line("## ELF programs");
-        report.line("");
-        report.line(
-            "Skipped (--skip-peer): the figures compare the peer's own busybox in both guests.",
-        );
+    if options.wants(Section::Elf) {
+        if let Some(peer) = &peer {
+            progress("ELF programs: busybox in kiln and in the peer");
+            elf_programs(&mut report, &plan, &qemu, &image, &shell_rc, peer, &dir)?;
+        } else {
+            report.line("");
+            report.line("## ELF programs");
+            report.line("");
+            report.line(
+                "Skipped (--skip-peer): the figures compare the peer's own busybox in both guests.",
+            );
+        }
+    }
+
+    // ---------------------------------------------------------------- network
+    if options.wants(Section::Net) {
+        progress("TCP echo round trips: virtio-pci and virtio-mmio");
+        net_round_trips(&mut report, &plan, &qemu, &image, &dir)?;
+        progress("TCP load: connections per second and echo throughput, kiln and the peer");
+        net_load(&mut report, &plan, &qemu, &image, &dir, peer.as_ref())?;
     }
 
     // ---------------------------------------------------------------- bake
-    progress("TCP echo round trips: virtio-pci and virtio-mmio");
-    net_round_trips(&mut report, &plan, &qemu, &image, &dir)?;
-
-    progress("kiln bake: packaging time and image size");
-    bake_figures(&mut report, &dir, peer.is_some())?;
+    if options.wants(Section::Bake) {
+        progress("kiln bake: packaging time and image size");
+        bake_figures(&mut report, &dir, peer.is_some())?;
+    }
 
     // ---------------------------------------------------------------- rc parse
-    progress("rc parse throughput");
-    rc_parse(&mut report, &dir)?;
+    if options.wants(Section::Rc) {
+        progress("rc parse throughput");
+        rc_parse(&mut report, &dir)?;
+    }
 
     // ---------------------------------------------------------------- end
     let load_at_end = load();
@@ -1402,19 +1469,9 @@ fn net_round_trips(
     report.line("|---|---|---|---|---|---|---|");
     let mut commands = Vec::new();
     for machine in [Machine::Pc, Machine::Microvm, Machine::Firecracker] {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .map_err(|e| format!("kiln bench: no free port: {e}"))?;
+        let port = free_port()?;
         let mut config = kiln_config(image, machine, Accel::Tcg, KBENCH_MEMORY_MIB, &rc);
-        config.net = Some(qemu::NetConfig {
-            forwards: vec![qemu::Forward {
-                protocol: qemu::ForwardProtocol::Tcp,
-                host_port: port,
-                guest_port: 7,
-            }],
-            restrict: true,
-        });
+        config.net = Some(tcp_forward(&[port]));
         let command = config.command(qemu);
         commands.push(shown(&command));
         let mut guest = Guest::start(command)?;
@@ -1479,6 +1536,240 @@ fn net_round_trips(
     }
     report.line("");
     report.line("Commands (`target/bench/kiln-net.rc` holds `net up`, `start tcpecho --port 7`, `shell`; the Firecracker shape gets it in `-initrd`):");
+    report.line("");
+    report.line("```sh");
+    for command in &commands {
+        report.line(command);
+    }
+    report.line("```");
+    Ok(())
+}
+
+/// A TCP port on the host's loopback that nothing listens on now.
+fn free_port() -> Result<u16, String> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| format!("kiln bench: no free port: {e}"))
+}
+
+/// QEMU's user network (`restrict=on`) with each of `host_ports` on 127.0.0.1
+/// forwarded to the guest's echo port.
+fn tcp_forward(host_ports: &[u16]) -> qemu::NetConfig {
+    qemu::NetConfig {
+        forwards: host_ports
+            .iter()
+            .map(|&host_port| qemu::Forward {
+                protocol: qemu::ForwardProtocol::Tcp,
+                host_port,
+                guest_port: peer::NET_ECHO_PORT,
+            })
+            .collect(),
+        restrict: true,
+    }
+}
+
+/// `count` distinct free ports (each found while the others are still held).
+fn free_ports(count: usize) -> Result<Vec<u16>, String> {
+    let held = (0..count)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
+        .collect::<std::io::Result<Vec<_>>>()
+        .map_err(|e| format!("kiln bench: no free port: {e}"))?;
+    held.iter()
+        .map(|l| l.local_addr().map(|a| a.port()))
+        .collect::<std::io::Result<Vec<_>>>()
+        .map_err(|e| format!("kiln bench: no free port: {e}"))
+}
+
+/// Parallel clients of the network load figure.
+const LOAD_CLIENTS: usize = 32;
+/// Bytes each connection of the load figures echoes.
+const LOAD_PAYLOAD_BYTES: usize = 512;
+/// How long a guest may take from its prompt to its first echo.
+const ECHO_READY_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The network load figures of one guest; each rate with the host's listen overflows
+/// during it (connections QEMU's hostfwd socket had no room for).
+struct Load {
+    sequential: (net_load::Rate, Option<u64>),
+    parallel: (net_load::Rate, Option<u64>),
+    parallel_ports: (net_load::Rate, Option<u64>),
+    transfer_seconds: f64,
+}
+
+/// `measure`, with the host's listen overflows counted around it.
+fn with_overflows(
+    measure: impl FnOnce() -> Result<net_load::Rate, String>,
+) -> Result<(net_load::Rate, Option<u64>), String> {
+    let before = net_load::host_listen_overflows();
+    let rate = measure()?;
+    let after = net_load::host_listen_overflows();
+    Ok((rate, after.zip(before).map(|(a, b)| a.saturating_sub(b))))
+}
+
+/// Measures [`Load`]: the echo server is forwarded from `ports[0]`, and from each of
+/// the others for the one-port-per-client figure.
+fn load_figures(ports: &[u16], plan: &Plan) -> Result<Load, String> {
+    let addresses: Vec<_> = ports
+        .iter()
+        .map(|&port| std::net::SocketAddr::from(([127, 0, 0, 1], port)))
+        .collect();
+    let address = addresses[0];
+    net_load::await_server(address, ECHO_READY_TIMEOUT)?;
+    let payload = incompressible(LOAD_PAYLOAD_BYTES);
+    let sequential =
+        with_overflows(|| net_load::sequential(address, plan.load_sequential, &payload))?;
+    let parallel =
+        with_overflows(|| net_load::parallel(address, LOAD_CLIENTS, plan.load_each, &payload))?;
+    let parallel_ports =
+        with_overflows(|| net_load::parallel_to(&addresses[1..], plan.load_each, &payload))?;
+    let transfer_seconds = net_load::transfer(address, &incompressible(plan.transfer_bytes))?;
+    Ok(Load {
+        sequential,
+        parallel,
+        parallel_ports,
+        transfer_seconds,
+    })
+}
+
+/// Connections per second (sequential and parallel) and echo throughput, from the host
+/// through QEMU's user network: kiln's `tcpecho` beside the peer's BusyBox `nc -ll -e
+/// cat`, both on pc (SeaBIOS, which assigns the virtio-net device's PCI BARs).
+fn net_load(
+    report: &mut Report,
+    plan: &Plan,
+    qemu: &Path,
+    image: &Path,
+    dir: &Path,
+    peer: Option<&peer::Peer>,
+) -> Result<(), String> {
+    let kiln_ports = free_ports(1 + LOAD_CLIENTS)?;
+    let mut config = kiln_config(
+        image,
+        Machine::Pc,
+        Accel::Tcg,
+        KBENCH_MEMORY_MIB,
+        &dir.join("kiln-net.rc"),
+    );
+    config.net = Some(tcp_forward(&kiln_ports));
+    let kiln_command = config.command(qemu);
+    let mut commands = vec![shown(&kiln_command)];
+    let mut guest = Guest::start(kiln_command)?;
+    guest.expect(KILN_PROMPT, Duration::from_secs(60))?;
+    let kiln = load_figures(&kiln_ports, plan).map_err(|e| format!("kiln bench: kiln: {e}"))?;
+    guest.send(b"net\r")?;
+    let (_, net) = guest.expect_text(KILN_PROMPT, Duration::from_secs(30))?;
+    let counters = net
+        .lines()
+        .map(str::trim)
+        .find(|line| line.starts_with("tcp accepted="))
+        .unwrap_or("(no counters)")
+        .to_string();
+    drop(guest);
+
+    let peer_load = match peer {
+        Some(peer) => {
+            let net_peer = peer::with_network(peer, &dir.join("peer"))?;
+            let ports = free_ports(1 + LOAD_CLIENTS)?;
+            let mut command = peer_command(
+                qemu,
+                &net_peer,
+                Machine::Pc,
+                Bios::SeaBios,
+                Accel::Tcg,
+                KBENCH_MEMORY_MIB,
+                "",
+            );
+            command
+                .arg("-netdev")
+                .arg(tcp_forward(&ports).netdev())
+                .args(["-device", Machine::Pc.net_device()]);
+            commands.push(shown(&command));
+            let mut guest = Guest::start(command)?;
+            guest.expect(peer::NET_READY, PEER_TIMEOUT)?;
+            let load = load_figures(&ports, plan).map_err(|e| format!("kiln bench: peer: {e}"))?;
+            drop(guest);
+            Some(load)
+        }
+        None => None,
+    };
+
+    let mb_per_s = |load: &Load| plan.transfer_bytes as f64 / load.transfer_seconds / 1e6;
+    report.line("");
+    report.line("## TCP under load");
+    report.line("");
+    report.line(&format!(
+        "From the host through QEMU's user network (`restrict=on`, a forwarded 127.0.0.1 port) to an echo server on pc (TCG, -m {KBENCH_MEMORY_MIB}, SeaBIOS: qboot assigns no PCI BARs): kiln's `tcpecho` (one job, up to 32 connections multiplexed, backlog 32) and the peer's BusyBox `nc -ll -p 7 -e cat` (a persistent server that forks `cat` for each connection). A connection writes {LOAD_PAYLOAD_BYTES} bytes, closes its writing half and reads them all back. QEMU's user network resets some connections of a burst on the host's side before the guest sees them; those are tried again after a back-off and counted as retries. QEMU's hostfwd socket on the host listens with a backlog of 1 (`ss -ltn` shows Send-Q 1), so 32 clients on one forwarded port queue mostly on the host, whose kernel drops their SYNs and counts them as listen overflows (`TcpExtListenOverflows` in /proc/net/netstat, counted around each figure); with one forwarded port per client the same 32 clients reach the guest's listen backlog. Throughput: one connection writes {} MiB while it reads the echo back; MB/s is 10^6 bytes per second of echoed data.",
+        plan.transfer_bytes >> 20
+    ));
+    report.line("");
+    report.line("| figure | kiln | peer | kiln / peer |");
+    report.line("|---|---|---|---|");
+    let rate_detail = |(rate, overflows): &(net_load::Rate, Option<u64>)| {
+        let overflows = overflows.map_or("?".to_string(), |n| n.to_string());
+        format!(
+            "{} in {:.2} s; {} retries, {overflows} host listen overflows",
+            rate.connections, rate.seconds, rate.retries
+        )
+    };
+    type Row<'a> = (
+        &'a str,
+        &'a str,
+        &'a dyn Fn(&Load) -> f64,
+        &'a dyn Fn(&Load) -> String,
+    );
+    let rows: [Row; 4] = [
+        (
+            "sequential",
+            "connections per second, one after another",
+            &|l| l.sequential.0.per_second(),
+            &|l| rate_detail(&l.sequential),
+        ),
+        (
+            "parallel",
+            "connections per second, 32 clients at once on one forwarded port",
+            &|l| l.parallel.0.per_second(),
+            &|l| rate_detail(&l.parallel),
+        ),
+        (
+            "parallel_ports",
+            "connections per second, 32 clients at once, each on its own forwarded port",
+            &|l| l.parallel_ports.0.per_second(),
+            &|l| rate_detail(&l.parallel_ports),
+        ),
+        (
+            "transfer",
+            "echo throughput, MB/s",
+            &|l| mb_per_s(l),
+            &|l| format!("{:.2} s", l.transfer_seconds),
+        ),
+    ];
+    for (key, label, figure, detail) in rows {
+        let ours = figure(&kiln);
+        report.figure(&format!("net_load.{key}.kiln"), format!("{ours:.1}"));
+        let (theirs, ratio) = match &peer_load {
+            Some(peer) => {
+                let theirs = figure(peer);
+                report.figure(&format!("net_load.{key}.peer"), format!("{theirs:.1}"));
+                (
+                    format!("{theirs:.1} ({})", detail(peer)),
+                    format!("{:.2}×", ours / theirs),
+                )
+            }
+            None => ("not measured (--skip-peer)".to_string(), String::new()),
+        };
+        report.line(&format!(
+            "| {label} | {ours:.1} ({}) | {theirs} | {ratio} |",
+            detail(&kiln)
+        ));
+    }
+    report.line("");
+    report.line(&format!(
+        "kiln's own counters after the load (`net`): `{counters}`. Connections: {} sequential + 2×{LOAD_CLIENTS}×{} parallel + 1 transfer, and those that waited for the server to echo. kiln's sockets have 8 KiB of send and of receive buffer each (`board/src/net/mod.rs`, `TCP_BUFFER_LEN`), which bounds its window and so its throughput.",
+        plan.load_sequential, plan.load_each
+    ));
+    report.line("");
+    report.line("Commands (the peer's initramfs `target/bench/peer/initramfs-net.cpio.gz` adds Debian's virtio-net modules, loaded with `insmod`, and an `/init` that sets eth0 to 10.0.2.15 and starts `nc`):");
     report.line("");
     report.line("```sh");
     for command in &commands {

@@ -246,6 +246,94 @@ pub fn build(dir: &Path) -> Result<Peer, String> {
     })
 }
 
+/// The kernel modules the peer's virtio-net needs (Debian builds them as modules), in
+/// the order `insmod` must load them (each after what its `depends=` names).
+const NET_MODULES: &[&str] = &[
+    "drivers/virtio/virtio_ring.ko",
+    "drivers/virtio/virtio.ko",
+    "drivers/virtio/virtio_pci_modern_dev.ko",
+    "drivers/virtio/virtio_pci_legacy_dev.ko",
+    "drivers/virtio/virtio_pci.ko",
+    "net/core/failover.ko",
+    "drivers/net/net_failover.ko",
+    "drivers/net/virtio_net.ko",
+];
+/// Applets the network peer's `/init` uses beyond [`APPLETS`].
+const NET_APPLETS: &[&str] = &["insmod", "ifconfig", "route", "nc"];
+/// The TCP port the network peer's echo server listens on.
+pub const NET_ECHO_PORT: u16 = 7;
+/// What the network peer prints once its echo server runs.
+pub const NET_READY: &str = "peer net: up";
+
+/// The network peer's `/init`: virtio-net up at QEMU's user-network address, then
+/// BusyBox's echo server (`nc -ll`: a persistent server, forking `cat` per connection).
+fn net_init() -> String {
+    let insmods: String = NET_MODULES
+        .iter()
+        .map(|m| format!("insmod /lib/net/{}\n", module_file(m)))
+        .collect();
+    format!(
+        "#!/bin/sh
+mount -t devtmpfs devtmpfs /dev
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+{insmods}ifconfig lo 127.0.0.1 up
+ifconfig eth0 10.0.2.15 netmask 255.255.255.0 up
+route add default gw 10.0.2.2
+nc -ll -p {NET_ECHO_PORT} -e cat &
+echo '{NET_READY}'
+export PS1='{PROMPT}'
+exec setsid cttyhack sh
+"
+    )
+}
+
+fn module_file(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// The peer with virtio-net and an echo server on [`NET_ECHO_PORT`], for the network
+/// load figures only: its initramfs adds the modules and a `/init` from [`net_init`].
+pub fn with_network(peer: &Peer, dir: &Path) -> Result<Peer, String> {
+    let modules = std::fs::read_dir(dir.join("kernel").join("lib").join("modules"))
+        .map_err(|e| format!("kiln bench: the peer's kernel modules: {e}"))?
+        .flatten()
+        .map(|e| e.path().join("kernel"))
+        .find(|p| p.is_dir())
+        .ok_or("kiln bench: the peer's kernel package has no lib/modules/*/kernel")?;
+    let root = dir.join("root");
+    let extended = dir.join("root-net");
+    let _ = std::fs::remove_dir_all(&extended);
+    run(
+        Command::new("cp").arg("-a").arg(&root).arg(&extended),
+        "cp -a root root-net",
+    )?;
+    let lib = extended.join("lib").join("net");
+    std::fs::create_dir_all(&lib).map_err(|e| format!("kiln bench: {e}"))?;
+    for module in NET_MODULES {
+        std::fs::copy(modules.join(module), lib.join(module_file(module)))
+            .map_err(|e| format!("kiln bench: copying the module {module}: {e}"))?;
+    }
+    for applet in NET_APPLETS {
+        std::os::unix::fs::symlink("busybox", extended.join("bin").join(applet))
+            .map_err(|e| format!("kiln bench: linking {applet}: {e}"))?;
+    }
+    let init = extended.join("init");
+    std::fs::write(&init, net_init()).map_err(|e| format!("kiln bench: writing /init: {e}"))?;
+    let initramfs = dir.join("initramfs-net.cpio.gz");
+    run(
+        Command::new("sh")
+            .arg("-c")
+            .arg("find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -1 > ../initramfs-net.cpio.gz")
+            .current_dir(&extended),
+        "cpio -o -H newc | gzip -1",
+    )?;
+    Ok(Peer {
+        initramfs,
+        ..peer.clone()
+    })
+}
+
 /// The peer with `extras` (path in its root, host file) added to its initramfs, for the
 /// ELF figures only: the boot and RAM figures use the plain one.
 pub fn with_extras(peer: &Peer, dir: &Path, extras: &[(&str, &Path)]) -> Result<Peer, String> {

@@ -85,6 +85,11 @@ fn expected_keys() -> Vec<String> {
             keys.push(format!("tcp_rtt.{machine}.{stat}"));
         }
     }
+    for case in ["sequential", "parallel", "parallel_ports", "transfer"] {
+        for guest in ["kiln", "peer"] {
+            keys.push(format!("net_load.{case}.{guest}"));
+        }
+    }
     for case in ["idle", "burners"] {
         for stat in ["p50", "p99", "min", "max"] {
             keys.push(format!("rtt.{case}.{stat}"));
