@@ -18,6 +18,13 @@
 //!   on its list: the destructors of a program that panicked, faulted or was killed
 //!   never ran, and nothing outside the program can point into its blocks.
 //!
+//! The arena grows on demand ([`GrowOnOom`]): talc is given the heap up to the first
+//! 2 MiB boundary at least [`FIRST_ARENA`] above its start, and more, in 2 MiB steps,
+//! when an allocation finds no room. talc writes a tag at the top of its arena, and a
+//! VMM backs guest RAM with 2 MiB host pages whose first touch costs the host a page
+//! of zeroes (up to 6 ms under nested virtualisation): claiming all of RAM at once
+//! touched the top of RAM at boot for nothing.
+//!
 //! Limits, so a job meets out-of-memory before the kernel does: a program may hold at
 //! most [`JOB_SHARE_PERCENT`] % of the heap, and neither a program nor a new thread
 //! may eat into the last [`reserve`] bytes, which are the kernel's (the shell, the job
@@ -28,7 +35,7 @@ use core::ptr::{NonNull, null_mut};
 use core::sync::atomic::{AtomicPtr, Ordering};
 
 use kiln_init::platform::HeapStats;
-use talc::{ErrOnOom, Span, Talc};
+use talc::{OomHandler, Span, Talc};
 
 use crate::pvh::{MEMORY_RAM, MemoryRegion};
 use crate::sched;
@@ -42,6 +49,55 @@ const RESERVE_DIVISOR: usize = 16;
 const MIN_RESERVE: usize = 64 * 1024;
 /// Background jobs leave heap size / this many bytes for foreground commands.
 const FOREGROUND_DIVISOR: usize = 16;
+
+/// The arena talc starts with reaches at least this far above the heap's start.
+const FIRST_ARENA: usize = 1 << 20;
+/// The arena grows to multiples of this (the host's large page).
+const ARENA_STEP: usize = 2 << 20;
+
+/// talc's out-of-memory handler: extends the arena towards `limit`, in
+/// [`ARENA_STEP`]s, by at least what the failed allocation needs.
+struct GrowOnOom {
+    /// What talc manages now (empty before [`init`]).
+    arena: Span,
+    /// The end of the heap's RAM.
+    limit: usize,
+}
+
+impl GrowOnOom {
+    /// Where an arena from `base` ends once it holds `needed` more bytes above `acme`.
+    fn next_acme(base: usize, acme: usize, needed: usize, limit: usize) -> usize {
+        let wanted = acme
+            .saturating_add(needed)
+            .max(base.saturating_add(FIRST_ARENA));
+        wanted
+            .checked_next_multiple_of(ARENA_STEP)
+            .unwrap_or(limit)
+            .min(limit)
+    }
+}
+
+impl OomHandler for GrowOnOom {
+    fn handle_oom(talc: &mut Talc<Self>, layout: Layout) -> Result<(), ()> {
+        let Some((base, acme)) = talc.oom_handler.arena.get_base_acme() else {
+            return Err(());
+        };
+        let (base, acme) = (base as usize, acme as usize);
+        let limit = talc.oom_handler.limit;
+        // Room for the block, its alignment and talc's tags.
+        let needed = layout.size() + layout.align() + 4 * core::mem::size_of::<usize>();
+        let new_acme = GrowOnOom::next_acme(base, acme, needed, limit);
+        if new_acme <= acme {
+            return Err(());
+        }
+        let old = talc.oom_handler.arena;
+        let wanted = Span::new(base as *mut u8, new_acme as *mut u8);
+        // SAFETY: `[acme, new_acme)` is RAM of the heap's region that talc does not
+        // manage yet (the arena only grows, up to `limit`), identity-mapped and unused.
+        talc.oom_handler.arena = unsafe { talc.extend(old, wanted) };
+        Ok(())
+    }
+}
 
 /// What every block carries after its data: its owner and its place in the owner's list.
 #[repr(C)]
@@ -66,7 +122,7 @@ pub struct Account {
 }
 
 struct Heap {
-    talc: Talc<ErrOnOom>,
+    talc: Talc<GrowOnOom>,
     size: usize,
     peak: usize,
     frees: u64,
@@ -84,7 +140,10 @@ pub struct KernelAllocator {
 #[global_allocator]
 static ALLOCATOR: KernelAllocator = KernelAllocator {
     heap: IrqMutex::new(Heap {
-        talc: Talc::new(ErrOnOom),
+        talc: Talc::new(GrowOnOom {
+            arena: Span::empty(),
+            limit: 0,
+        }),
         size: 0,
         peak: 0,
         frees: 0,
@@ -379,13 +438,24 @@ pub fn init(memory_map: &[MemoryRegion], image_end: u64, reserved: &[(u64, u64)]
         return 0;
     }
     let mut heap = ALLOCATOR.heap.lock();
+    let (start, end) = (start as usize, end as usize);
+    let first_acme = GrowOnOom::next_acme(start, start, 0, end);
     // SAFETY: the region is RAM the VMM reported free, above the image, identity-mapped,
-    // and claimed once.
-    let claimed = unsafe { heap.talc.claim(Span::new(start as *mut u8, end as *mut u8)) };
-    if claimed.is_ok() {
-        heap.size = (end - start) as usize;
+    // and claimed once; the rest of it is only ever added by `GrowOnOom`.
+    let claimed = unsafe {
+        heap.talc
+            .claim(Span::new(start as *mut u8, first_acme as *mut u8))
+    };
+    if let Ok(arena) = claimed {
+        heap.talc.oom_handler = GrowOnOom { arena, limit: end };
+        heap.size = end - start;
     }
     heap.size
+}
+
+/// Bytes talc manages so far: the arena grows towards the heap's size on demand.
+pub fn arena_bytes() -> usize {
+    ALLOCATOR.heap.lock().talc.oom_handler.arena.size()
 }
 
 /// The allocator's figures.

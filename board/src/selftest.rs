@@ -16,10 +16,12 @@ type SelfTest = (&'static str, fn() -> bool);
 
 /// Runs every self-test; returns how many failed.
 pub fn run() -> u32 {
-    let tests: [SelfTest; 5] = [
+    let tests: [SelfTest; 6] = [
         ("timer", timer),
         ("preemption", preemption),
         ("sleep", sleep_accuracy),
+        // Before `heap`: its figures probe the largest free block, which grows the arena.
+        ("arena", arena_grows_on_demand),
         ("heap", heap_roundtrip),
         ("join", spawn_and_join),
     ];
@@ -110,6 +112,19 @@ fn sleep_accuracy() -> bool {
         worst_late / 1000
     );
     !early && worst_late < 10 * MILLI
+}
+
+/// The boot claims only the start of the heap, and a block beyond it still fits.
+fn arena_grows_on_demand() -> bool {
+    let before = heap::arena_bytes();
+    let wanted = before + (1 << 20);
+    // The free part of the arena is smaller than `wanted`, so talc must grow it.
+    let block: Vec<u8> = alloc::vec![0x5A; wanted];
+    let after = heap::arena_bytes();
+    let intact = block.iter().all(|&b| b == 0x5A);
+    drop(block);
+    kprintln!("selftest arena: {before} bytes at boot, {after} after a {wanted}-byte block");
+    intact && before < heap::stats().size && after >= before + wanted
 }
 
 /// Allocating shows in the heap figures, and freeing gives it back.

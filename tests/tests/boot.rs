@@ -117,10 +117,10 @@ fn in_image_self_tests_pass() {
     let mut config = config();
     config.append = "kiln.selftest".into();
     let mut vm = Vm::boot(&config);
-    vm.expect("selftest: 5 passed, 0 failed");
+    vm.expect("selftest: 6 passed, 0 failed");
     assert_eq!(vm.wait_exit(), Some(0));
     let transcript = vm.transcript();
-    for name in ["timer", "preemption", "sleep", "heap", "join"] {
+    for name in ["timer", "preemption", "sleep", "arena", "heap", "join"] {
         assert!(
             transcript.contains(&format!("selftest {name}: ok")),
             "self-test {name} did not pass:\n{transcript}"
