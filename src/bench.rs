@@ -200,6 +200,15 @@ impl Report {
         self.body.push('\n');
     }
 
+    /// `commands` as a fenced `sh` block.
+    fn shell_block(&mut self, commands: &[String]) {
+        self.line("```sh");
+        for command in commands {
+            self.line(command);
+        }
+        self.line("```");
+    }
+
     fn figure(&mut self, key: &str, value: impl std::fmt::Display) {
         self.figures.push((key.to_string(), value.to_string()));
     }
@@ -289,6 +298,21 @@ fn peer_command(
         .arg("-append")
         .arg(append);
     command
+}
+
+/// The machines the boot figures measure, with their firmware and report name: pc
+/// with SeaBIOS too where qboot is the default.
+fn boot_shapes() -> Vec<(Machine, Bios, &'static str)> {
+    let default_bios = Bios::default_for_this_qemu();
+    let mut shapes = vec![
+        (Machine::Microvm, default_bios, "microvm"),
+        (Machine::Firecracker, default_bios, "firecracker"),
+        (Machine::Pc, default_bios, "pc"),
+    ];
+    if default_bios == Bios::Qboot {
+        shapes.push((Machine::Pc, Bios::SeaBios, "pc_seabios"));
+    }
+    shapes
 }
 
 fn ms(duration: Duration) -> f64 {
@@ -592,16 +616,7 @@ fn run(options: &Options) -> Result<(), String> {
         let mut microvm_notes: Vec<String> = Vec::new();
         for &accel in &accels {
             let accel_name = if accel == Accel::Kvm { "kvm" } else { "tcg" };
-            let default_bios = Bios::default_for_this_qemu();
-            let mut shapes = vec![
-                (Machine::Microvm, default_bios, "microvm"),
-                (Machine::Firecracker, default_bios, "firecracker"),
-                (Machine::Pc, default_bios, "pc"),
-            ];
-            if default_bios == Bios::Qboot {
-                shapes.push((Machine::Pc, Bios::SeaBios, "pc_seabios"));
-            }
-            for (machine_type, bios, m) in shapes {
+            for (machine_type, bios, m) in boot_shapes() {
                 let key = |guest: &str| format!("boot.{m}.{accel_name}.{guest}");
 
                 // On microvm the Debian kernel cannot calibrate its TSC (no HPET or PM
@@ -930,11 +945,7 @@ fn run(options: &Options) -> Result<(), String> {
         report.line("");
         report.line("Commands at the floor (the peer's adds `panic=-1 -no-reboot` so an out-of-memory panic ends QEMU at once):");
         report.line("");
-        report.line("```sh");
-        for command in &ram_commands {
-            report.line(command);
-        }
-        report.line("```");
+        report.shell_block(&ram_commands);
     }
 
     // ---------------------------------------------------------------- in the image
@@ -1012,15 +1023,7 @@ fn boot_phases(
     rc: &Path,
 ) -> Result<(), String> {
     let khz = host_tsc_khz() as f64;
-    let default_bios = Bios::default_for_this_qemu();
-    let mut shapes = vec![
-        (Machine::Microvm, default_bios, "microvm"),
-        (Machine::Firecracker, default_bios, "firecracker"),
-        (Machine::Pc, default_bios, "pc"),
-    ];
-    if default_bios == Bios::Qboot {
-        shapes.push((Machine::Pc, Bios::SeaBios, "pc_seabios"));
-    }
+    let shapes = boot_shapes();
     let mut columns = Vec::new();
     for (machine, bios, label) in &shapes {
         let mut runs: Vec<Vec<f64>> = vec![Vec::new(); BOOT_PHASES.len()];
@@ -1537,11 +1540,7 @@ fn net_round_trips(
     report.line("");
     report.line("Commands (`target/bench/kiln-net.rc` holds `net up`, `start tcpecho --port 7`, `shell`; the Firecracker shape gets it in `-initrd`):");
     report.line("");
-    report.line("```sh");
-    for command in &commands {
-        report.line(command);
-    }
-    report.line("```");
+    report.shell_block(&commands);
     Ok(())
 }
 
@@ -1771,11 +1770,7 @@ fn net_load(
     report.line("");
     report.line("Commands (the peer's initramfs `target/bench/peer/initramfs-net.cpio.gz` adds Debian's virtio-net modules, loaded with `insmod`, and an `/init` that sets eth0 to 10.0.2.15 and starts `nc`):");
     report.line("");
-    report.line("```sh");
-    for command in &commands {
-        report.line(command);
-    }
-    report.line("```");
+    report.shell_block(&commands);
     Ok(())
 }
 

@@ -301,64 +301,63 @@ pub fn with_network(peer: &Peer, dir: &Path) -> Result<Peer, String> {
         .map(|e| e.path().join("kernel"))
         .find(|p| p.is_dir())
         .ok_or("kiln bench: the peer's kernel package has no lib/modules/*/kernel")?;
-    let root = dir.join("root");
-    let extended = dir.join("root-net");
-    let _ = std::fs::remove_dir_all(&extended);
-    run(
-        Command::new("cp").arg("-a").arg(&root).arg(&extended),
-        "cp -a root root-net",
-    )?;
-    let lib = extended.join("lib").join("net");
-    std::fs::create_dir_all(&lib).map_err(|e| format!("kiln bench: {e}"))?;
-    for module in NET_MODULES {
-        std::fs::copy(modules.join(module), lib.join(module_file(module)))
-            .map_err(|e| format!("kiln bench: copying the module {module}: {e}"))?;
-    }
-    for applet in NET_APPLETS {
-        std::os::unix::fs::symlink("busybox", extended.join("bin").join(applet))
-            .map_err(|e| format!("kiln bench: linking {applet}: {e}"))?;
-    }
-    let init = extended.join("init");
-    std::fs::write(&init, net_init()).map_err(|e| format!("kiln bench: writing /init: {e}"))?;
-    let initramfs = dir.join("initramfs-net.cpio.gz");
-    run(
-        Command::new("sh")
-            .arg("-c")
-            .arg("find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -1 > ../initramfs-net.cpio.gz")
-            .current_dir(&extended),
-        "cpio -o -H newc | gzip -1",
-    )?;
-    Ok(Peer {
-        initramfs,
-        ..peer.clone()
+    variant(peer, dir, "net", |root| {
+        let lib = root.join("lib").join("net");
+        std::fs::create_dir_all(&lib).map_err(|e| format!("kiln bench: {e}"))?;
+        for module in NET_MODULES {
+            std::fs::copy(modules.join(module), lib.join(module_file(module)))
+                .map_err(|e| format!("kiln bench: copying the module {module}: {e}"))?;
+        }
+        for applet in NET_APPLETS {
+            std::os::unix::fs::symlink("busybox", root.join("bin").join(applet))
+                .map_err(|e| format!("kiln bench: linking {applet}: {e}"))?;
+        }
+        std::fs::write(root.join("init"), net_init())
+            .map_err(|e| format!("kiln bench: writing /init: {e}"))
     })
 }
 
 /// The peer with `extras` (path in its root, host file) added to its initramfs, for the
 /// ELF figures only: the boot and RAM figures use the plain one.
 pub fn with_extras(peer: &Peer, dir: &Path, extras: &[(&str, &Path)]) -> Result<Peer, String> {
+    variant(peer, dir, "extras", |root| {
+        for (path, file) in extras {
+            let to = root.join(path.trim_start_matches('/'));
+            std::fs::copy(file, &to).map_err(|e| {
+                format!(
+                    "kiln bench: copying {} to the peer's {path}: {e}",
+                    file.display()
+                )
+            })?;
+        }
+        Ok(())
+    })
+}
+
+/// The peer with an initramfs of its own, `initramfs-NAME.cpio.gz`: a copy of the
+/// plain root (`root-NAME`) that `change` adds to.
+fn variant(
+    peer: &Peer,
+    dir: &Path,
+    name: &str,
+    change: impl FnOnce(&Path) -> Result<(), String>,
+) -> Result<Peer, String> {
     let root = dir.join("root");
-    let extended = dir.join("root-extras");
-    let _ = std::fs::remove_dir_all(&extended);
+    let copy = dir.join(format!("root-{name}"));
+    let _ = std::fs::remove_dir_all(&copy);
     run(
-        Command::new("cp").arg("-a").arg(&root).arg(&extended),
-        "cp -a root root-extras",
+        Command::new("cp").arg("-a").arg(&root).arg(&copy),
+        &format!("cp -a root root-{name}"),
     )?;
-    for (path, file) in extras {
-        let to = extended.join(path.trim_start_matches('/'));
-        std::fs::copy(file, &to).map_err(|e| {
-            format!(
-                "kiln bench: copying {} to the peer's {path}: {e}",
-                file.display()
-            )
-        })?;
-    }
-    let initramfs = dir.join("initramfs-extras.cpio.gz");
+    change(&copy)?;
+    let initramfs = dir.join(format!("initramfs-{name}.cpio.gz"));
     run(
         Command::new("sh")
             .arg("-c")
-            .arg("find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -1 > ../initramfs-extras.cpio.gz")
-            .current_dir(&extended),
+            .arg(format!(
+                "find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -1 > ../initramfs-{name}.cpio.gz"
+            ))
+            .current_dir(&copy),
         "cpio -o -H newc | gzip -1",
     )?;
     Ok(Peer {
