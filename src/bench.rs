@@ -1620,8 +1620,10 @@ fn load_figures(ports: &[u16], plan: &Plan) -> Result<Load, String> {
         with_overflows(|| net_load::sequential(address, plan.load_sequential, &payload))?;
     let parallel =
         with_overflows(|| net_load::parallel(address, LOAD_CLIENTS, plan.load_each, &payload))?;
-    let parallel_ports =
-        with_overflows(|| net_load::parallel_to(&addresses[1..], plan.load_each, &payload))?;
+    let parallel_ports = with_overflows(|| {
+        let source = net_load::SourcePorts::new();
+        net_load::parallel_to(&addresses[1..], plan.load_each, &payload, &source)
+    })?;
     let transfer_seconds = net_load::transfer(address, &incompressible(plan.transfer_bytes))?;
     Ok(Load {
         sequential,
@@ -1698,7 +1700,7 @@ fn net_load(
     report.line("## TCP under load");
     report.line("");
     report.line(&format!(
-        "From the host through QEMU's user network (`restrict=on`, a forwarded 127.0.0.1 port) to an echo server on pc (TCG, -m {KBENCH_MEMORY_MIB}, SeaBIOS: qboot assigns no PCI BARs): kiln's `tcpecho` (one job, up to 32 connections multiplexed, backlog 32) and the peer's BusyBox `nc -ll -p 7 -e cat` (a persistent server that forks `cat` for each connection). A connection writes {LOAD_PAYLOAD_BYTES} bytes, closes its writing half and reads them all back. QEMU's user network resets some connections of a burst on the host's side before the guest sees them; those are tried again after a back-off and counted as retries. QEMU's hostfwd socket on the host listens with a backlog of 1 (`ss -ltn` shows Send-Q 1), so 32 clients on one forwarded port queue mostly on the host, whose kernel drops their SYNs and counts them as listen overflows (`TcpExtListenOverflows` in /proc/net/netstat, counted around each figure); with one forwarded port per client the same 32 clients reach the guest's listen backlog. Throughput: one connection writes {} MiB while it reads the echo back; MB/s is 10^6 bytes per second of echoed data.",
+        "From the host through QEMU's user network (`restrict=on`, a forwarded 127.0.0.1 port) to an echo server on pc (TCG, -m {KBENCH_MEMORY_MIB}, SeaBIOS: qboot assigns no PCI BARs): kiln's `tcpecho` (one job, up to 32 connections multiplexed, backlog 32) and the peer's BusyBox `nc -ll -p 7 -e cat` (a persistent server that forks `cat` for each connection). A connection writes {LOAD_PAYLOAD_BYTES} bytes, closes its writing half and reads them all back. QEMU's user network resets some connections of a burst on the host's side before the guest sees them; those are tried again after a back-off and counted as retries. QEMU's hostfwd socket on the host listens with a backlog of 1 (`ss -ltn` shows Send-Q 1), so 32 clients on one forwarded port queue mostly on the host, whose kernel drops their SYNs and counts them as listen overflows (`TcpExtListenOverflows` in /proc/net/netstat, counted around each figure); with one forwarded port per client the same 32 clients reach the guest's listen backlog. QEMU gives the guest each forwarded connection from 10.0.2.2 and the host client's source port, so clients of different forwarded ports bind distinct source ports (else two of them can share one and become one connection in the guest, which stalls or resets; `src/bench/net_load.rs`). Throughput: one connection writes {} MiB while it reads the echo back; MB/s is 10^6 bytes per second of echoed data.",
         plan.transfer_bytes >> 20
     ));
     report.line("");

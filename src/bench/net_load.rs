@@ -8,10 +8,19 @@
 //! burst there (tests/tests/net.rs shows none of those reach the guest); such a
 //! connection is tried again after a short back-off and counted, so a figure says how
 //! many retries it took.
+//!
+//! QEMU's user network hands the guest each forwarded connection from 10.0.2.2 and the
+//! host client's own source port, whatever host port it came in on. Clients of
+//! different forwarded ports can share a source port on the host (the kernel picks
+//! ephemeral ports per destination), and then two connections are one in the guest:
+//! the second stalls or is reset. So the clients of several forwarded ports bind source
+//! ports of their own ([`SourcePorts`]), none used twice in a run.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+
+use socket2::{Domain, Protocol, Socket, Type};
 use std::time::{Duration, Instant};
 
 /// How long one connect, read or write may block.
@@ -23,6 +32,52 @@ const FIRST_BACK_OFF: Duration = Duration::from_millis(20);
 const LAST_BACK_OFF: Duration = Duration::from_millis(640);
 /// Bytes written and read at once in the long transfer.
 const TRANSFER_CHUNK: usize = 64 * 1024;
+/// The source ports [`SourcePorts`] hands out: below Linux's ephemeral range (32768-).
+const SOURCE_PORTS: std::ops::RangeInclusive<u32> = 10_000..=32_000;
+
+/// Source ports for connections to several forwarded ports, each used once.
+pub struct SourcePorts {
+    next: AtomicU32,
+}
+
+impl SourcePorts {
+    pub fn new() -> SourcePorts {
+        SourcePorts {
+            next: AtomicU32::new(*SOURCE_PORTS.start()),
+        }
+    }
+
+    /// A socket bound to the next source port nothing else on the host holds.
+    fn bound_socket(&self) -> std::io::Result<Socket> {
+        loop {
+            let port = self.next.fetch_add(1, Ordering::Relaxed);
+            if !SOURCE_PORTS.contains(&port) {
+                return Err(std::io::Error::other(format!(
+                    "no source port left in {SOURCE_PORTS:?}"
+                )));
+            }
+            let socket = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))?;
+            let source = SocketAddr::from(([127, 0, 0, 1], port as u16));
+            match socket.bind(&source.into()) {
+                Ok(()) => return Ok(socket),
+                Err(e) if e.kind() == ErrorKind::AddrInUse => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// A connection to `address`, from a port of `source` if given (else the kernel's pick).
+fn connect(address: SocketAddr, source: Option<&SourcePorts>) -> std::io::Result<TcpStream> {
+    match source {
+        None => TcpStream::connect_timeout(&address, IO_TIMEOUT),
+        Some(ports) => {
+            let socket = ports.bound_socket()?;
+            socket.connect_timeout(&address.into(), IO_TIMEOUT)?;
+            Ok(socket.into())
+        }
+    }
+}
 
 /// Connections per second, and how many tries past the first they took.
 #[derive(Clone, Copy, Debug)]
@@ -39,8 +94,12 @@ impl Rate {
 }
 
 /// One connection that echoes `payload`; `Err` for any failure, with its kind.
-fn echo_once(address: SocketAddr, payload: &[u8]) -> std::io::Result<()> {
-    let mut stream = TcpStream::connect_timeout(&address, IO_TIMEOUT)?;
+fn echo_once(
+    address: SocketAddr,
+    payload: &[u8],
+    source: Option<&SourcePorts>,
+) -> std::io::Result<()> {
+    let mut stream = connect(address, source)?;
     stream.set_nodelay(true)?;
     stream.set_read_timeout(Some(IO_TIMEOUT))?;
     stream.set_write_timeout(Some(IO_TIMEOUT))?;
@@ -67,11 +126,12 @@ fn echo_once(address: SocketAddr, payload: &[u8]) -> std::io::Result<()> {
 fn echo_with_retries(
     address: SocketAddr,
     payload: &[u8],
+    source: Option<&SourcePorts>,
     retries: &AtomicUsize,
 ) -> Result<(), String> {
     let mut back_off = FIRST_BACK_OFF;
     for attempt in 1..=TRIES {
-        match echo_once(address, payload) {
+        match echo_once(address, payload, source) {
             Ok(()) => return Ok(()),
             Err(e)
                 if attempt < TRIES
@@ -97,7 +157,7 @@ fn echo_with_retries(
 pub fn await_server(address: SocketAddr, timeout: Duration) -> Result<(), String> {
     let deadline = Instant::now() + timeout;
     loop {
-        match echo_once(address, b"ready?") {
+        match echo_once(address, b"ready?", None) {
             Ok(()) => return Ok(()),
             Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
             Err(e) => return Err(format!("no echo from {address} within {timeout:?}: {e}")),
@@ -111,19 +171,33 @@ pub fn sequential(address: SocketAddr, count: usize, payload: &[u8]) -> Result<R
 }
 
 /// `clients` threads started together, each making `each` connections in a row, all
-/// to `address`.
+/// to `address` (from source ports the kernel picks: one destination, none shared).
 pub fn parallel(
     address: SocketAddr,
     clients: usize,
     each: usize,
     payload: &[u8],
 ) -> Result<Rate, String> {
-    parallel_to(&vec![address; clients], each, payload)
+    clients_to(&vec![address; clients], each, payload, None)
 }
 
 /// One client thread per address, started together, each making `each` connections in
-/// a row to its own address.
-pub fn parallel_to(addresses: &[SocketAddr], each: usize, payload: &[u8]) -> Result<Rate, String> {
+/// a row to its own address, from source ports of `source` (see the module docs).
+pub fn parallel_to(
+    addresses: &[SocketAddr],
+    each: usize,
+    payload: &[u8],
+    source: &SourcePorts,
+) -> Result<Rate, String> {
+    clients_to(addresses, each, payload, Some(source))
+}
+
+fn clients_to(
+    addresses: &[SocketAddr],
+    each: usize,
+    payload: &[u8],
+    source: Option<&SourcePorts>,
+) -> Result<Rate, String> {
     let clients = addresses.len();
     let retries = AtomicUsize::new(0);
     let start = std::sync::Barrier::new(clients + 1);
@@ -134,7 +208,7 @@ pub fn parallel_to(addresses: &[SocketAddr], each: usize, payload: &[u8]) -> Res
                 let (start, retries) = (&start, &retries);
                 scope.spawn(move || {
                     start.wait();
-                    (0..each).try_for_each(|_| echo_with_retries(address, payload, retries))
+                    (0..each).try_for_each(|_| echo_with_retries(address, payload, source, retries))
                 })
             })
             .collect();
@@ -273,8 +347,11 @@ mod tests {
     #[test]
     fn each_client_can_have_its_own_address() {
         let addresses = [echo_server(), echo_server(), echo_server()];
-        let rate = parallel_to(&addresses, 4, b"hi").unwrap();
+        let source = SourcePorts::new();
+        let rate = parallel_to(&addresses, 4, b"hi", &source).unwrap();
         assert_eq!(rate.connections, 12);
+        // Each connection took a source port of its own.
+        assert!(source.next.load(Ordering::Relaxed) >= *SOURCE_PORTS.start() + 12);
     }
 
     #[test]

@@ -53,11 +53,12 @@ fn boot() -> Setup {
 
 /// [`boot`] on `machine` (virtio-pci on pc, virtio-mmio on microvm and firecracker).
 fn boot_on(machine: Machine) -> Setup {
-    boot_serving(machine, "")
+    boot_serving(machine, "", &[])
 }
 
-/// [`boot_on`] with more of tcpecho's options (`--max M`).
-fn boot_serving(machine: Machine, tcpecho_options: &str) -> Setup {
+/// [`boot_on`] with more of tcpecho's options (`--max M`), and `more_tcp_ports` on the
+/// host forwarded to the echo port as well.
+fn boot_serving(machine: Machine, tcpecho_options: &str, more_tcp_ports: &[u16]) -> Setup {
     let tcp_port = free_port(ForwardProtocol::Tcp);
     let udp_port = free_port(ForwardProtocol::Udp);
     let rc = TempFile::new(
@@ -78,7 +79,14 @@ fn boot_serving(machine: Machine, tcpecho_options: &str) -> Setup {
                 host_port: udp_port,
                 guest_port: CLOSED_UDP_PORT,
             },
-        ],
+        ]
+        .into_iter()
+        .chain(more_tcp_ports.iter().map(|&host_port| Forward {
+            protocol: ForwardProtocol::Tcp,
+            host_port,
+            guest_port: ECHO_PORT,
+        }))
+        .collect(),
         restrict: true,
     });
     config.machine = machine;
@@ -101,7 +109,38 @@ fn boot_serving(machine: Machine, tcpecho_options: &str) -> Setup {
 /// back before the peer closed or `timeout` passed without data.
 fn echo(port: u16, payload: &[u8], timeout: Duration) -> std::io::Result<Vec<u8>> {
     let address = SocketAddr::from(([127, 0, 0, 1], port));
-    let mut stream = TcpStream::connect_timeout(&address, timeout)?;
+    echo_on(
+        TcpStream::connect_timeout(&address, timeout)?,
+        payload,
+        timeout,
+    )
+}
+
+/// [`echo`] from the next host port of `sources` that is free (bound before
+/// connecting; each port is tried once).
+fn echo_from(
+    sources: &std::sync::atomic::AtomicU16,
+    port: u16,
+    payload: &[u8],
+    timeout: Duration,
+) -> std::io::Result<Vec<u8>> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = loop {
+        let source = sources.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))?;
+        // In use: another test's, or one of ours still in TIME_WAIT.
+        match socket.bind(&SocketAddr::from(([127, 0, 0, 1], source)).into()) {
+            Ok(()) => break socket,
+            Err(e) if e.kind() == ErrorKind::AddrInUse => continue,
+            Err(e) => return Err(e),
+        }
+    };
+    socket.connect_timeout(&SocketAddr::from(([127, 0, 0, 1], port)).into(), timeout)?;
+    echo_on(socket.into(), payload, timeout)
+}
+
+/// Writes `payload` to `stream`, closes its sending half, and reads the answer.
+fn echo_on(mut stream: TcpStream, payload: &[u8], timeout: Duration) -> std::io::Result<Vec<u8>> {
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
     stream.write_all(payload)?;
@@ -486,6 +525,88 @@ fn thirty_two_clients_in_parallel_all_echo_and_leave_only_the_listener() {
     assert_eq!(tcp_counter(&net, "resets_out"), 0, "{net}");
 }
 
+/// Host ports held until QEMU takes them: `count` distinct ones.
+fn free_tcp_ports(count: usize) -> Vec<u16> {
+    let held: Vec<TcpListener> = (0..count)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("a free loopback port"))
+        .collect();
+    held.iter()
+        .map(|l| l.local_addr().expect("a bound port").port())
+        .collect()
+}
+
+/// The first source port the per-port clients try (below Linux's ephemeral range, so
+/// the kernel hands none of them out on its own).
+const FIRST_SOURCE_PORT: u16 = 12_000;
+
+#[test]
+fn thirty_two_clients_on_ports_of_their_own_reach_the_guest_at_once() {
+    // QEMU's hostfwd socket listens with a backlog of 1, so clients of one forwarded
+    // port mostly wait on the host. Here each client has its own forwarded port, and
+    // all 32 reach the guest's backlog together. QEMU gives the guest each connection
+    // from 10.0.2.2 and the client's source port, so the clients bind distinct ones
+    // (two clients of different host ports may otherwise share one, and be one
+    // connection in the guest).
+    let ports = free_tcp_ports(PARALLEL_CLIENTS);
+    let Setup {
+        mut vm, tcp_port, ..
+    } = boot_serving(Machine::Pc, "", &ports);
+    match echo(tcp_port, b"first\n", ECHO_TIMEOUT) {
+        Ok(back) if back == b"first\n" => {}
+        other => vm.fail(&format!("the first connection: {other:?}")),
+    }
+    let sources = std::sync::Arc::new(std::sync::atomic::AtomicU16::new(FIRST_SOURCE_PORT));
+    let clients: Vec<_> = ports
+        .iter()
+        .enumerate()
+        .map(|(client, &port)| {
+            let sources = sources.clone();
+            std::thread::spawn(move || {
+                let mut failures = Vec::new();
+                for i in 0..CONNECTIONS_PER_CLIENT {
+                    let payload: Vec<u8> = (0..PAYLOAD_LEN)
+                        .map(|at| b'A' + ((client + i + at) % 26) as u8)
+                        .collect();
+                    match echo_from(&sources, port, &payload, ECHO_TIMEOUT) {
+                        Ok(back) if back == payload => {}
+                        Ok(back) => {
+                            failures.push(format!("{client}/{i}: {} bytes back", back.len()))
+                        }
+                        Err(error) => failures.push(format!("{client}/{i}: {error}")),
+                    }
+                }
+                failures
+            })
+        })
+        .collect();
+    let failures: Vec<String> = clients
+        .into_iter()
+        .flat_map(|c| c.join().expect("a client thread"))
+        .collect();
+    if !failures.is_empty() {
+        let net = vm.run("net");
+        vm.fail(&format!(
+            "{} of {} connections failed: {:?}\n{net}",
+            failures.len(),
+            PARALLEL_CLIENTS * CONNECTIONS_PER_CLIENT,
+            &failures[..failures.len().min(10)]
+        ));
+    }
+    let net = net_until_no_connections(&mut vm, 50);
+    assert!(no_connections(&net), "{net}");
+    assert_eq!(listener_row(&net), ["7", "32", "32", "0"], "{net}");
+    // Every connection echoed, once, with no SYN dropped and no reset either way.
+    let accepted = tcp_counter(&net, "accepted");
+    assert_eq!(
+        accepted,
+        (PARALLEL_CLIENTS * CONNECTIONS_PER_CLIENT + 1) as u64,
+        "{net}"
+    );
+    for counter in ["syn_dropped", "resets_in", "resets_out"] {
+        assert_eq!(tcp_counter(&net, counter), 0, "{counter}\n{net}");
+    }
+}
+
 /// Connections before the baseline, and after it, for the leak test.
 const WARM_CONNECTIONS: usize = 100;
 const MANY_CONNECTIONS: usize = 10_000;
@@ -572,7 +693,7 @@ fn killing_a_server_with_open_connections_frees_every_socket() {
 fn beyond_the_backlog_a_syn_is_dropped_not_reset_and_the_client_gets_in_later() {
     let Setup {
         mut vm, tcp_port, ..
-    } = boot_serving(Machine::Pc, "--max 1");
+    } = boot_serving(Machine::Pc, "--max 1", &[]);
     let address = SocketAddr::from(([127, 0, 0, 1], tcp_port));
     // One served (it echoes), one waiting in the backlog of 1.
     let mut served = TcpStream::connect_timeout(&address, ECHO_TIMEOUT).expect("connect");
