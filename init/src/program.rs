@@ -269,6 +269,23 @@ impl embedded_io::ErrorType for Writer<'_> {
     type Error = IoError;
 }
 
+/// Calls `write` once with the whole text of `args`: a `writeln!` is one write to the
+/// console or pipe, so the lines of jobs that share a console never interleave inside
+/// a line (as a C program's stdio writes a terminal line at once).
+fn write_formatted<E>(
+    args: fmt::Arguments<'_>,
+    write: impl FnOnce(&str) -> Result<(), E>,
+) -> Result<(), Option<E>> {
+    match args.as_str() {
+        Some(text) => write(text).map_err(Some),
+        None => {
+            let mut text = String::new();
+            fmt::write(&mut text, args).map_err(|_| None)?;
+            write(&text).map_err(Some)
+        }
+    }
+}
+
 impl embedded_io::Write for Writer<'_> {
     fn write(&mut self, buf: &[u8]) -> Result<usize, IoError> {
         match self.output {
@@ -284,11 +301,28 @@ impl embedded_io::Write for Writer<'_> {
     fn flush(&mut self) -> Result<(), IoError> {
         Ok(())
     }
+
+    fn write_fmt(
+        &mut self,
+        args: fmt::Arguments<'_>,
+    ) -> Result<(), embedded_io::WriteFmtError<IoError>> {
+        write_formatted(args, |text| {
+            embedded_io::Write::write_all(self, text.as_bytes())
+        })
+        .map_err(|error| match error {
+            Some(error) => embedded_io::WriteFmtError::Other(error),
+            None => embedded_io::WriteFmtError::FmtError,
+        })
+    }
 }
 
 impl fmt::Write for Writer<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         embedded_io::Write::write_all(self, s.as_bytes()).map_err(|_| fmt::Error)
+    }
+
+    fn write_fmt(&mut self, args: fmt::Arguments<'_>) -> fmt::Result {
+        write_formatted(args, |text| fmt::Write::write_str(self, text)).map_err(|_| fmt::Error)
     }
 }
 
@@ -331,6 +365,45 @@ mod tests {
         let registry = [A];
         assert_eq!(find(&registry, "a").map(|p| p.name), Some("a"));
         assert!(find(&registry, "b").is_none());
+    }
+
+    /// A console that keeps each write apart.
+    #[derive(Default)]
+    struct Writes(std::sync::Mutex<std::vec::Vec<std::vec::Vec<u8>>>);
+
+    impl Console for Writes {
+        fn write(&self, bytes: &[u8]) {
+            self.0.lock().unwrap().push(bytes.to_vec());
+        }
+    }
+
+    struct NoJob;
+
+    impl JobLink for NoJob {
+        fn is_cancelled(&self) -> bool {
+            false
+        }
+        fn ready(&self) {}
+    }
+
+    #[test]
+    fn a_formatted_line_is_one_write() {
+        let console = Arc::new(Writes::default());
+        let output = Output::Console(console.clone());
+        let mut writer = Writer::new(&output, &NoJob);
+        // Both traits' macros: core::fmt's and embedded-io's.
+        fmt::Write::write_fmt(&mut writer, format_args!("run {} of {}\n", 1, 2)).unwrap();
+        embedded_io::Write::write_fmt(&mut writer, format_args!("{}-{}\n", "a", 3)).unwrap();
+        embedded_io::Write::write_fmt(&mut writer, format_args!("plain\n")).unwrap();
+        let writes = console.0.lock().unwrap().clone();
+        assert_eq!(
+            writes,
+            [
+                b"run 1 of 2\n".to_vec(),
+                b"a-3\n".to_vec(),
+                b"plain\n".to_vec()
+            ]
+        );
     }
 
     #[test]
