@@ -447,43 +447,24 @@ fn net_until_no_connections(vm: &mut Vm, tries: usize) -> String {
     net_until(vm, tries, no_connections)
 }
 
-#[test]
-fn thirty_two_clients_in_parallel_all_echo_and_leave_only_the_listener() {
-    let Setup {
-        mut vm, tcp_port, ..
-    } = boot();
-    // One connection first: QEMU's user network learns the guest's MAC address.
-    match echo(tcp_port, b"first\n", ECHO_TIMEOUT) {
-        Ok(back) if back == b"first\n" => {}
-        other => vm.fail(&format!("the first connection: {other:?}")),
-    }
-    // QEMU's user network resets some connections of a burst on the host's side
-    // before they reach the guest (seen with `-object filter-dump`: neither their SYN
-    // nor any reset is on the guest's wire). Such a connection is tried again, up to
-    // [`HOST_SIDE_RETRIES`] times, with a back-off; the guest's own counters below prove it reset and
-    // refused nothing.
-    let host_resets = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+/// [`PARALLEL_CLIENTS`] threads started at once, each making
+/// [`CONNECTIONS_PER_CLIENT`] connections in a row with `connect(client, payload)`,
+/// each payload its own; fails the test with `net`'s output if any echo was wrong.
+fn run_clients(
+    vm: &mut Vm,
+    connect: impl Fn(usize, &[u8]) -> std::io::Result<Vec<u8>> + Send + Sync + 'static,
+) {
+    let connect = std::sync::Arc::new(connect);
     let clients: Vec<_> = (0..PARALLEL_CLIENTS)
         .map(|client| {
-            let host_resets = host_resets.clone();
+            let connect = connect.clone();
             std::thread::spawn(move || {
                 let mut failures = Vec::new();
                 for i in 0..CONNECTIONS_PER_CLIENT {
                     let payload: Vec<u8> = (0..PAYLOAD_LEN)
                         .map(|at| b'a' + ((client + i + at) % 26) as u8)
                         .collect();
-                    let mut result = echo(tcp_port, &payload, ECHO_TIMEOUT);
-                    for attempt in 1..=HOST_SIDE_RETRIES {
-                        match &result {
-                            Err(e) if e.kind() == ErrorKind::ConnectionReset => {
-                                host_resets.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                                std::thread::sleep(HOST_SIDE_BACKOFF * attempt.min(10));
-                                result = echo(tcp_port, &payload, ECHO_TIMEOUT);
-                            }
-                            _ => break,
-                        }
-                    }
-                    match result {
+                    match connect(client, &payload) {
                         Ok(back) if back == payload => {}
                         Ok(back) => {
                             failures.push(format!("{client}/{i}: {} bytes back", back.len()))
@@ -508,6 +489,39 @@ fn thirty_two_clients_in_parallel_all_echo_and_leave_only_the_listener() {
             &failures[..failures.len().min(10)]
         ));
     }
+}
+
+#[test]
+fn thirty_two_clients_in_parallel_all_echo_and_leave_only_the_listener() {
+    let Setup {
+        mut vm, tcp_port, ..
+    } = boot();
+    // One connection first: QEMU's user network learns the guest's MAC address.
+    match echo(tcp_port, b"first\n", ECHO_TIMEOUT) {
+        Ok(back) if back == b"first\n" => {}
+        other => vm.fail(&format!("the first connection: {other:?}")),
+    }
+    // QEMU's user network resets some connections of a burst on the host's side
+    // before they reach the guest (seen with `-object filter-dump`: neither their SYN
+    // nor any reset is on the guest's wire). Such a connection is tried again, up to
+    // [`HOST_SIDE_RETRIES`] times, with a back-off; the guest's own counters below prove it reset and
+    // refused nothing.
+    let host_resets = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let resets = host_resets.clone();
+    run_clients(&mut vm, move |_, payload| {
+        let mut result = echo(tcp_port, payload, ECHO_TIMEOUT);
+        for attempt in 1..=HOST_SIDE_RETRIES {
+            match &result {
+                Err(e) if e.kind() == ErrorKind::ConnectionReset => {
+                    resets.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    std::thread::sleep(HOST_SIDE_BACKOFF * attempt.min(10));
+                    result = echo(tcp_port, payload, ECHO_TIMEOUT);
+                }
+                _ => break,
+            }
+        }
+        result
+    });
     let net = net_until_no_connections(&mut vm, 50);
     assert!(no_connections(&net), "{net}");
     // The listener alone: its backlog armed again, nothing queued.
@@ -556,42 +570,9 @@ fn thirty_two_clients_on_ports_of_their_own_reach_the_guest_at_once() {
         other => vm.fail(&format!("the first connection: {other:?}")),
     }
     let sources = std::sync::Arc::new(std::sync::atomic::AtomicU16::new(FIRST_SOURCE_PORT));
-    let clients: Vec<_> = ports
-        .iter()
-        .enumerate()
-        .map(|(client, &port)| {
-            let sources = sources.clone();
-            std::thread::spawn(move || {
-                let mut failures = Vec::new();
-                for i in 0..CONNECTIONS_PER_CLIENT {
-                    let payload: Vec<u8> = (0..PAYLOAD_LEN)
-                        .map(|at| b'A' + ((client + i + at) % 26) as u8)
-                        .collect();
-                    match echo_from(&sources, port, &payload, ECHO_TIMEOUT) {
-                        Ok(back) if back == payload => {}
-                        Ok(back) => {
-                            failures.push(format!("{client}/{i}: {} bytes back", back.len()))
-                        }
-                        Err(error) => failures.push(format!("{client}/{i}: {error}")),
-                    }
-                }
-                failures
-            })
-        })
-        .collect();
-    let failures: Vec<String> = clients
-        .into_iter()
-        .flat_map(|c| c.join().expect("a client thread"))
-        .collect();
-    if !failures.is_empty() {
-        let net = vm.run("net");
-        vm.fail(&format!(
-            "{} of {} connections failed: {:?}\n{net}",
-            failures.len(),
-            PARALLEL_CLIENTS * CONNECTIONS_PER_CLIENT,
-            &failures[..failures.len().min(10)]
-        ));
-    }
+    run_clients(&mut vm, move |client, payload| {
+        echo_from(&sources, ports[client], payload, ECHO_TIMEOUT)
+    });
     let net = net_until_no_connections(&mut vm, 50);
     assert!(no_connections(&net), "{net}");
     assert_eq!(listener_row(&net), ["7", "32", "32", "0"], "{net}");
