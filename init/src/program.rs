@@ -269,19 +269,68 @@ impl embedded_io::ErrorType for Writer<'_> {
     type Error = IoError;
 }
 
-/// Calls `write` once with the whole text of `args`: a `writeln!` is one write to the
-/// console or pipe, so the lines of jobs that share a console never interleave inside
-/// a line (as a C program's stdio writes a terminal line at once).
-fn write_formatted<E>(
-    args: fmt::Arguments<'_>,
-    write: impl FnOnce(&str) -> Result<(), E>,
-) -> Result<(), Option<E>> {
-    match args.as_str() {
-        Some(text) => write(text).map_err(Some),
-        None => {
-            let mut text = String::new();
-            fmt::write(&mut text, args).map_err(|_| None)?;
-            write(&text).map_err(Some)
+/// Bytes of formatted text [`Writer::write_formatted`] gathers before it writes: a
+/// longer `writeln!` goes out in pieces of about this size.
+const FORMAT_BUFFER: usize = 256;
+
+/// Formatted text on its way to a [`Writer`], gathered on the stack (a program at the
+/// end of its memory can still print).
+struct Gather<'w, 'a> {
+    writer: &'w mut Writer<'a>,
+    buffer: [u8; FORMAT_BUFFER],
+    len: usize,
+    /// The writer's error, kept for embedded-io's `write_fmt`.
+    error: Option<IoError>,
+}
+
+impl Gather<'_, '_> {
+    fn flush(&mut self) -> Result<(), IoError> {
+        let len = core::mem::take(&mut self.len);
+        if len == 0 {
+            return Ok(());
+        }
+        embedded_io::Write::write_all(self.writer, &self.buffer[..len])
+    }
+
+    fn push(&mut self, text: &str) -> Result<(), IoError> {
+        if self.len + text.len() > FORMAT_BUFFER {
+            self.flush()?;
+            if text.len() > FORMAT_BUFFER {
+                return embedded_io::Write::write_all(self.writer, text.as_bytes());
+            }
+        }
+        self.buffer[self.len..self.len + text.len()].copy_from_slice(text.as_bytes());
+        self.len += text.len();
+        Ok(())
+    }
+}
+
+impl fmt::Write for Gather<'_, '_> {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        self.push(text).map_err(|error| {
+            self.error = Some(error);
+            fmt::Error
+        })
+    }
+}
+
+impl Writer<'_> {
+    /// Writes `args` with one write when the text fits [`FORMAT_BUFFER`]: a `writeln!`
+    /// is then one write to the console or pipe, so the lines of jobs that share a
+    /// console never interleave inside a line (as a C program's stdio writes a
+    /// terminal line at once). `Err(None)` is a formatting error.
+    fn write_formatted(&mut self, args: fmt::Arguments<'_>) -> Result<(), Option<IoError>> {
+        let mut gather = Gather {
+            writer: self,
+            buffer: [0; FORMAT_BUFFER],
+            len: 0,
+            error: None,
+        };
+        let formatted = fmt::write(&mut gather, args);
+        match (formatted, gather.error.take()) {
+            (_, Some(error)) => Err(Some(error)),
+            (Err(_), None) => Err(None),
+            (Ok(()), None) => gather.flush().map_err(Some),
         }
     }
 }
@@ -306,10 +355,7 @@ impl embedded_io::Write for Writer<'_> {
         &mut self,
         args: fmt::Arguments<'_>,
     ) -> Result<(), embedded_io::WriteFmtError<IoError>> {
-        write_formatted(args, |text| {
-            embedded_io::Write::write_all(self, text.as_bytes())
-        })
-        .map_err(|error| match error {
+        self.write_formatted(args).map_err(|error| match error {
             Some(error) => embedded_io::WriteFmtError::Other(error),
             None => embedded_io::WriteFmtError::FmtError,
         })
@@ -322,7 +368,7 @@ impl fmt::Write for Writer<'_> {
     }
 
     fn write_fmt(&mut self, args: fmt::Arguments<'_>) -> fmt::Result {
-        write_formatted(args, |text| fmt::Write::write_str(self, text)).map_err(|_| fmt::Error)
+        self.write_formatted(args).map_err(|_| fmt::Error)
     }
 }
 
@@ -404,6 +450,19 @@ mod tests {
                 b"plain\n".to_vec()
             ]
         );
+    }
+
+    #[test]
+    fn a_line_longer_than_the_buffer_goes_out_whole_in_pieces() {
+        let console = Arc::new(Writes::default());
+        let output = Output::Console(console.clone());
+        let mut writer = Writer::new(&output, &NoJob);
+        let long = "x".repeat(FORMAT_BUFFER + 100);
+        fmt::Write::write_fmt(&mut writer, format_args!("{}{long}{}\n", "<", ">")).unwrap();
+        let writes = console.0.lock().unwrap().clone();
+        assert!(writes.len() > 1, "{} writes", writes.len());
+        assert!(writes.iter().all(|w| w.len() <= FORMAT_BUFFER + 100));
+        assert_eq!(writes.concat(), alloc::format!("<{long}>\n").into_bytes());
     }
 
     #[test]
