@@ -1458,8 +1458,7 @@ fn net_round_trips(
     dir: &Path,
 ) -> Result<(), String> {
     use std::io::{Read, Write};
-    let rc = dir.join("kiln-net.rc");
-    write_file(&rc, b"net up\nstart tcpecho --port 7\nshell\n")?;
+    let rc = kiln_net_rc(dir)?;
     report.line("");
     report.line("## TCP echo round trip");
     report.line("");
@@ -1472,7 +1471,7 @@ fn net_round_trips(
     report.line("|---|---|---|---|---|---|---|");
     let mut commands = Vec::new();
     for machine in [Machine::Pc, Machine::Microvm, Machine::Firecracker] {
-        let port = free_port()?;
+        let port = free_ports(1)?[0];
         let mut config = kiln_config(image, machine, Accel::Tcg, KBENCH_MEMORY_MIB, &rc);
         config.net = Some(tcp_forward(&[port]));
         let command = config.command(qemu);
@@ -1544,12 +1543,16 @@ fn net_round_trips(
     Ok(())
 }
 
-/// A TCP port on the host's loopback that nothing listens on now.
-fn free_port() -> Result<u16, String> {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| format!("kiln bench: no free port: {e}"))
+/// `target/bench/kiln-net.rc`: the network up and `tcpecho` on the echo port, then the
+/// shell; the rc of both network sections.
+fn kiln_net_rc(dir: &Path) -> Result<PathBuf, String> {
+    let rc = dir.join("kiln-net.rc");
+    let text = format!(
+        "net up\nstart tcpecho --port {}\nshell\n",
+        peer::NET_ECHO_PORT
+    );
+    write_file(&rc, text.as_bytes())?;
+    Ok(rc)
 }
 
 /// QEMU's user network (`restrict=on`) with each of `host_ports` on 127.0.0.1
@@ -1650,7 +1653,7 @@ fn net_load(
         Machine::Pc,
         Accel::Tcg,
         KBENCH_MEMORY_MIB,
-        &dir.join("kiln-net.rc"),
+        &kiln_net_rc(dir)?,
     );
     config.net = Some(tcp_forward(&kiln_ports));
     let kiln_command = config.command(qemu);

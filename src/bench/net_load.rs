@@ -19,9 +19,9 @@
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, Socket, Type};
-use std::time::{Duration, Instant};
 
 /// How long one connect, read or write may block.
 const IO_TIMEOUT: Duration = Duration::from_secs(30);
@@ -234,8 +234,7 @@ fn clients_to(
 pub fn transfer(address: SocketAddr, data: &[u8]) -> Result<f64, String> {
     let fail = |what: &str, e: std::io::Error| format!("transfer to {address}: {what}: {e}");
     let began = Instant::now();
-    let stream =
-        TcpStream::connect_timeout(&address, IO_TIMEOUT).map_err(|e| fail("connect", e))?;
+    let stream = connect(address, None).map_err(|e| fail("connect", e))?;
     stream
         .set_read_timeout(Some(IO_TIMEOUT))
         .and_then(|()| stream.set_write_timeout(Some(IO_TIMEOUT)))
